@@ -1,0 +1,1 @@
+"""Cluster facts: the machine table, OAR parsing, inventory."""

@@ -1,0 +1,1 @@
+"""Desired state: what the spec asks every machine to hold."""

@@ -1,0 +1,198 @@
+"""Spec + machines + matrix -> the desired `MachineState` of every machine.
+
+The pair map of a machine is never built in memory: its elements are generated on demand,
+row by row, from the matrix (one quantised row per local address), and its digest is
+computed the same way. Planning 5,000 addresses over 20 machines therefore holds one
+machine's rows at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from oar_p2p.cluster.machines import Machine
+from oar_p2p.desired.addressing import Address, allocate
+from oar_p2p.desired.latency import DEFAULT_MINOR, LatencyClass, Quantizer
+from oar_p2p.errors import MatrixError
+from oar_p2p.matrix import LatencyMatrix
+from oar_p2p.spec.values import AddressPolicy
+from oar_p2p.state import (
+    MAP,
+    ROUTE,
+    MachineState,
+    NftState,
+    PairMap,
+    RootQdisc,
+    TcClass,
+    TcTree,
+)
+
+__all__ = ["Network", "SYSCTLS", "desired_chains", "build_network"]
+
+SYSCTLS: dict[str, str] = {
+    "net.ipv4.neigh.default.gc_thresh1": "8192",
+    "net.ipv4.neigh.default.gc_thresh2": "16384",
+    "net.ipv4.neigh.default.gc_thresh3": "32768",
+    "net.ipv4.tcp_max_orphans": "524288",
+}
+
+
+def desired_chains() -> dict[str, tuple[str, ...]]:
+    """The chains of the `ip oar-p2p` table, as normalised rule text.
+
+    The first entry of each chain is its header with a numeric priority (raw = -300,
+    mangle - 1 = -151); `observe.nft` renders what the kernel holds in the same form.
+    """
+    return {
+        "prerouting": (
+            "type filter hook prerouting priority -300; policy accept;",
+            f"ip saddr {ROUTE} notrack",
+            f"ip daddr {ROUTE} notrack",
+        ),
+        "output": (
+            "type filter hook output priority -300; policy accept;",
+            f"ip saddr {ROUTE} notrack",
+            f"ip daddr {ROUTE} notrack",
+        ),
+        "postrouting": (
+            "type filter hook postrouting priority -151; policy accept;",
+            f"meta mark set ip saddr . ip daddr map @{MAP} counter",
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class Network:
+    """The whole emulated network: addresses in global order and their latencies."""
+
+    machines: tuple[Machine, ...]
+    addresses: tuple[Address, ...]
+    matrix: LatencyMatrix
+    quantizer: Quantizer
+    wrap: bool
+
+    @cached_property
+    def ips(self) -> tuple[str, ...]:
+        return tuple(a.ip for a in self.addresses)
+
+    def local(self, hostname: str) -> list[Address]:
+        return [a for a in self.addresses if a.machine == hostname]
+
+    def steps_row(self, index: int) -> array[int]:
+        """Quantised steps from address `index` to every address, in global order."""
+        dim = self.matrix.dimension
+        row = self.matrix.row(index % dim)
+        k = 1000 / self.quantizer.resolution_us
+        n = len(self.addresses)
+        if n <= dim:
+            values = [int(v * k + 0.5 + 1e-9) for v in row[:n]]
+        else:
+            values = [int(row[j % dim] * k + 0.5 + 1e-9) for j in range(n)]
+        return array("L", values)
+
+    def latency_ms(self, i: int, j: int) -> float:
+        dim = self.matrix.dimension
+        return self.quantizer.klass(self.matrix[i % dim, j % dim]).delay_ms
+
+    def machine_state(self, machine: Machine) -> MachineState:
+        local = self.local(machine.hostname)
+        if not local:
+            return MachineState.empty(machine.hostname, machine.interface)
+        classes, digest = self._scan(local)
+        return MachineState(
+            hostname=machine.hostname,
+            interface=machine.interface,
+            addresses=tuple(a.ip for a in local),
+            route=True,
+            tc={
+                iface: _tc_tree(iface, classes, self.quantizer.resolution_us)
+                for iface in (machine.interface, "lo")
+            },
+            nft=NftState(chains=desired_chains()),
+            pairs=PairMap(len(local) * len(self.addresses), digest, self._elements(local)),
+            sysctls=dict(SYSCTLS),
+        )
+
+    def _scan(self, local: Sequence[Address]) -> tuple[set[int], str]:
+        """One pass over the local rows: the latency classes used and the map digest."""
+        classes: set[int] = set()
+        h = hashlib.sha256(f"res={self.quantizer.resolution_us};".encode())
+        h.update("\n".join(self.ips).encode())
+        for a in local:
+            steps = self.steps_row(a.index)
+            classes.update(steps)
+            h.update(a.ip.encode())
+            h.update(steps.tobytes())
+        return classes, h.hexdigest()[:32]
+
+    def _elements(self, local: Sequence[Address]) -> Callable[[], Iterator[tuple[str, str, int]]]:
+        ips = self.ips
+
+        def elements() -> Iterator[tuple[str, str, int]]:
+            for a in local:
+                for dst, s in zip(ips, self.steps_row(a.index), strict=True):
+                    yield a.ip, dst, s + 1
+
+        return elements
+
+    def record_rows(self, hostname: str) -> tuple[list[str], array[int]]:
+        """Local addresses and their concatenated step rows (for the apply record)."""
+        local = self.local(hostname)
+        steps: array[int] = array("H")
+        for a in local:
+            steps.fromlist(self.steps_row(a.index).tolist())
+        return [a.ip for a in local], steps
+
+
+def _tc_tree(interface: str, steps: set[int], resolution_us: int) -> TcTree:
+    classes = [TcClass(minor=DEFAULT_MINOR)]
+    for s in sorted(steps):
+        k = LatencyClass(s, resolution_us)
+        classes.append(
+            TcClass(minor=k.minor, delay_us=k.delay_us, netem_major=k.netem_major, mark=k.mark)
+        )
+    classes.sort(key=lambda c: c.minor)
+    return TcTree(
+        interface=interface,
+        root=RootQdisc(kind="htb", handle="1:", default_minor=DEFAULT_MINOR),
+        classes=tuple(classes),
+    )
+
+
+def build_network(
+    policy: AddressPolicy,
+    machines: Sequence[Machine],
+    matrix: LatencyMatrix,
+    *,
+    wrap: bool,
+    quantizer: Quantizer,
+) -> Network:
+    """Allocate addresses and check them against the matrix."""
+    addresses = allocate(policy, machines)
+    dim = matrix.dimension
+    if len(addresses) > dim and not wrap:
+        raise MatrixError(
+            f"{len(addresses)} addresses but the latency matrix has only {dim} rows "
+            "(allowed: at most as many addresses as rows, or set `matrix_wrap: true`)",
+            file=matrix.file,
+        )
+    _check_range(matrix, quantizer, min(len(addresses), dim))
+    return Network(tuple(machines), tuple(addresses), matrix, quantizer, wrap)
+
+
+def _check_range(matrix: LatencyMatrix, quantizer: Quantizer, used: int) -> None:
+    limit = quantizer.max_ms
+    for i in range(used):
+        row = matrix.row(i)
+        if max(row[:used], default=0.0) > limit:
+            j = next(j for j in range(used) if row[j] > limit)
+            raise MatrixError(
+                f"latency {row[j]} ms (row {i}, column {j}) is too large (allowed: at most "
+                f"{limit} ms at a {quantizer.resolution_us / 1000} ms resolution; raise "
+                "`latency_resolution_ms` for larger values)",
+                file=matrix.file,
+            )

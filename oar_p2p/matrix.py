@@ -1,0 +1,113 @@
+"""Latency matrices: one row per line, whitespace-separated milliseconds.
+
+Rows are stored as `array('d')` (8 bytes per value), so a 5,000 x 5,000 matrix takes
+about 200 MB. Errors name the 1-based line and column of the offending value.
+
+Value semantics (as the original tool): m[i][j] is the one-way delay, in ms, applied on
+the egress of address i towards address j; the RTT between i and j is m[i][j] + m[j][i].
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from oar_p2p.errors import MatrixError
+
+__all__ = ["LatencyMatrix", "load_matrix", "parse_matrix"]
+
+
+@dataclass(frozen=True)
+class LatencyMatrix:
+    """A square matrix of finite, non-negative one-way latencies in ms."""
+
+    rows: tuple[array[float], ...]
+    file: str = "<matrix>"
+
+    @property
+    def dimension(self) -> int:
+        return len(self.rows)
+
+    def row(self, i: int) -> array[float]:
+        return self.rows[i]
+
+    def __getitem__(self, ij: tuple[int, int]) -> float:
+        return self.rows[ij[0]][ij[1]]
+
+
+def load_matrix(path: Path) -> LatencyMatrix:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise MatrixError(f"cannot read latency matrix: {exc.strerror}", file=str(path)) from None
+    return parse_matrix(text, str(path))
+
+
+def parse_matrix(text: str, file: str = "<matrix>") -> LatencyMatrix:
+    """Parse matrix text; the matrix must be square, finite and non-negative."""
+    rows: list[array[float]] = []
+    width = 0
+    first_line = 0
+    for lineno, line in _numbered_lines(text):
+        row = _parse_row(line, lineno, file)
+        if not rows:
+            width, first_line = len(row), lineno
+        elif len(row) != width:
+            raise MatrixError(
+                f"row has {len(row)} values but the first row (line {first_line}) has {width} "
+                "(allowed: every row as long as the first)",
+                file=file, line=lineno, col=1,
+            )
+        rows.append(row)
+    if not rows:
+        raise MatrixError("the latency matrix is empty (allowed: a square matrix)", file=file)
+    if len(rows) != width:
+        raise MatrixError(
+            f"the matrix is not square: {len(rows)} rows of {width} values "
+            "(allowed: as many rows as columns)",
+            file=file, line=first_line, col=1,
+        )
+    return LatencyMatrix(rows=tuple(rows), file=file)
+
+
+def _numbered_lines(text: str) -> Iterator[tuple[int, str]]:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield lineno, line
+
+
+def _parse_row(line: str, lineno: int, file: str) -> array[float]:
+    try:
+        row = array("d", map(float, line.split()))
+    except ValueError:
+        row = None
+    if row is not None and all(0.0 <= v < math.inf for v in row):
+        return row
+    _raise_bad_value(line, lineno, file)
+
+
+def _raise_bad_value(line: str, lineno: int, file: str) -> NoReturn:
+    col = 0
+    for token in line.split():
+        col = line.index(token, col) + 1
+        what = ""
+        try:
+            value = float(token)
+        except ValueError:
+            what = "is not a number"
+        else:
+            if math.isnan(value) or math.isinf(value):
+                what = "is not finite"
+            elif value < 0:
+                what = "is negative"
+        if what:
+            raise MatrixError(
+                f"value {token!r} {what} (allowed: finite, non-negative milliseconds)",
+                file=file, line=lineno, col=col,
+            )
+        col += len(token) - 1
+    raise AssertionError("unreachable: a bad row without a bad value")  # pragma: no cover

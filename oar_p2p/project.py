@@ -1,0 +1,120 @@
+"""Spec file -> everything the core needs: spec, matrix, machines, network.
+
+Offline (no cluster), machines come from `--machine` flags or `cluster.machines`, with
+facts from the packaged table and `cluster.overrides`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from oar_p2p.cluster.machines import Machine, MachineSource, lookup
+from oar_p2p.desired.latency import Quantizer
+from oar_p2p.desired.network import Network, build_network
+from oar_p2p.errors import InputError, MatrixError, SpecError
+from oar_p2p.matrix import LatencyMatrix, load_matrix
+from oar_p2p.spec.load import LoadedSpec, load_spec
+from oar_p2p.spec.models import MachineOverrideSpec, Spec
+
+__all__ = ["Project", "load_project", "machines_from_names", "build_project_network"]
+
+
+@dataclass(frozen=True)
+class Project:
+    loaded: LoadedSpec
+    matrix: LatencyMatrix
+
+    @property
+    def spec(self) -> Spec:
+        return self.loaded.spec
+
+    @property
+    def quantizer(self) -> Quantizer:
+        return Quantizer.from_ms(self.spec.network.latency_resolution_ms)
+
+
+def load_project(path: Path) -> Project:
+    """Load and validate the spec and its matrix (no cluster access)."""
+    loaded = load_spec(path)
+    net = loaded.spec.network
+    matrix_path = (loaded.base_dir / net.latency_matrix).resolve()
+    if not matrix_path.is_file():
+        raise loaded.locator.error(
+            ("network", "latency_matrix"),
+            f"latency matrix {net.latency_matrix!r} not found (looked at {matrix_path}; "
+            "allowed: a path relative to the spec file)",
+        )
+    return Project(loaded=loaded, matrix=load_matrix(matrix_path))
+
+
+def machines_from_names(
+    names: Sequence[str], overrides: dict[str, MachineOverrideSpec]
+) -> list[Machine]:
+    """Machines from the packaged table plus overrides, without touching the cluster."""
+    out = []
+    for name in names:
+        entry = lookup(name)
+        ov = overrides.get(name, MachineOverrideSpec())
+        index = ov.index if ov.index is not None else (entry.index if entry else None)
+        cpus = ov.cpus or (entry.cpus if entry else None)
+        iface = ov.interface or (entry.interface if entry else None)
+        if index is None or cpus is None or iface is None:
+            missing = [k for k, v in (("index", index), ("cpus", cpus), ("interface", iface))
+                       if v is None]
+            raise InputError(
+                f"machine {name!r} is not in the machine table and has no "
+                f"{'/'.join(missing)} (allowed: a known NOVA host, or set "
+                f"`cluster.overrides.{name}` with index, cpus and interface)"
+            )
+        from_spec = name in overrides
+        source = MachineSource.SPEC if from_spec else MachineSource.TABLE
+        out.append(Machine(hostname=name, index=index, cpus=cpus, interface=iface, source=source))
+    return out
+
+
+def build_project_network(project: Project, machines: Sequence[Machine]) -> Network:
+    """Allocate addresses and check them against the matrix, errors located in the spec."""
+    spec = project.spec
+    try:
+        network = build_network(
+            spec.network.policy, machines, project.matrix,
+            wrap=spec.network.matrix_wrap, quantizer=project.quantizer,
+        )
+    except MatrixError as exc:
+        if exc.line is None:
+            raise project.loaded.locator.error(("network", "latency_matrix"), exc.message) from None
+        raise
+    except InputError as exc:
+        raise project.loaded.locator.error(("network", "addresses"), exc.message) from None
+    _check_containers(project, network)
+    return network
+
+
+def _check_containers(project: Project, network: Network) -> None:
+    from oar_p2p.spec.models import parse_ranges
+
+    n = len(network.addresses)
+    for gi, group in enumerate(project.spec.containers):
+        sel = group.addresses
+        indices = range(n) if sel == "all" else (sel if isinstance(sel, list) else parse_ranges(sel))
+        bad = [i for i in indices if i >= n]
+        if bad:
+            raise project.loaded.locator.error(
+                ("containers", gi, "addresses"),
+                f"address index {bad[0]} does not exist (allowed: 0..{n - 1}, the network has "
+                f"{n} addresses)",
+            )
+
+
+def offline_machine_names(project: Project, flags: Sequence[str]) -> list[str]:
+    if flags:
+        return list(flags)
+    if project.spec.cluster.machines:
+        return list(project.spec.cluster.machines)
+    raise SpecError(
+        "an offline plan needs machines: pass --machine HOST (repeatable) or set "
+        "`cluster.machines` in the spec",
+        file=str(project.loaded.path),
+    )

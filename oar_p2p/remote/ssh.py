@@ -1,0 +1,539 @@
+"""`SshTransport`: the paramiko implementation of `Transport`.
+
+- One persistent SSH connection per host, opened on first use and reused by every later
+  command (`connections_opened` counts them); many threads may run commands at once.
+- Routing: the frontend alias is reached as the ssh config says (its own ProxyJump /
+  ProxyCommand included); with ``jump=True`` (running from elsewhere) every other host is
+  reached through the frontend's connection (a ``direct-tcpip`` channel, no extra
+  process); with ``jump=False`` (on the frontend) directly, honouring the config's
+  ProxyJump. ``username`` (CLUSTER_USERNAME) applies to every hop, else ``User``, else
+  the local user; a ``user@`` written in a ProxyJump hop wins for that hop.
+- TCP_NODELAY on every socket (100 small commands: 4.8 s without it, 0.5 s with it).
+- stdin larger than 64 KiB is gzip-compressed and decompressed remotely (``gzip -dc |``).
+- Connecting is retried on transient failures (refused, timeout, reset, banner) with
+  exponential backoff; commands are never retried.
+- Host keys: ``strict`` (known_hosts only), ``accept-new`` (record unknown keys in the
+  known_hosts file in use; a changed key is still refused), ``off`` (no checking).
+- Every paramiko/socket failure is mapped to an `oar_p2p.errors` exception, with the
+  remedy in its text, in one place: `map_ssh_errors`.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, TypeVar
+
+import paramiko
+
+from oar_p2p.errors import CommandTimeoutError, ConnectError, HostKeyError, OarP2PError
+from oar_p2p.remote.hostkeys import HostKeyCheck, KnownHosts, Verdict, preferred_key_types
+from oar_p2p.remote.sshconfig import HostConfig, Hop, SshConfig
+from oar_p2p.remote.transport import CommandResult, check_result, summarize_command
+
+__all__ = [
+    "COMPRESS_ABOVE",
+    "HostKeyPolicy",
+    "SshTransport",
+    "compress_stdin",
+    "is_transient",
+    "map_ssh_errors",
+    "open_tcp",
+    "with_retries",
+]
+
+HostKeyPolicy = Literal["strict", "accept-new", "off"]
+SocketOpener = Callable[[str, int, float], socket.socket]
+T = TypeVar("T")
+
+COMPRESS_ABOVE = 64 * 1024
+MAX_HOPS = 8
+_CHUNK = 1 << 16
+_RouteKey = tuple[tuple[str, str, str, int], ...]
+
+
+# --- pure helpers ---------------------------------------------------------------------
+
+
+def compress_stdin(command: str, stdin: bytes) -> tuple[str, bytes]:
+    """Large stdin goes gzip-compressed, decompressed by ``gzip -dc`` in front of the command."""
+    if len(stdin) <= COMPRESS_ABOVE:
+        return command, stdin
+    return f"gzip -dc | (\n{command}\n)", gzip.compress(stdin, compresslevel=1, mtime=0)
+
+
+def open_tcp(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection with TCP_NODELAY (small commands wait for no ACK)."""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether connecting again may succeed (refused, timeout, reset, banner, busy jump)."""
+    if isinstance(exc, _Rejected | paramiko.AuthenticationException):
+        return False
+    if isinstance(exc, socket.gaierror):
+        return exc.errno == socket.EAI_AGAIN
+    if isinstance(exc, ConnectionError | TimeoutError | EOFError | paramiko.SSHException):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH)
+
+
+def with_retries(
+    fn: Callable[[], T],
+    *,
+    attempts: int,
+    sleep: Callable[[float], None],
+    backoff: float,
+    transient: Callable[[BaseException], bool] = is_transient,
+) -> T:
+    """Call ``fn`` up to ``attempts`` times, sleeping backoff, 2*backoff, ... between tries."""
+    for attempt in range(attempts - 1):
+        try:
+            return fn()
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            sleep(backoff * 2**attempt)
+    return fn()
+
+
+# --- internal failures carrying what the error text needs ------------------------------
+
+
+class _Rejected(Exception):
+    """A failure of ours (not paramiko's) that `map_ssh_errors` turns into text."""
+
+
+class _AuthFailed(_Rejected):
+    def __init__(self, tried: list[str], allowed: list[str] | None) -> None:
+        super().__init__("authentication failed")
+        self.tried = tried
+        self.allowed = allowed
+
+
+class _HostKeyRejected(_Rejected):
+    def __init__(self, check: HostKeyCheck, files: tuple[Path, ...]) -> None:
+        super().__init__(check.verdict)
+        self.check = check
+        self.files = files
+
+
+class _ConnectionLost(_Rejected):
+    def __init__(self, command: str) -> None:
+        super().__init__(command)
+        self.command = command
+
+
+@dataclass(frozen=True)
+class _Where:
+    """What error texts say about a connection: which host, through what, which config."""
+
+    cfg: HostConfig
+    via: str | None
+    timeout: float
+
+    @property
+    def target(self) -> str:
+        via = f" via {self.via}" if self.via else ""
+        return f"{self.cfg.alias} ({self.cfg.address}{via})"
+
+    @property
+    def config(self) -> str:
+        return str(self.cfg.config_file) if self.cfg.config_file else "~/.ssh/config"
+
+    @property
+    def ssh_hint(self) -> str:
+        return f"ssh -J {self.via} {self.cfg.alias}" if self.via else f"ssh {self.cfg.alias}"
+
+
+# --- the one error mapping -------------------------------------------------------------
+
+
+@contextmanager
+def map_ssh_errors(where: _Where) -> Iterator[None]:
+    """Map paramiko/socket failures (and our `_Rejected`) to oar-p2p errors with remedies."""
+    try:
+        yield
+    except OarP2PError:
+        raise
+    except _HostKeyRejected as exc:
+        raise HostKeyError(_host_key_text(where, exc)) from None
+    except (_Rejected, paramiko.SSHException, OSError, EOFError) as exc:
+        raise ConnectError(_connect_text(where, exc)) from exc
+
+
+def _connect_text(w: _Where, exc: BaseException) -> str:
+    cfg = w.cfg
+    if isinstance(exc, _AuthFailed):
+        return _auth_text(w, exc)
+    if isinstance(exc, _ConnectionLost):
+        return f"the connection to {w.target} was lost while running `{exc.command}`"
+    if isinstance(exc, paramiko.ChannelException):
+        return (
+            f"{w.via or cfg.alias} could not open a connection to {cfg.address} for "
+            f"{cfg.alias} ({exc.text}); check that {cfg.hostname} is the right name, that it "
+            "is up and that its sshd is running"
+        )
+    if isinstance(exc, socket.gaierror):
+        return (
+            f"cannot resolve the host name {cfg.hostname!r} of {cfg.alias} ({exc.strerror}); "
+            f"check the name, or give `Host {cfg.alias}` a `HostName` in {w.config}"
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return (
+            f"connection refused by {w.target}; is sshd running on {cfg.hostname} "
+            f"and listening on port {cfg.port}?"
+        )
+    if isinstance(exc, TimeoutError):
+        return (
+            f"timed out after {w.timeout:g} s connecting to {w.target}; check that the host "
+            f"is up and reachable (network, VPN) and that port {cfg.port} is open"
+        )
+    if isinstance(exc, EOFError | ConnectionResetError | paramiko.SSHException):
+        detail = str(exc) or type(exc).__name__
+        return f"the SSH handshake with {w.target} failed ({detail}); is it an SSH server?"
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"cannot connect to {w.target}: {reason}"
+
+
+def _auth_text(w: _Where, exc: _AuthFailed) -> str:
+    cfg = w.cfg
+    tried = ", ".join(exc.tried) if exc.tried else "no key (none of the identity files exists)"
+    allowed = f"; the server accepts: {', '.join(exc.allowed)}" if exc.allowed else ""
+    return (
+        f"authentication failed for {cfg.user}@{w.target}; tried: {tried}{allowed}; "
+        f"check the remote user (--cluster-username / CLUSTER_USERNAME, or `User` in "
+        f"{w.config}) and that one of these keys is in ~{cfg.user}/.ssh/authorized_keys "
+        f"on {cfg.hostname} (or set `IdentityFile` in {w.config})"
+    )
+
+
+def _host_key_text(w: _Where, exc: _HostKeyRejected) -> str:
+    check = exc.check
+    files = ", ".join(str(f) for f in exc.files) or "no known_hosts file"
+    if check.verdict is Verdict.CHANGED:
+        return (
+            f"the host key of {check.name} has CHANGED: it offers {check.key_type} "
+            f"{check.fingerprint} but {check.file} records another key; this can be an "
+            f"attack, or the host was reinstalled; if you trust it, remove the old key with "
+            f"`ssh-keygen -R '{check.name}' -f {check.file}` and connect again"
+        )
+    return (
+        f"the host key of {check.name} is unknown ({check.key_type} {check.fingerprint} is "
+        f"not in {files}); record it by connecting once with `{w.ssh_hint}` and checking "
+        "the fingerprint, or pass --host-key-policy accept-new to record new keys on first use"
+    )
+
+
+# --- the transport ---------------------------------------------------------------------
+
+
+class SshTransport:
+    """Runs commands over persistent paramiko connections, one per host."""
+
+    def __init__(
+        self,
+        *,
+        frontend: str | None,
+        username: str | None = None,
+        ssh_config: Path | None = None,
+        host_key_policy: HostKeyPolicy = "strict",
+        jump: bool = True,
+        connect_timeout: float = 15,
+        retries: int = 3,
+        backoff: float = 0.5,
+        keepalive: int = 30,
+        config: SshConfig | None = None,
+        open_socket: SocketOpener = open_tcp,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.frontend = frontend
+        self.username = username or None
+        self.host_key_policy: HostKeyPolicy = host_key_policy
+        self.jump = jump
+        self.connect_timeout = connect_timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.keepalive = keepalive
+        self.config = config if config is not None else SshConfig.load(ssh_config)
+        self.connections_opened = 0
+        self._open_socket = open_socket
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._key_locks: dict[_RouteKey, threading.Lock] = {}
+        self._conns: dict[_RouteKey, paramiko.Transport] = {}
+        self._routes: dict[str, tuple[HostConfig, ...]] = {}
+        self._known: dict[tuple[Path, ...], KnownHosts] = {}
+
+    def __enter__(self) -> SshTransport:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # routing -------------------------------------------------------------------------
+
+    def route(self, host: str) -> tuple[HostConfig, ...]:
+        """The hops to reach ``host``, first hop first, ``host`` last."""
+        with self._lock:
+            cached = self._routes.get(host)
+        if cached is None:
+            cached = self._route(host, None, None, 0)
+            with self._lock:
+                self._routes[host] = cached
+        return cached
+
+    def _route(self, alias: str, user: str | None, port: int | None, depth: int) -> tuple[
+        HostConfig, ...
+    ]:
+        if depth > MAX_HOPS:
+            raise ConnectError(
+                f"more than {MAX_HOPS} ProxyJump hops to reach {alias}; is there a loop in "
+                f"{self.config.path or '~/.ssh/config'}?"
+            )
+        cfg = self.config.resolve(alias, user=user or self.username, port=port)
+        hops = self._jumps(alias, cfg) if depth == 0 else cfg.proxy_jump
+        if not hops:
+            return (cfg,)
+        first, *rest = hops
+        chain = self._route(first.host, first.user, first.port, depth + 1)
+        for hop in rest:
+            chain += (self.config.resolve(hop.host, user=hop.user or self.username, port=hop.port),)
+        return (*chain, cfg)
+
+    def _jumps(self, alias: str, cfg: HostConfig) -> tuple[Hop, ...]:
+        if self.jump and self.frontend and alias != self.frontend:
+            return (Hop(self.frontend),)
+        return cfg.proxy_jump
+
+    # connections ---------------------------------------------------------------------
+
+    def _connection(self, host: str) -> paramiko.Transport:
+        chain = self.route(host)
+        conn: paramiko.Transport | None = None
+        for i in range(len(chain)):
+            conn = self._ensure(chain[: i + 1], conn)
+        assert conn is not None
+        return conn
+
+    def _ensure(
+        self, chain: tuple[HostConfig, ...], parent: paramiko.Transport | None
+    ) -> paramiko.Transport:
+        key = tuple((c.alias, c.user, c.hostname, c.port) for c in chain)
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            conn = self._conns.get(key)
+            if conn is not None and conn.is_active():
+                return conn
+            where = _Where(chain[-1], chain[-2].alias if len(chain) > 1 else None, self.connect_timeout)
+            with map_ssh_errors(where):
+                conn = with_retries(
+                    lambda: self._open(chain[-1], parent),
+                    attempts=self.retries + 1,
+                    sleep=self._sleep,
+                    backoff=self.backoff,
+                )
+            with self._lock:
+                self._conns[key] = conn
+                self.connections_opened += 1
+            return conn
+
+    def _open(self, cfg: HostConfig, parent: paramiko.Transport | None) -> paramiko.Transport:
+        conn = paramiko.Transport(self._socket(cfg, parent))
+        try:
+            conn.banner_timeout = conn.handshake_timeout = self.connect_timeout
+            conn.auth_timeout = self.connect_timeout
+            known = self._known_hosts(cfg)
+            options = conn.get_security_options()
+            wanted = known.known_types(cfg.known_hosts_name)
+            options.key_types = preferred_key_types(wanted, list(options.key_types))
+            conn.start_client(timeout=self.connect_timeout)
+            self._verify_host_key(cfg, conn.get_remote_server_key(), known)
+            _authenticate(conn, cfg)
+            conn.set_keepalive(self.keepalive)
+        except BaseException:
+            conn.close()
+            conn.sock.close()  # close() skips the socket when negotiation never started
+            raise
+        return conn
+
+    def _socket(
+        self, cfg: HostConfig, parent: paramiko.Transport | None
+    ) -> socket.socket | paramiko.Channel | paramiko.ProxyCommand:
+        if parent is not None:
+            return parent.open_channel(
+                "direct-tcpip",
+                (cfg.hostname, cfg.port),
+                ("127.0.0.1", 0),
+                timeout=self.connect_timeout,
+            )
+        if cfg.proxy_command:
+            return paramiko.ProxyCommand(cfg.proxy_command)
+        return self._open_socket(cfg.hostname, cfg.port, self.connect_timeout)
+
+    def _known_hosts(self, cfg: HostConfig) -> KnownHosts:
+        with self._lock:
+            known = self._known.get(cfg.known_hosts_files)
+            if known is None:
+                known = self._known[cfg.known_hosts_files] = KnownHosts(cfg.known_hosts_files)
+            return known
+
+    def _verify_host_key(self, cfg: HostConfig, key: paramiko.PKey, known: KnownHosts) -> None:
+        if self.host_key_policy == "off":
+            return
+        check = known.check(cfg.known_hosts_name, key)
+        if check.verdict is Verdict.KNOWN:
+            return
+        if check.verdict is Verdict.UNKNOWN and self.host_key_policy == "accept-new":
+            known.add(cfg.known_hosts_name, key)
+            return
+        raise _HostKeyRejected(check, known.user_files)
+
+    # commands ------------------------------------------------------------------------
+
+    def run(
+        self,
+        host: str,
+        command: str,
+        *,
+        stdin: bytes = b"",
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        """Run ``command`` on ``host`` over its (reused) connection; see `Transport`."""
+        started = time.monotonic()
+        line, payload = compress_stdin(command, stdin)
+        conn = self._connection(host)
+        chain = self.route(host)
+        where = _Where(chain[-1], chain[-2].alias if len(chain) > 1 else None, self.connect_timeout)
+        with map_ssh_errors(where):
+            chan = conn.open_session(timeout=self.connect_timeout)
+            stdout, stderr, status, timed_out = _exchange(chan, line, payload, timeout)
+            if status == -1 and not timed_out and not conn.is_active():
+                raise _ConnectionLost(summarize_command(command))
+        if timed_out:
+            text = stderr.decode("utf-8", errors="replace")
+            raise CommandTimeoutError(host, summarize_command(command), timeout or 0.0, text)
+        result = CommandResult(host, command, stdout, stderr, status, time.monotonic() - started)
+        return check_result(result) if check else result
+
+    def close(self) -> None:
+        """Close every connection (jump targets before the jump hosts they ride on)."""
+        with self._lock:
+            conns = list(self._conns.values())
+            self._conns.clear()
+        for conn in reversed(conns):
+            conn.close()
+
+
+def _exchange(
+    chan: paramiko.Channel, line: str, payload: bytes, timeout: float | None
+) -> tuple[bytes, bytes, int, bool]:
+    """Run one command on a fresh channel: feed stdin, drain stdout and stderr, get status."""
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        chan.close()
+
+    timer = threading.Timer(timeout, expire) if timeout is not None else None
+    err = bytearray()
+    chan.exec_command(line)
+    if timer is not None:
+        timer.start()
+    readers = [threading.Thread(target=_drain_stderr, args=(chan, err), daemon=True)]
+    if payload:
+        readers.append(threading.Thread(target=_feed, args=(chan, payload), daemon=True))
+    else:
+        chan.shutdown_write()
+    for thread in readers:
+        thread.start()
+    out = bytearray()
+    while chunk := chan.recv(_CHUNK):
+        out += chunk
+    for thread in readers:
+        thread.join()
+    status = chan.recv_exit_status()
+    if timer is not None:
+        timer.cancel()
+    chan.close()
+    return bytes(out), bytes(err), status, timed_out.is_set()
+
+
+def _drain_stderr(chan: paramiko.Channel, err: bytearray) -> None:
+    while chunk := chan.recv_stderr(_CHUNK):
+        err += chunk
+
+
+def _feed(chan: paramiko.Channel, payload: bytes) -> None:
+    try:
+        chan.sendall(payload)
+        chan.shutdown_write()
+    except (OSError, EOFError, paramiko.SSHException):
+        pass  # the command exited without reading all of its stdin
+
+
+# --- authentication --------------------------------------------------------------------
+
+
+def _authenticate(conn: paramiko.Transport, cfg: HostConfig) -> None:
+    """Public-key authentication with the identity files, then ssh-agent (unless
+    IdentitiesOnly); raises `_AuthFailed` listing everything tried."""
+    tried: list[str] = []
+    allowed: list[str] | None = None
+    for path in cfg.identity_files:
+        key, note = _load_key(path, cfg.identities_explicit)
+        if key is None:
+            tried += [note] if note else []
+            continue
+        ok, allowed = _try_key(conn, cfg.user, key, allowed)
+        if ok:
+            return
+        tried.append(str(path))
+    if not cfg.identities_only:
+        agent = paramiko.Agent()
+        try:
+            for agent_key in agent.get_keys():
+                ok, allowed = _try_key(conn, cfg.user, agent_key, allowed)
+                if ok:
+                    return
+                tried.append(f"ssh-agent key {agent_key.get_name()}")
+        finally:
+            agent.close()
+    raise _AuthFailed(tried, allowed)
+
+
+def _load_key(path: Path, explicit: bool) -> tuple[paramiko.PKey | None, str | None]:
+    if not path.exists():
+        return None, f"{path} (missing)" if explicit else None
+    try:
+        return paramiko.PKey.from_path(path), None
+    except (TypeError, paramiko.PasswordRequiredException):
+        return None, f"{path} (passphrase-protected: add it to ssh-agent)"
+    except (OSError, ValueError, paramiko.SSHException) as exc:
+        return None, f"{path} (unusable: {exc})"
+
+
+def _try_key(
+    conn: paramiko.Transport, user: str, key: paramiko.PKey, allowed: list[str] | None
+) -> tuple[bool, list[str] | None]:
+    try:
+        remaining = conn.auth_publickey(user, key)
+    except paramiko.BadAuthenticationType as exc:
+        return False, list(exc.allowed_types)
+    except paramiko.AuthenticationException:
+        return False, allowed
+    return not remaining, allowed

@@ -1,0 +1,126 @@
+"""The transport seam: run a shell command line on a host, get bytes and a status back.
+
+Everything above this module (inventory, observe, apply, experiment) talks to machines
+only through `Transport.run`, so tests drive it with `tests/fakes.py::FakeTransport` and
+production with `oar_p2p.remote.ssh.SshTransport`. `LocalTransport` runs on this machine
+(the frontend runs `oarstat` locally, as the original does).
+
+Contract of `run`:
+- ``command`` is one remote shell command line, already quoted by the caller;
+- ``stdin`` is written to the command and then closed (scripts go there, not on the line);
+- ``timeout`` bounds the whole command (seconds); when it passes, `CommandTimeoutError`;
+- ``check=True`` raises `RemoteCommandError` (host, command summary, status, stderr tail)
+  on a non-zero exit status; ``check=False`` returns the result whatever the status.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from oar_p2p.errors import CommandTimeoutError, RemoteCommandError
+
+__all__ = [
+    "CommandResult",
+    "LocalTransport",
+    "Transport",
+    "check_result",
+    "summarize_command",
+]
+
+SUMMARY_WIDTH = 120
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command left behind: its output, error output and exit status."""
+
+    host: str
+    command: str
+    stdout: bytes
+    stderr: bytes
+    status: int
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+    @property
+    def text(self) -> str:
+        """stdout decoded as UTF-8 (invalid bytes replaced)."""
+        return self.stdout.decode("utf-8", errors="replace")
+
+
+class Transport(Protocol):
+    """Runs shell command lines on named hosts."""
+
+    def run(
+        self,
+        host: str,
+        command: str,
+        *,
+        stdin: bytes = b"",
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult: ...
+
+    def close(self) -> None: ...
+
+
+def summarize_command(command: str) -> str:
+    """The first line of a command, shortened for error messages."""
+    lines = command.strip().splitlines() or [""]
+    first = lines[0]
+    if len(first) > SUMMARY_WIDTH or len(lines) > 1:
+        return first[: SUMMARY_WIDTH - 3].rstrip() + "..."
+    return first
+
+
+def check_result(result: CommandResult) -> CommandResult:
+    """Raise `RemoteCommandError` for a non-zero status, else return the result."""
+    if result.status != 0:
+        raise RemoteCommandError(
+            result.host,
+            summarize_command(result.command),
+            result.status,
+            result.stderr.decode("utf-8", errors="replace"),
+        )
+    return result
+
+
+class LocalTransport:
+    """Runs commands on this machine with ``bash -c``; the host name is only a label."""
+
+    def run(
+        self,
+        host: str,
+        command: str,
+        *,
+        stdin: bytes = b"",
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                ["bash", "-c", command],
+                input=stdin,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            stderr = (exc.stderr or b"").decode("utf-8", errors="replace")
+            raise CommandTimeoutError(
+                host, summarize_command(command), timeout or 0.0, stderr
+            ) from None
+        result = CommandResult(
+            host, command, done.stdout, done.stderr, done.returncode, time.monotonic() - started
+        )
+        return check_result(result) if check else result
+
+    def close(self) -> None:
+        """Nothing to release."""

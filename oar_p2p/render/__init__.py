@@ -1,0 +1,1 @@
+"""Renderers: plans to command batches (`commands`), to text (`human`), to JSON (`json`)."""

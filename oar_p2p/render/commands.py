@@ -1,0 +1,185 @@
+"""MachinePlan -> the one write script of a machine (bash, sent on stdin). Pure.
+
+The script holds at most one `ip -b`, one `tc -b` and one `nft -f` batch. Nothing in it
+comes from user strings: addresses, numbers and interface names only (interface names are
+validated); container values never pass through here.
+
+Around the nft transaction the apply record in `/run/oar-p2p/` is first marked pending,
+then replaced once `nft -f` succeeded (see `oar_p2p.record`), so an interrupted apply
+leaves "unknown" rather than a wrong record. Each batch prints `oar-p2p-timing <step>
+<ns>` so the kernel time of an apply can be measured.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from oar_p2p.desired.latency import DEFAULT_MINOR
+from oar_p2p.plan import Action, Change, MachinePlan, PairMode
+from oar_p2p.state import MAP, ROUTE, TABLE, NftState, PairMap, TcClass, TcTree
+
+__all__ = ["RECORD_DIR", "render_write_script", "write_script_chunks", "nft_table_text"]
+
+RECORD_DIR = "/run/oar-p2p"
+CHUNK = 2000
+_IFACE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
+
+
+def render_write_script(plan: MachinePlan, record: tuple[str, str] | None = None) -> str:
+    """The whole script as one string (tests, `--show-commands`)."""
+    return "".join(write_script_chunks(plan, record))
+
+
+def write_script_chunks(
+    plan: MachinePlan, record: tuple[str, str] | None = None
+) -> Iterator[str]:
+    """Stream the write script; `record` = (record json, base64 rows) to store after nft."""
+    _check_iface(plan.desired.interface)
+    yield "set -euo pipefail\numask 022\n"
+    yield _timer()
+    yield from _sysctl_lines(plan.changes)
+    yield from _batch("ip", "ip -b -", _ip_lines(plan))
+    yield from _batch("tc", "tc -b -", _tc_lines(plan))
+    yield from _nft_section(plan, record)
+
+
+def _check_iface(name: str) -> None:
+    if not _IFACE.fullmatch(name):
+        raise ValueError(f"invalid interface name {name!r}")
+
+
+def _timer() -> str:
+    return (
+        "_t() { date +%s%N; }\n"
+        '_done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }\n'
+    )
+
+
+def _batch(step: str, command: str, lines: Iterable[str]) -> Iterator[str]:
+    body = list(lines)
+    if not body:
+        return
+    tag = f"OARP2P_{step.upper()}"
+    yield f"s=$(_t)\n{command} <<'{tag}'\n"
+    yield "\n".join(body) + "\n"
+    yield f"{tag}\n_done {step} $s\n"
+
+
+def _sysctl_lines(changes: list[Change]) -> Iterator[str]:
+    for c in changes:
+        if c.resource.startswith("sysctl:") and c.after is not None:
+            key = c.resource.removeprefix("sysctl:")
+            yield f"sysctl -q -w {key}={c.after}\n"
+
+
+def _ip_lines(plan: MachinePlan) -> Iterator[str]:
+    dev = plan.desired.interface
+    for c in plan.changes:
+        kind, _, name = c.resource.partition(":")
+        if kind == "address" and c.action is Action.ADD:
+            yield f"addr add {name}/32 dev {dev}"
+        elif kind == "address" and c.action is Action.REMOVE:
+            yield f"addr del {name}/32 dev {plan.observed.interface}"
+        elif kind == "route" and c.action is Action.ADD:
+            yield f"route replace {ROUTE} dev {dev}"
+        elif kind == "route" and c.action is Action.REMOVE:
+            yield f"route del {ROUTE} dev {plan.observed.interface}"
+
+
+def _tc_lines(plan: MachinePlan) -> Iterator[str]:
+    for iface in sorted(set(plan.desired.tc) | set(plan.observed.tc)):
+        _check_iface(iface)
+        mine = [c for c in plan.changes if c.resource.startswith(f"tc:{iface}:")]
+        want = plan.desired.tc.get(iface, TcTree(interface=iface)).by_minor()
+        have = plan.observed.tc.get(iface, TcTree(interface=iface)).by_minor()
+        for c in mine:
+            yield from _tc_change(iface, c, want, have)
+
+
+def _tc_change(
+    iface: str, c: Change, want: dict[int, TcClass], have: dict[int, TcClass]
+) -> Iterator[str]:
+    part = c.resource.split(":")[2]
+    if part == "root":
+        if c.action is Action.REMOVE:
+            yield f"qdisc del dev {iface} root"
+        else:
+            yield f"qdisc replace dev {iface} root handle 1: htb default {DEFAULT_MINOR:x} r2q 100000"
+        return
+    minor = int(c.resource.split(":")[-1], 16)
+    if c.action in (Action.REMOVE, Action.CHANGE) and minor in have:
+        yield from _class_del(iface, have[minor])
+    if c.action in (Action.ADD, Action.CHANGE):
+        yield from _class_add(iface, want[minor])
+
+
+def _class_add(iface: str, k: TcClass) -> Iterator[str]:
+    yield f"class add dev {iface} parent 1: classid 1:{k.minor:x} htb rate 10gbit"
+    if k.delay_us is not None and k.netem_major is not None:
+        yield (f"qdisc add dev {iface} parent 1:{k.minor:x} handle {k.netem_major:x}: "
+               f"netem delay {k.delay_us}us")
+    if k.mark is not None:
+        yield (f"filter add dev {iface} parent 1: protocol ip prio 1 handle {k.mark} "
+               f"fw flowid 1:{k.minor:x}")
+
+
+def _class_del(iface: str, k: TcClass) -> Iterator[str]:
+    if k.mark is not None:
+        yield f"filter del dev {iface} parent 1: protocol ip prio 1 handle {k.mark} fw"
+    yield f"class del dev {iface} classid 1:{k.minor:x}"
+
+
+def nft_table_text(nft: NftState) -> str:
+    """`table ip oar-p2p { ... }` with an empty map (elements are added separately)."""
+    lines = [f"table ip {TABLE} {{", f"  map {MAP} {{ type {nft.map_type}; }}"]
+    for name, (header, *rules) in nft.chains.items():
+        lines.append(f"  chain {name} {{")
+        lines.append(f"    {header}")
+        lines.extend(f"    {r}" for r in rules)
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _nft_section(plan: MachinePlan, record: tuple[str, str] | None) -> Iterator[str]:
+    delta = plan.pairs
+    if delta.mode is PairMode.NONE:
+        return
+    yield f"mkdir -p {RECORD_DIR}\n"
+    yield f"echo '{{\"state\": \"pending\"}}' > {RECORD_DIR}/record.json; rm -f {RECORD_DIR}/rows.gz\n"
+    yield "s=$(_t)\nnft -f - <<'OARP2P_NFT'\n"
+    if delta.mode is PairMode.REMOVE:
+        yield f"delete table ip {TABLE}\n"
+    elif delta.mode is PairMode.REBUILD:
+        assert plan.desired.nft is not None and plan.desired.pairs is not None
+        yield f"add table ip {TABLE}\ndelete table ip {TABLE}\n"
+        yield nft_table_text(plan.desired.nft)
+        yield from _element_adds(plan.desired.pairs)
+    else:
+        yield from _element_chunks("delete", (f"{s} . {d}" for s, d in delta.removes))
+        yield from _element_chunks("add", (f"{s} . {d} : {m}" for s, d, m in delta.adds))
+    yield "OARP2P_NFT\n_done nft $s\n"
+    if delta.mode is PairMode.REMOVE or record is None:
+        yield f"rm -f {RECORD_DIR}/record.json {RECORD_DIR}/rows.gz\n"
+        return
+    record_json, rows_b64 = record
+    yield f"base64 -d > {RECORD_DIR}/rows.gz <<'OARP2P_ROWS'\n{rows_b64}\nOARP2P_ROWS\n"
+    yield f"cat > {RECORD_DIR}/record.json.tmp <<'OARP2P_REC'\n{record_json}\nOARP2P_REC\n"
+    yield f"mv {RECORD_DIR}/record.json.tmp {RECORD_DIR}/record.json\n"
+
+
+def _element_adds(pairs: PairMap) -> Iterator[str]:
+    yield from _element_chunks("add", (f"{s} . {d} : {m}" for s, d, m in pairs.elements()))
+
+
+def _element_chunks(verb: str, items: Iterator[str]) -> Iterator[str]:
+    head = f"{verb} element ip {TABLE} {MAP} {{ "
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= CHUNK:
+            yield head + ", ".join(batch) + " }\n"
+            batch = []
+    if batch:
+        yield head + ", ".join(batch) + " }\n"

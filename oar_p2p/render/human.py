@@ -1,0 +1,111 @@
+"""Plan -> text for people: per machine `+ - ~` lines, then one summary line.
+
+Large sets are summarised (counts and a sample) unless `verbose`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from oar_p2p.plan import Action, Change, MachinePlan, PairMode, Plan
+
+__all__ = ["render_plan", "summary_line"]
+
+LIST_LIMIT = 16
+PAIR_LIMIT = 64
+
+
+def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
+    """Lines of the human view (no trailing newlines)."""
+    for m in plan.machines:
+        yield from _machine(m, verbose)
+        yield ""
+    yield summary_line(plan)
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return "No changes. The machines match the spec."
+    add, change, destroy = plan.counts()
+    return f"Plan: {add} to add, {change} to change, {destroy} to destroy."
+
+
+def _machine(m: MachinePlan, verbose: bool) -> Iterator[str]:
+    n = len(m.desired.addresses)
+    yield f"{m.hostname} ({m.desired.interface}, {n} address{'es' if n != 1 else ''}):"
+    for note in m.notes:
+        yield f"  note: {note}"
+    if not m.has_changes:
+        yield f"  No changes: {m.noop_reason}"
+        return
+    groups: dict[tuple[str, Action], list[Change]] = {}
+    for c in m.changes:
+        groups.setdefault((_kind(c), c.action), []).append(c)
+    for (_kind_name, _action), changes in groups.items():
+        yield from _group(changes, verbose)
+    yield from _pairs(m, verbose)
+
+
+def _kind(c: Change) -> str:
+    parts = c.resource.split(":")
+    return ":".join(parts[:2]) if parts[0] == "tc" else parts[0]
+
+
+def _line(c: Change) -> str:
+    rid = c.resource
+    if c.action is Action.CHANGE:
+        text = f"  ~ {rid}: {c.before} -> {c.after}"
+    elif c.action is Action.ADD:
+        text = f"  + {rid}" + (f" ({c.after})" if c.after and c.after not in rid else "")
+    else:
+        text = f"  - {rid}" + (f" ({c.before})" if c.before and c.before not in rid else "")
+    return text + (f"  # {c.reason}" if c.reason else "")
+
+
+def _group(changes: list[Change], verbose: bool) -> Iterator[str]:
+    if verbose or len(changes) <= LIST_LIMIT:
+        yield from (_line(c) for c in changes)
+        return
+    head = changes[:3]
+    yield from (_line(c) for c in head)
+    c0 = changes[0]
+    yield (f"  {c0.action.value} ... {len(changes) - 4} more like these "
+           f"(--verbose lists them) ...")
+    yield _line(changes[-1])
+
+
+def _pairs(m: MachinePlan, verbose: bool) -> Iterator[str]:
+    d = m.pairs
+    if d.mode is PairMode.NONE:
+        return
+    if d.mode is PairMode.REMOVE:
+        yield f"  - pairs: {d.removed} map elements removed with the table"
+        return
+    parts = [f"{n} {w}" for n, w in ((d.added, "to add"), (d.changed, "to change"),
+                                     (d.removed, "to remove")) if n]
+    why = f" ({d.reason})" if d.reason else ""
+    yield f"  {'+' if d.mode is PairMode.REBUILD else '~'} pairs: {', '.join(parts)}{why}"
+    if d.mode is PairMode.REBUILD and m.desired.pairs is not None and (
+        verbose or m.desired.pairs.size <= PAIR_LIMIT
+    ):
+        res = m.desired.pairs
+        for src, dst, mark in res.elements():
+            yield f"      + {src} -> {dst}  {_ms_of(m, mark)} ms"
+        return
+    for src, dst, before, after in d.sample:
+        b = "absent" if before is None else f"{before:g} ms"
+        a = "absent" if after is None else f"{after:g} ms"
+        yield f"      {src} -> {dst}  {b} -> {a}" if d.mode is not PairMode.REBUILD else (
+            f"      + {src} -> {dst}  {a}")
+    shown = len(d.sample)
+    if d.total > shown:
+        yield f"      ... {d.total - shown} more (--verbose, or --json --full, lists them)"
+
+
+def _ms_of(m: MachinePlan, mark: int) -> str:
+    tree = m.desired.tc.get(m.desired.interface)
+    if tree is not None:
+        for c in tree.classes:
+            if c.mark == mark and c.delay_us is not None:
+                return f"{c.delay_us / 1000:g}"
+    return "?"

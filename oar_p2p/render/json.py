@@ -1,0 +1,68 @@
+"""Plan -> a versioned JSON document, streamed (a `--full` plan can be large).
+
+    {"format_version": 1, "offline": true, "summary": {"add": 3, "change": 0, "destroy": 0},
+     "machines": [{"hostname": "gengar-1", "interface": "bond0", "addresses": [...],
+                   "changes": [{"resource": ..., "action": "+", "before": null, "after": ...}],
+                   "pairs": {"mode": "rebuild", "added": 8, ...},
+                   "entries": [["10.16.0.1", "10.17.0.1", 25.6], ...]   # with full=True
+                   }]}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from oar_p2p.plan import MachinePlan, Plan
+
+__all__ = ["FORMAT_VERSION", "render_plan_json"]
+
+FORMAT_VERSION = 1
+
+
+def render_plan_json(plan: Plan, *, full: bool = False, resolution_us: int = 100) -> Iterator[str]:
+    add, change, destroy = plan.counts()
+    head = {
+        "format_version": FORMAT_VERSION,
+        "offline": plan.offline,
+        "refresh": plan.refresh,
+        "has_changes": plan.has_changes,
+        "summary": {"add": add, "change": change, "destroy": destroy},
+    }
+    yield json.dumps(head)[:-1] + ', "machines": ['
+    for i, m in enumerate(plan.machines):
+        yield ("," if i else "") + "\n"
+        yield from _machine(m, full, resolution_us)
+    yield "\n]}\n"
+
+
+def _machine(m: MachinePlan, full: bool, resolution_us: int) -> Iterator[str]:
+    doc: dict[str, Any] = {
+        "hostname": m.hostname,
+        "interface": m.desired.interface,
+        "addresses": list(m.desired.addresses),
+        "has_changes": m.has_changes,
+        "noop_reason": m.noop_reason or None,
+        "notes": m.notes,
+        "changes": [
+            {"resource": c.resource, "action": c.action.value, "before": c.before,
+             "after": c.after, "reason": c.reason or None}
+            for c in m.changes
+        ],
+        "pairs": {
+            "mode": m.pairs.mode.value, "added": m.pairs.added, "changed": m.pairs.changed,
+            "removed": m.pairs.removed, "reason": m.pairs.reason or None,
+            "sample": [list(s) for s in m.pairs.sample],
+        },
+    }
+    text = json.dumps(doc)
+    if not full or m.desired.pairs is None:
+        yield text
+        return
+    yield text[:-1] + ', "entries": ['
+    sep = ""
+    for src, dst, mark in m.desired.pairs.elements():
+        yield f'{sep}["{src}", "{dst}", {(mark - 1) * resolution_us / 1000:g}]'
+        sep = ", "
+    yield "]}"

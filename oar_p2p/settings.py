@@ -1,0 +1,137 @@
+"""Cluster settings resolved once: flag > environment > spec > default, with the source.
+
+    settings = resolve_settings(flags={"job": None, ...}, env=os.environ, spec=spec.cluster)
+    settings.job.value, settings.job.source  # -> 4242, "env OAR_JOB_ID"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Generic, Literal, TypeVar, cast
+
+from oar_p2p.errors import ValueParseError
+from oar_p2p.spec.models import ClusterSpec
+
+__all__ = ["ENV", "Setting", "Settings", "resolve_settings"]
+
+T = TypeVar("T")
+JobRef = int | Literal["infer"] | None
+
+ENV: dict[str, str] = {
+    "job": "OAR_JOB_ID",
+    "infer": "OAR_P2P_INFER_JOB_ID",
+    "frontend": "FRONTEND_HOSTNAME",
+    "username": "CLUSTER_USERNAME",
+    "concurrency_limit": "OAR_P2P_CONCURRENCY_LIMIT",
+    "ssh_config": "OAR_P2P_SSH_CONFIG",
+    "executor": "OAR_P2P_EXECUTOR",
+    "helper_image": "OAR_P2P_HELPER_IMAGE",
+    "host_key_policy": "OAR_P2P_HOST_KEY_POLICY",
+}
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    value: T
+    source: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    job: Setting[JobRef]
+    frontend: Setting[str | None]
+    username: Setting[str | None]
+    concurrency_limit: Setting[int]
+    ssh_config: Setting[str | None]
+    executor: Setting[str]
+    helper_image: Setting[str | None]
+    host_key_policy: Setting[str]
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, value, source) rows for `plan --show-settings`."""
+        out = []
+        for f in fields(self):
+            s: Setting[Any] = getattr(self, f.name)
+            out.append((f.name, "" if s.value is None else str(s.value), s.source))
+        return out
+
+
+def _int(name: str, minimum: int = 0) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < minimum:
+            raise ValueParseError(f"invalid {name} {text!r}: allowed: a whole number >= {minimum}")
+        return int(text)
+
+    return parse
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueParseError(f"invalid {name} {text!r}: allowed: {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _pick(
+    name: str,
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    spec_value: Any,
+    default: Any,
+    parse: Callable[[str], Any] = str,
+) -> Setting[Any]:
+    if flags.get(name) is not None:
+        return Setting(flags[name], "flag")
+    var = ENV.get(name)
+    if var and env.get(var, "") != "":
+        return Setting(parse(env[var]), f"env {var}")
+    if spec_value is not None:
+        return Setting(spec_value, "spec")
+    return Setting(default, "default")
+
+
+def _job(flags: Mapping[str, Any], env: Mapping[str, str], spec: ClusterSpec) -> Setting[JobRef]:
+    if flags.get("infer"):
+        return Setting(cast(JobRef, "infer"), "flag")
+    if flags.get("job") is not None:
+        return Setting(cast(JobRef, int(flags["job"])), "flag")
+    if _truthy(env.get(ENV["infer"], "")):
+        return Setting(cast(JobRef, "infer"), f"env {ENV['infer']}")
+    if env.get(ENV["job"], "") != "":
+        return Setting(cast(JobRef, _int("job id")(env[ENV["job"]])), f"env {ENV['job']}")
+    if spec.job is not None:
+        return Setting(cast(JobRef, spec.job), "spec")
+    return Setting(None, "default")
+
+
+def resolve_settings(
+    flags: Mapping[str, Any], env: Mapping[str, str], spec: ClusterSpec | None = None
+) -> Settings:
+    """Resolve every cluster setting; flags whose value is None are 'not given'."""
+    spec = spec or ClusterSpec()
+    return Settings(
+        job=_job(flags, env, spec),
+        frontend=_pick("frontend", flags, env, spec.frontend, None),
+        username=_pick("username", flags, env, spec.username, None),
+        concurrency_limit=_pick(
+            "concurrency_limit", flags, env, spec.concurrency_limit, 0,
+            _int("concurrency limit"),
+        ),
+        ssh_config=_pick("ssh_config", flags, env, spec.ssh_config, None),
+        executor=_pick(
+            "executor", flags, env, spec.executor, "docker",
+            _choice("executor", ("docker", "sudo", "root")),
+        ),
+        helper_image=_pick("helper_image", flags, env, spec.helper_image, None),
+        host_key_policy=_pick(
+            "host_key_policy", flags, env, spec.host_key_policy, "strict",
+            _choice("host key policy", ("strict", "accept-new", "off")),
+        ),
+    )

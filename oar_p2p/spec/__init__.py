@@ -1,0 +1,1 @@
+"""The experiment spec: value types, pydantic models, YAML loading with locations, schema."""

@@ -1,0 +1,248 @@
+"""The experiment spec as pydantic models (`extra="forbid"` everywhere).
+
+The JSON Schema in `schemas/spec.schema.json` is generated from these models
+(`oar_p2p.spec.schema`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from oar_p2p.errors import ValueParseError
+from oar_p2p.spec.values import SIGNAL_NAME_RULE, AddressPolicy, parse_signal_name
+
+__all__ = [
+    "ClusterSpec",
+    "ContainerGroup",
+    "MachineOverrideSpec",
+    "NetworkSpec",
+    "SignalEntry",
+    "Spec",
+    "ExecutorKind",
+    "HostKeyPolicy",
+    "PullPolicy",
+]
+
+ExecutorKind = Literal["docker", "sudo", "root"]
+HostKeyPolicy = Literal["strict", "accept-new", "off"]
+PullPolicy = Literal["missing", "always", "never"]
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+_CONTAINER_NAME_RULE = "letters, digits, '_', '.', '-', starting with a letter or digit"
+_CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TEMPLATE_FIELDS = {"index", "address", "machine", "addresses", "name"}
+_FIELD_RE = re.compile(r"\{([^{}]*)\}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MachineOverrideSpec(_Model):
+    """Facts about one machine that override the packaged table and discovery."""
+
+    index: int | None = Field(default=None, ge=0, le=255)
+    cpus: int | None = Field(default=None, ge=1)
+    interface: str | None = None
+
+
+class ClusterSpec(_Model):
+    """Where the experiment runs."""
+
+    frontend: str | None = Field(default=None, description="ssh alias of the OAR frontend")
+    job: int | Literal["infer"] | None = Field(
+        default=None, description="OAR job id, or `infer` for the user's only running job"
+    )
+    username: str | None = Field(default=None, description="remote user name on the cluster")
+    machines: list[str] | None = Field(
+        default=None,
+        description="fixed machine list (no OAR): offline plans, or machines reached directly",
+    )
+    overrides: dict[str, MachineOverrideSpec] = Field(default_factory=dict)
+    executor: ExecutorKind | None = Field(
+        default=None, description="how privileged scripts run: docker (default), sudo, root"
+    )
+    helper_image: str | None = Field(default=None, description="helper image to use as is")
+    ssh_config: str | None = Field(default=None, description="ssh config file to read")
+    host_key_policy: HostKeyPolicy | None = None
+    concurrency_limit: int | None = Field(default=None, ge=0, description="0 = no cap")
+
+    @field_validator("machines")
+    @classmethod
+    def _unique_machines(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):
+            dup = sorted({m for m in v if v.count(m) > 1})
+            raise ValueError(f"machine listed twice: {', '.join(dup)}")
+        return v
+
+
+class NetworkSpec(_Model):
+    """The emulated network."""
+
+    addresses: str = Field(description="N | N/machine | N/cpu")
+    latency_matrix: str = Field(description="path of the matrix file, relative to the spec")
+    matrix_wrap: bool = Field(default=False, description="address i uses row i mod dimension")
+    latency_resolution_ms: float = Field(
+        default=0.1,
+        gt=0,
+        description="latencies are rounded to the nearest multiple of this (ms); >= 0.001",
+    )
+
+    @field_validator("addresses")
+    @classmethod
+    def _policy(cls, v: str) -> str:
+        try:
+            AddressPolicy.parse(v)
+        except ValueParseError as exc:
+            raise ValueError(exc.message) from None
+        return v
+
+    @field_validator("latency_resolution_ms")
+    @classmethod
+    def _resolution(cls, v: float) -> float:
+        us = v * 1000
+        if us < 1 or abs(us - round(us)) > 1e-6:
+            raise ValueError("latency_resolution_ms must be a whole number of microseconds >= 1")
+        return v
+
+    @property
+    def policy(self) -> AddressPolicy:
+        return AddressPolicy.parse(self.addresses)
+
+
+AddressSelection = Annotated[
+    Literal["all"] | list[int] | str,
+    Field(description="`all`, a list of address indices, or ranges like `0-9,20`"),
+]
+
+
+class ContainerGroup(_Model):
+    """One container per selected address."""
+
+    name: str = Field(description="name template: {index}, {address}, {machine}")
+    addresses: AddressSelection = "all"
+    image: str
+    env: dict[str, str] = Field(default_factory=dict)
+    command: list[str] = Field(
+        default_factory=list, description="argv overriding the image's command (templates ok)"
+    )
+    pull: PullPolicy = "missing"
+    secret_env: list[str] = Field(
+        default_factory=list, description="env keys whose values are never printed"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_template(cls, v: str) -> str:
+        _check_template(v)
+        probe = v.format(index=0, address="10.0.0.1", machine="m", addresses="", name="")
+        if not _CONTAINER_NAME.fullmatch(probe):
+            raise ValueError(f"container name {probe!r} is invalid: allowed: {_CONTAINER_NAME_RULE}")
+        return v
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not _ENV_KEY.fullmatch(key):
+                raise ValueError(
+                    f"env key {key!r} is invalid: allowed: letters, digits and '_', "
+                    "not starting with a digit"
+                )
+            _check_template(value)
+        return v
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, v: list[str]) -> list[str]:
+        for arg in v:
+            _check_template(arg)
+        return v
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*", v):
+            raise ValueError(
+                f"image {v!r} is invalid: allowed: a docker reference "
+                "(letters, digits, '.', '_', '/', ':', '@', '-')"
+            )
+        return v
+
+    @field_validator("addresses")
+    @classmethod
+    def _selection(cls, v: str | list[int]) -> str | list[int]:
+        if isinstance(v, list):
+            if any(i < 0 for i in v):
+                raise ValueError("address indices must be >= 0")
+            return v
+        if v != "all":
+            parse_ranges(v)
+        return v
+
+
+def _check_template(text: str) -> None:
+    for field in _FIELD_RE.findall(text):
+        if field not in _TEMPLATE_FIELDS:
+            raise ValueError(
+                f"unknown template field {{{field}}}: allowed: "
+                + ", ".join(f"{{{f}}}" for f in sorted(_TEMPLATE_FIELDS))
+            )
+    try:
+        text.format(index=0, address="", machine="", addresses="", name="")
+    except (ValueError, IndexError, KeyError) as exc:
+        raise ValueError(f"bad template {text!r}: {exc}; write '{{{{' for a literal brace") from None
+
+
+def parse_ranges(text: str) -> list[int]:
+    """`0-3,7` -> [0, 1, 2, 3, 7]."""
+    out: list[int] = []
+    for part in text.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise ValueError(f"bad address range {text!r}: allowed: `all`, or like `0-9,20`")
+        start, end = int(lo), int(hi) if sep else int(lo)
+        if end < start:
+            raise ValueError(f"bad address range {part.strip()!r}: end before start")
+        out.extend(range(start, end + 1))
+    return out
+
+
+class SignalEntry(_Model):
+    """A signal file that appears `delay` seconds after all containers started."""
+
+    name: str = Field(description=SIGNAL_NAME_RULE)
+    delay: float = Field(ge=0, description="seconds after the last container started")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        try:
+            return parse_signal_name(v)
+        except ValueParseError as exc:
+            raise ValueError(exc.message) from None
+
+
+class Spec(_Model):
+    """One experiment."""
+
+    version: Literal[1] = 1
+    name: str = Field(description="owner label of everything the tool creates")
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    network: NetworkSpec
+    containers: list[ContainerGroup] = Field(default_factory=list)
+    signals: list[SignalEntry] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _exp_name(cls, v: str) -> str:
+        if not _NAME.fullmatch(v):
+            raise ValueError(
+                f"experiment name {v!r} is invalid: allowed: 1-63 of lowercase letters, "
+                "digits, '_', '.', '-', starting with a letter or digit"
+            )
+        return v

@@ -1,0 +1,99 @@
+"""Small value types that state their rules in their errors.
+
+`AddressPolicy` and `SignalSpec` parse exactly the forms the original tool accepts:
+
+    AddressPolicy.parse("4")          -> 4 addresses in total, round-robin over machines
+    AddressPolicy.parse("4/machine")  -> 4 on every machine
+    AddressPolicy.parse("4/cpu")      -> 4 per cpu on every machine
+    SignalSpec.parse("start:5")       -> signal `start` 5 s after all containers started
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from oar_p2p.errors import ValueParseError
+
+__all__ = [
+    "AddressPolicy",
+    "PolicyKind",
+    "SignalSpec",
+    "parse_signal_name",
+    "SIGNAL_NAME_RULE",
+    "POLICY_RULE",
+]
+
+POLICY_RULE = (
+    "allowed: N (total, round-robin over machines), N/machine or N/cpu, "
+    "N a non-negative whole number, no spaces"
+)
+SIGNAL_NAME_RULE = "1-64 characters of letters, digits, '_' and '-'"
+_SIGNAL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NUMBER = re.compile(r"[0-9]+")
+
+
+class PolicyKind(StrEnum):
+    TOTAL = "total"
+    PER_MACHINE = "machine"
+    PER_CPU = "cpu"
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """How many addresses each machine gets."""
+
+    kind: PolicyKind
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> AddressPolicy:
+        number, sep, suffix = text.partition("/")
+        if not _NUMBER.fullmatch(number):
+            raise ValueParseError(f"invalid address policy {text!r}: {POLICY_RULE}")
+        count = int(number)
+        if not sep:
+            return cls(PolicyKind.TOTAL, count)
+        if suffix == "machine":
+            return cls(PolicyKind.PER_MACHINE, count)
+        if suffix == "cpu":
+            return cls(PolicyKind.PER_CPU, count)
+        raise ValueParseError(
+            f"invalid address policy {text!r}: unknown suffix '/{suffix}'; {POLICY_RULE}"
+        )
+
+    def __str__(self) -> str:
+        if self.kind is PolicyKind.TOTAL:
+            return str(self.count)
+        return f"{self.count}/{self.kind.value}"
+
+
+def parse_signal_name(text: str) -> str:
+    """Validate a signal name (it becomes a file name under /oar-p2p/)."""
+    if not _SIGNAL_NAME.fullmatch(text):
+        raise ValueParseError(f"invalid signal name {text!r}: allowed: {SIGNAL_NAME_RULE}")
+    return text
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """`NAME:SECONDS`: fire signal NAME SECONDS after all containers started."""
+
+    name: str
+    delay: int
+
+    @classmethod
+    def parse(cls, text: str) -> SignalSpec:
+        rule = f"allowed: NAME:SECONDS, NAME {SIGNAL_NAME_RULE}, SECONDS a non-negative whole number"
+        name, sep, seconds = text.partition(":")
+        if not sep:
+            raise ValueParseError(f"invalid signal {text!r}: missing ':'; {rule}")
+        if not _SIGNAL_NAME.fullmatch(name):
+            raise ValueParseError(f"invalid signal {text!r}: bad name {name!r}; {rule}")
+        if not _NUMBER.fullmatch(seconds):
+            raise ValueParseError(f"invalid signal {text!r}: bad delay {seconds!r}; {rule}")
+        return cls(name, int(seconds))
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.delay}"

@@ -1,0 +1,154 @@
+"""The state of one machine, as the spec wants it (desired) and as it is (observed).
+
+Both `desired.network` and `observe.snapshot` produce `MachineState`, so `diff` compares
+like with like. Everything here is data; the pair map is the one part that can be huge
+(1.28 M elements per machine at 4/cpu on 64 cpus in a 5,000-address network), so it is a
+`PairMap` that is either enumerable (desired, or observed with a full read) or only known
+by its digest and size (observed from the record the last apply left).
+
+Resource ids (used in plans): ``address:<ip>``, ``route:10.0.0.0/8``,
+``tc:<iface>:root``, ``tc:<iface>:class:<minor>``, ``nft:table``, ``nft:chain:<name>``,
+``nft:map:mark_pairs``, ``sysctl:<key>``, ``container:<name>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "ContainerState",
+    "MachineState",
+    "NftState",
+    "PairMap",
+    "RootQdisc",
+    "TcClass",
+    "TcTree",
+    "TABLE",
+    "MAP",
+    "ROUTE",
+    "HTB_RATE_BPS",
+    "element_digest",
+]
+
+TABLE = "oar-p2p"
+MAP = "mark_pairs"
+ROUTE = "10.0.0.0/8"
+HTB_RATE_BPS = 10_000_000_000
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RootQdisc(_Frozen):
+    """The root qdisc of an interface."""
+
+    kind: str
+    handle: str
+    default_minor: int | None = None
+
+
+class TcClass(_Frozen):
+    """An HTB class with its netem child and the fw filter that selects it."""
+
+    minor: int
+    rate_bps: int = HTB_RATE_BPS
+    delay_us: int | None = None
+    netem_major: int | None = None
+    mark: int | None = None
+
+
+class TcTree(_Frozen):
+    """Shaping on one interface. `root is None`: nothing installed."""
+
+    interface: str
+    root: RootQdisc | None = None
+    classes: tuple[TcClass, ...] = ()
+
+    def by_minor(self) -> dict[int, TcClass]:
+        return {c.minor: c for c in self.classes}
+
+
+@dataclass(frozen=True)
+class PairMap:
+    """The `mark_pairs` map: (source, destination) -> mark.
+
+    `elements` yields `(src, dst, mark)` lazily when the map can be enumerated; `digest`
+    and `size` are always known.
+    """
+
+    size: int
+    digest: str
+    enumerate_: Callable[[], Iterator[tuple[str, str, int]]] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    @property
+    def enumerable(self) -> bool:
+        return self.enumerate_ is not None
+
+    def elements(self) -> Iterator[tuple[str, str, int]]:
+        if self.enumerate_ is None:
+            raise ValueError("this pair map is known only by its digest")
+        return self.enumerate_()
+
+    @classmethod
+    def from_elements(cls, elements: Iterable[tuple[str, str, int]]) -> PairMap:
+        items = sorted(elements)
+        return cls(len(items), element_digest(items), lambda: iter(items))
+
+
+def element_digest(elements: Iterable[tuple[str, str, int]]) -> str:
+    """Order-independent digest of map elements (XOR-free: sorted input expected)."""
+    h = hashlib.sha256()
+    for src, dst, mark in elements:
+        h.update(f"{src} {dst} {mark}\n".encode())
+    return h.hexdigest()[:32]
+
+
+class NftState(_Frozen):
+    """The `ip oar-p2p` table minus its map elements: chains (normalised rule text)."""
+
+    chains: dict[str, tuple[str, ...]]
+    map_type: str = "ipv4_addr . ipv4_addr : mark"
+
+
+class ContainerState(_Frozen):
+    """An owned container (labelled with the experiment name)."""
+
+    name: str
+    image: str
+    address: str
+    env: dict[str, str] = {}
+    config_digest: str = ""
+    run_digest: str = ""
+    status: str = "absent"
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class MachineState:
+    """Everything the tool owns on one machine."""
+
+    hostname: str
+    interface: str
+    addresses: tuple[str, ...] = ()
+    route: bool = False
+    tc: dict[str, TcTree] = field(default_factory=dict)
+    nft: NftState | None = None
+    pairs: PairMap | None = None
+    sysctls: dict[str, str | None] = field(default_factory=dict)
+    containers: tuple[ContainerState, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def empty(cls, hostname: str, interface: str) -> MachineState:
+        return cls(
+            hostname=hostname,
+            interface=interface,
+            tc={i: TcTree(interface=i) for i in (interface, "lo")},
+        )
