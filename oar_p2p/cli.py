@@ -90,8 +90,8 @@ def _register() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    _register()
     try:
+        _register()
         app()
     except SystemExit:
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from oar_p2p import commands_cluster  # noqa: F401  (oar-p2p machines)
 from oar_p2p.cli import app
 
 __all__: list[str] = []

@@ -8,7 +8,23 @@ from pathlib import Path
 
 import typer
 
+import os
+
+from oar_p2p.apply import (
+    ApplyResult,
+    Cluster,
+    apply_plan,
+    observe_machines,
+    plan_destroy,
+    plan_network,
+)
 from oar_p2p.cli import app, run_cli
+from oar_p2p.desired.network import Network
+from oar_p2p.errors import ClusterError, ValueParseError
+from oar_p2p.plan_file import check_saved_plan, load_saved_plan, save_plan
+from oar_p2p.render.show import render_show
+from oar_p2p.session import open_cluster
+from oar_p2p.settings import resolve_settings
 from oar_p2p.diff import diff_machine
 from oar_p2p.plan import Plan
 from oar_p2p.project import (
@@ -98,6 +114,53 @@ def _render(plan: Plan, project: Project, *, as_json: bool, full: bool, verbose:
 
 
 MachineOpt = typer.Option(None, "--machine", "-m", help="machine hostname (repeatable)")
+JobOpt = typer.Option(None, "--job-id", help="OAR job id [env OAR_JOB_ID]")
+InferOpt = typer.Option(None, "--infer-job-id", help="use your only running job")
+FrontOpt = typer.Option(None, "--frontend-hostname", help="ssh alias of the frontend")
+UserOpt = typer.Option(None, "--cluster-username", help="remote user name")
+SshCfgOpt = typer.Option(None, "--ssh-config", help="ssh config file [env OAR_P2P_SSH_CONFIG]")
+ExecOpt = typer.Option(None, "--executor", help="docker | sudo | root [env OAR_P2P_EXECUTOR]")
+ImageOpt = typer.Option(None, "--helper-image", help="helper image [env OAR_P2P_HELPER_IMAGE]")
+HostKeyOpt = typer.Option(None, "--host-key-policy", help="strict | accept-new | off")
+RefreshOpt = typer.Option(
+    "auto", "--refresh",
+    help="auto: read nft unless the map is large and the apply record matches; full: always",
+)
+
+
+def cluster_flags(
+    job_id: int | None, infer: bool | None, frontend: str | None, username: str | None,
+    ssh_config: str | None, executor: str | None, helper_image: str | None,
+    host_key_policy: str | None,
+) -> dict[str, object]:
+    return {
+        "job": job_id, "infer": infer, "frontend": frontend, "username": username,
+        "ssh_config": ssh_config, "executor": executor, "helper_image": helper_image,
+        "host_key_policy": host_key_policy,
+    }
+
+
+def _online(project: Project, flags: dict[str, object], machine: list[str], progress: bool
+            ) -> tuple[Cluster, Network]:
+    settings = resolve_settings(flags, os.environ, project.spec.cluster)
+    fixed = machine or project.spec.cluster.machines
+    cluster = open_cluster(settings, fixed=fixed, overrides=project.spec.cluster.overrides,
+                           progress=_progress if progress else (lambda _m: None))
+    try:
+        network = build_project_network(project, cluster.machines)
+    except BaseException:
+        cluster.transport.close()
+        raise
+    return cluster, network
+
+
+def _progress(message: str) -> None:
+    typer.secho(f"... {message}", err=True, fg=typer.colors.BRIGHT_BLACK)
+
+
+def _check_refresh(refresh: str) -> None:
+    if refresh not in ("auto", "full"):
+        raise ValueParseError(f"invalid --refresh {refresh!r}: allowed: auto, full")
 
 
 @app.command()
@@ -112,19 +175,148 @@ def plan(
     detailed_exitcode: bool = typer.Option(
         False, "--detailed-exitcode", help="exit 0: no changes, 2: changes, 1: error"
     ),
+    out: Path | None = typer.Option(None, "--out", help="save the plan for `apply FILE`"),
+    refresh: str = RefreshOpt,
+    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
 ) -> None:
     """Show what `apply` would change, machine by machine."""
+    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
+                          ssh_config, executor, helper_image, host_key_policy)
 
     def body() -> int:
+        _check_refresh(refresh)
         project = load_project(spec)
-        if not offline:
-            from oar_p2p.errors import OarP2PError
-
-            raise OarP2PError("online plan is not available yet: use --offline")
-        p = offline_plan(project, offline_machine_names(project, machine or []))
+        if offline:
+            p = offline_plan(project, offline_machine_names(project, machine or []))
+        else:
+            cluster, network = _online(project, flags, machine or [], not as_json)
+            try:
+                p = plan_network(cluster, network, refresh)
+            finally:
+                cluster.transport.close()
+            if out is not None:
+                save_plan(out, spec, p)
         _render(p, project, as_json=as_json, full=full, verbose=verbose,
                 show_commands=show_commands)
         return 2 if detailed_exitcode and p.has_changes else 0
 
-    code = run_cli(body)
-    raise typer.Exit(code)
+    raise typer.Exit(run_cli(body))
+
+
+def _report_apply(result: ApplyResult) -> None:
+    for m in result.machines:
+        if m.ok:
+            kernel = sum(m.kernel_ns.values()) / 1e9
+            typer.echo(f"{m.hostname}: applied in {m.seconds:.2f} s (kernel {kernel:.2f} s, "
+                       f"{m.bytes_sent} bytes)")
+        else:
+            typer.secho(f"{m.hostname}: FAILED: {m.error}", fg=typer.colors.RED, err=True)
+
+
+@app.command()
+def apply(
+    target: Path = typer.Argument(..., help="experiment spec, or a plan saved by `plan --out`"),
+    machine: list[str] = MachineOpt,
+    refresh: str = RefreshOpt,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="list every change"),
+    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+) -> None:
+    """Converge the machines to the spec: change only what differs."""
+    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
+                          ssh_config, executor, helper_image, host_key_policy)
+
+    def body() -> int:
+        _check_refresh(refresh)
+        saved = load_saved_plan(target)
+        spec = Path(saved["spec"]) if saved else target
+        project = load_project(spec)
+        cluster, network = _online(project, flags, machine or [], True)
+        try:
+            p = plan_network(cluster, network, saved["refresh"] if saved else refresh)
+            if saved:
+                check_saved_plan(saved, spec, p)
+            _echo_lines(render_plan(p, verbose=verbose))
+            if not p.has_changes:
+                return 0
+            result = apply_plan(cluster, p, network)
+        finally:
+            cluster.transport.close()
+        _report_apply(result)
+        if result.failed:
+            names = ", ".join(m.hostname for m in result.failed)
+            raise ClusterError(f"apply failed on {len(result.failed)} machine(s): {names}; "
+                               "fix the cause and run apply again (it converges)")
+        typer.echo(f"Apply complete: {len(result.machines)} machine(s) changed.")
+        return 0
+
+    raise typer.Exit(run_cli(body))
+
+
+@app.command()
+def destroy(
+    spec: Path = SpecArg,
+    machine: list[str] = MachineOpt,
+    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+) -> None:
+    """Remove everything the tool owns on the job's machines, and nothing else."""
+    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
+                          ssh_config, executor, helper_image, host_key_policy)
+
+    def body() -> int:
+        project = load_project(spec)
+        settings = resolve_settings(flags, os.environ, project.spec.cluster)
+        cluster = open_cluster(settings, fixed=machine or project.spec.cluster.machines,
+                               overrides=project.spec.cluster.overrides, progress=_progress)
+        try:
+            p = plan_destroy(cluster)
+            _echo_lines(render_plan(p))
+            result = apply_plan(cluster, p, None) if p.has_changes else ApplyResult([])
+        finally:
+            cluster.transport.close()
+        _report_apply(result)
+        if result.failed:
+            raise ClusterError(f"destroy failed on {len(result.failed)} machine(s)")
+        typer.echo("Destroy complete.")
+        return 0
+
+    raise typer.Exit(run_cli(body))
+
+
+@app.command()
+def show(
+    spec: Path = SpecArg,
+    machine: list[str] = MachineOpt,
+    as_json: bool = typer.Option(False, "--json", help="machine-readable"),
+    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+) -> None:
+    """Print the observed state of every machine (addresses, latency classes)."""
+    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
+                          ssh_config, executor, helper_image, host_key_policy)
+
+    def body() -> int:
+        project = load_project(spec)
+        settings = resolve_settings(flags, os.environ, project.spec.cluster)
+        cluster = open_cluster(settings, fixed=machine or project.spec.cluster.machines,
+                               overrides=project.spec.cluster.overrides)
+        try:
+            empty = {m.hostname: MachineState.empty(m.hostname, m.interface)
+                     for m in cluster.machines}
+            observed = observe_machines(cluster, empty)
+        finally:
+            cluster.transport.close()
+        _write(render_show(observed, as_json=as_json))
+        return 0
+
+    raise typer.Exit(run_cli(body))

@@ -128,6 +128,10 @@ class ContainerState(_Frozen):
     run_digest: str = ""
     status: str = "absent"
     exit_code: int | None = None
+    id: str = ""
+    labels: dict[str, str] = {}
+    started_at: str | None = None
+    finished_at: str | None = None
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ import paramiko
 
 from oar_p2p.errors import CommandTimeoutError, ConnectError, HostKeyError, OarP2PError
 from oar_p2p.remote.hostkeys import HostKeyCheck, KnownHosts, Verdict, preferred_key_types
-from oar_p2p.remote.sshconfig import HostConfig, Hop, SshConfig
+from oar_p2p.remote.sshconfig import Hop, HostConfig, SshConfig
 from oar_p2p.remote.transport import CommandResult, check_result, summarize_command
 
 __all__ = [
@@ -295,9 +295,9 @@ class SshTransport:
                 self._routes[host] = cached
         return cached
 
-    def _route(self, alias: str, user: str | None, port: int | None, depth: int) -> tuple[
-        HostConfig, ...
-    ]:
+    def _route(
+        self, alias: str, user: str | None, port: int | None, depth: int
+    ) -> tuple[HostConfig, ...]:
         if depth > MAX_HOPS:
             raise ConnectError(
                 f"more than {MAX_HOPS} ProxyJump hops to reach {alias}; is there a loop in "
@@ -338,7 +338,9 @@ class SshTransport:
             conn = self._conns.get(key)
             if conn is not None and conn.is_active():
                 return conn
-            where = _Where(chain[-1], chain[-2].alias if len(chain) > 1 else None, self.connect_timeout)
+            where = _Where(
+                chain[-1], chain[-2].alias if len(chain) > 1 else None, self.connect_timeout
+            )
             with map_ssh_errors(where):
                 conn = with_retries(
                     lambda: self._open(chain[-1], parent),

@@ -160,7 +160,9 @@ class SshConfig:
             return cls(default.read_text(errors="replace"), path=default)
         return cls("")
 
-    def resolve(self, alias: str, *, user: str | None = None, port: int | None = None) -> HostConfig:
+    def resolve(
+        self, alias: str, *, user: str | None = None, port: int | None = None
+    ) -> HostConfig:
         """The settings for ``alias``; ``user``/``port`` override the file when given."""
         opts = self._parsed.lookup(alias)
         explicit = list(opts.get("identityfile", []))

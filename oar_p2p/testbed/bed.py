@@ -112,9 +112,10 @@ class Testbed:
             return self._boot(layout, kernel)
         except BaseException as exc:
             tail = self._console_tail()
-            self._cleanup(layout)
+            cleanup_error = self._try_cleanup(layout)
             if isinstance(exc, TestbedError):
-                raise TestbedError(f"{exc}\nguest console (last lines):\n{tail}") from exc
+                text = f"{exc}\nguest console (last lines):\n{tail}{cleanup_error}"
+                raise TestbedError(text) from exc
             raise
 
     def _boot(self, layout: Layout, kernel: Path) -> TestbedInfo:
@@ -198,6 +199,13 @@ class Testbed:
         _require_root()
         state = self._load()
         self._cleanup(Layout(state.machines) if state else Layout(), state)
+
+    def _try_cleanup(self, layout: Layout) -> str:
+        try:
+            self._cleanup(layout)
+        except TestbedError as exc:
+            return f"\ncleaning up also failed: {exc}"
+        return ""
 
     def _cleanup(self, layout: Layout, state: TestbedState | None = None) -> None:
         state = state or self._load()

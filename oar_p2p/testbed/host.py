@@ -36,7 +36,13 @@ def run(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a host command; a failure (when `check`) becomes a TestbedError with stderr."""
     try:
-        proc = subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout)
+        proc = subprocess.run(
+            list(argv),
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
+            capture_output=True,
+            timeout=timeout,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise TestbedError(f"`{' '.join(argv)}` failed: {exc}") from exc
     if check and proc.returncode != 0:
@@ -177,8 +183,10 @@ def stop_uml(pid: int, layout: Layout, state_dir: Path) -> None:
         return
     pids = [pid, *_descendants(pid)]
     socket = state_dir / "uml" / umid / "mconsole"
-    if socket.exists():
-        run(["uml_mconsole", str(socket), "halt"], check=False, timeout=15)
+    if socket.exists() and netns_exists(layout.client_netns):
+        # The client binds an abstract socket for the reply: run it in the kernel's netns.
+        mconsole = ["ip", "netns", "exec", layout.client_netns, "uml_mconsole", str(socket)]
+        run([*mconsole, "halt"], check=False, timeout=15)
     alive = _wait_gone(pids, umid, timeout=20)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if not alive:

@@ -59,7 +59,7 @@ done
 hostname "$TB_GUEST_HOSTNAME"
 cp /testbed/etc/hosts /etc/hosts
 install -m 0755 /testbed/bin/oarstat /usr/local/bin/oarstat
-useradd -m -s /bin/bash -G docker "$TB_USER" || die "useradd $TB_USER"
+useradd -m -p "*" -s /bin/bash -G docker "$TB_USER" || die "useradd $TB_USER"
 echo "$TB_USER ALL=(ALL) NOPASSWD:ALL" >/etc/sudoers.d/oar-p2p-testbed
 chmod 0440 /etc/sudoers.d/oar-p2p-testbed
 mkdir -p /etc/oar-p2p-testbed

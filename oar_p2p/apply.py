@@ -1,0 +1,175 @@
+"""read -> observe -> diff -> write, per machine. Returns results; prints nothing.
+
+One read round trip per machine (`observe.read_script`), then at most one write round trip
+per machine with changes (`render.commands`). Machines run in parallel under the cap;
+a failure on one machine is its result, the others finish.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from oar_p2p.cluster.machines import Machine
+from oar_p2p.desired.network import SYSCTLS, Network
+from oar_p2p.diff import diff_machine
+from oar_p2p.errors import ClusterError
+from oar_p2p.observe.read_script import read_script, split_sections
+from oar_p2p.observe.snapshot import snapshot
+from oar_p2p.plan import MachinePlan, PairMode, Plan
+from oar_p2p.record import build_record
+from oar_p2p.remote.executors import Executor
+from oar_p2p.remote.pool import for_each_machine
+from oar_p2p.remote.transport import CommandResult, Transport
+from oar_p2p.render.commands import write_script_chunks
+from oar_p2p.state import MachineState
+
+__all__ = [
+    "ApplyResult",
+    "Cluster",
+    "MachineResult",
+    "apply_plan",
+    "observe_machines",
+    "plan_destroy",
+    "plan_network",
+]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Cluster:
+    """Everything needed to talk to the job's machines."""
+
+    transport: Transport
+    executor: Executor
+    machines: list[Machine]
+    limit: int = 0
+    progress: Progress = field(default=lambda _msg: None)
+    reads: int = 0
+    writes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def hosts(self) -> list[str]:
+        return [m.hostname for m in self.machines]
+
+    def run_privileged(self, host: str, script: str, timeout: float | None = None) -> CommandResult:
+        command, stdin = self.executor.wrap(script)
+        return self.transport.run(host, command, stdin=stdin, timeout=timeout)
+
+
+def observe_machines(
+    cluster: Cluster, desired: dict[str, MachineState], refresh: str = "auto"
+) -> dict[str, MachineState]:
+    """One read script per machine, in parallel; raises naming every failed machine."""
+    by_host = {m.hostname: m for m in cluster.machines}
+
+    def read(host: str) -> MachineState:
+        m = by_host[host]
+        want = desired[host].pairs
+        script = read_script(m.interface, sorted(SYSCTLS), refresh=refresh,
+                             desired_digest=want.digest if want else "")
+        result = cluster.run_privileged(host, script, timeout=900)
+        cluster.reads += 1
+        return snapshot(host, m.interface, split_sections(result.stdout.decode()))
+
+    cluster.progress(f"reading {len(by_host)} machines")
+    results = for_each_machine(cluster.hosts, read, cluster.limit)
+    return _all_or_raise(results, "reading the machines")
+
+
+def _all_or_raise(results: dict[str, object], action: str) -> dict[str, MachineState]:
+    failed = {h: r for h, r in results.items() if isinstance(r, BaseException)}
+    if failed:
+        lines = [f"{action} failed on {len(failed)} of {len(results)} machines:"]
+        lines += [f"{h}: {r}" for h, r in failed.items()]
+        raise ClusterError("\n".join(lines))
+    return {h: r for h, r in results.items() if isinstance(r, MachineState)}
+
+
+def plan_network(cluster: Cluster, network: Network, refresh: str = "auto") -> Plan:
+    """Observe every machine and diff it against the network's desired state."""
+    desired = {m.hostname: network.machine_state(m) for m in cluster.machines}
+    observed = observe_machines(cluster, desired, refresh)
+    res = network.quantizer.resolution_us
+    plans = [diff_machine(desired[h], observed[h], res) for h in cluster.hosts]
+    return Plan(machines=plans, refresh=refresh)
+
+
+def plan_destroy(cluster: Cluster, refresh: str = "auto") -> Plan:
+    """Diff every machine against an empty state: removes what the tool owns."""
+    empty = {m.hostname: MachineState.empty(m.hostname, m.interface) for m in cluster.machines}
+    observed = observe_machines(cluster, empty, refresh)
+    plans = [diff_machine(empty[h], observed[h], 100) for h in cluster.hosts]
+    return Plan(machines=plans, refresh=refresh)
+
+
+@dataclass(frozen=True)
+class MachineResult:
+    hostname: str
+    ok: bool
+    seconds: float
+    kernel_ns: dict[str, int]
+    bytes_sent: int
+    error: str = ""
+
+
+@dataclass
+class ApplyResult:
+    machines: list[MachineResult]
+
+    @property
+    def failed(self) -> list[MachineResult]:
+        return [m for m in self.machines if not m.ok]
+
+
+def _record(plan: MachinePlan, network: Network | None) -> tuple[str, str] | None:
+    if network is None or plan.pairs.mode is PairMode.NONE or plan.desired.pairs is None:
+        return None
+    if plan.desired.nft is None:
+        return None
+    local, steps = network.record_rows(plan.hostname)
+    return build_record(
+        digest=plan.desired.pairs.digest, size=plan.desired.pairs.size,
+        chains=plan.desired.nft.chains, ips=list(network.ips), local=local, steps=steps,
+        resolution_us=network.quantizer.resolution_us,
+    )
+
+
+def apply_plan(cluster: Cluster, plan: Plan, network: Network | None) -> ApplyResult:
+    """Send one write script to every machine with changes (parallel, failures isolated)."""
+    todo = [m for m in plan.machines if m.has_changes]
+    by_host = {m.hostname: m for m in todo}
+
+    def write(host: str) -> MachineResult:
+        mp = by_host[host]
+        script = "".join(write_script_chunks(mp, _record(mp, network)))
+        start = time.monotonic()
+        cluster.progress(f"{host}: applying {sum(mp.counts())} changes")
+        result = cluster.run_privileged(host, script, timeout=1800)
+        cluster.writes[host] = cluster.writes.get(host, 0) + 1
+        return MachineResult(host, True, time.monotonic() - start,
+                             _timings(result.stdout.decode()), len(script))
+
+    results = for_each_machine([m.hostname for m in todo], write, cluster.limit)
+    out = []
+    for host, r in results.items():
+        if isinstance(r, BaseException):
+            out.append(MachineResult(host, False, 0.0, {}, 0, error=str(r)))
+        else:
+            out.append(r)
+    return ApplyResult(out)
+
+
+def _timings(stdout: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "oar-p2p-timing" and parts[2].isdigit():
+            out[parts[1]] = out.get(parts[1], 0) + int(parts[2])
+    return out
+
+
+def hosts_of(machines: Sequence[Machine]) -> list[str]:
+    return [m.hostname for m in machines]

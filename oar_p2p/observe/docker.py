@@ -1,0 +1,193 @@
+"""Parse what docker reports about containers into `ContainerState`s (pure).
+
+Two commands are read, both as JSON:
+
+- `inspect_command(experiment)`: ``docker inspect`` of the containers labelled
+  ``oar-p2p.experiment=<experiment>`` (every oar-p2p container when `experiment` is None),
+  parsed by `parse_docker_inspect`: names, labels, env, state, exit code, start and end;
+- `ps_command()`: ``docker ps -a --format '{{json .}}'`` of *all* containers, one JSON object
+  per line, parsed by `parse_docker_ps` (no env, no exit code): enough to see which names are
+  taken and by whom.
+
+Ownership, the run digest and the config digest come from labels (`desired.containers`).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from oar_p2p.desired.containers import LABEL_ADDRESS, LABEL_CONFIG, LABEL_EXPERIMENT, LABEL_RUN
+from oar_p2p.errors import ClusterError
+from oar_p2p.state import ContainerState
+
+__all__ = [
+    "inspect_command",
+    "owner_filter",
+    "parse_docker_inspect",
+    "parse_docker_ps",
+    "ps_command",
+]
+
+_NEVER = "0001-01-01T00:00:00Z"  # docker's "never happened" timestamp
+_FINAL = {"exited", "dead"}
+
+
+def owner_filter(experiment: str | None) -> str:
+    """The `--filter` value selecting an experiment's containers (or every owned one)."""
+    return f"label={LABEL_EXPERIMENT}" + (f"={experiment}" if experiment is not None else "")
+
+
+def inspect_command(experiment: str | None) -> str:
+    """Shell text printing a JSON array (``[]`` when none) of the owned containers."""
+    flt = shlex.quote(owner_filter(experiment))
+    return (
+        f"ids=$(docker ps -aq --no-trunc --filter {flt}) || exit 1\n"
+        'if [ -n "$ids" ]; then docker inspect $ids 2>/dev/null || true; else echo "[]"; fi\n'
+    )
+
+
+def ps_command() -> str:
+    """Shell text listing every container on the machine, one JSON object per line."""
+    return "docker ps -a --no-trunc --format '{{json .}}'\n"
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: str = Field(alias="Status")
+    exit_code: int = Field(alias="ExitCode")
+    started_at: str = Field(default=_NEVER, alias="StartedAt")
+    finished_at: str = Field(default=_NEVER, alias="FinishedAt")
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    image: str = Field(alias="Image")
+    env: list[str] | None = Field(default=None, alias="Env")
+    labels: dict[str, str] | None = Field(default=None, alias="Labels")
+
+
+class _Inspect(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(alias="Id")
+    name: str = Field(alias="Name")
+    state: _State = Field(alias="State")
+    config: _Config = Field(alias="Config")
+
+
+class _Ps(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(alias="ID")
+    names: str = Field(alias="Names")
+    image: str = Field(alias="Image")
+    labels: str = Field(default="", alias="Labels")
+    state: str = Field(alias="State")
+
+
+def _env(entries: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for entry in entries or []:
+        key, _, value = entry.partition("=")
+        out[key] = value
+    return out
+
+
+def _when(stamp: str) -> str | None:
+    return None if stamp == _NEVER else stamp
+
+
+def _state_of(
+    *, cid: str, name: str, image: str, labels: dict[str, str], status: str
+) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "name": name,
+        "image": image,
+        "address": labels.get(LABEL_ADDRESS, ""),
+        "config_digest": labels.get(LABEL_CONFIG, ""),
+        "run_digest": labels.get(LABEL_RUN, ""),
+        "labels": labels,
+        "status": status,
+    }
+
+
+def _from_inspect(item: _Inspect) -> ContainerState:
+    labels = item.config.labels or {}
+    final = item.state.status in _FINAL
+    return ContainerState(
+        **_state_of(
+            cid=item.id,
+            name=item.name.lstrip("/"),
+            image=item.config.image,
+            labels=labels,
+            status=item.state.status,
+        ),
+        env=_env(item.config.env),
+        exit_code=item.state.exit_code if final else None,
+        started_at=_when(item.state.started_at),
+        finished_at=_when(item.state.finished_at) if final else None,
+    )
+
+
+def _bad(command: str, detail: str) -> ClusterError:
+    return ClusterError(f"cannot read the output of `{command}`: {detail}")
+
+
+def parse_docker_inspect(text: str) -> list[ContainerState]:
+    """Parse ``docker inspect <ids>`` (a JSON array) into container states, sorted by name.
+
+    ``[{"Id": "4218..", "Name": "/peer-0", "State": {"Status": "exited", "ExitCode": 3,
+    ...}, "Config": {"Image": "img", "Env": ["A=1"], "Labels": {"oar-p2p.run": "ab.."}}}]``
+    -> ``[ContainerState(name="peer-0", image="img", env={"A": "1"}, status="exited",
+    exit_code=3, run_digest="ab..", ...)]``. Empty output is ``[]``; the exit code is None
+    unless the container has exited.
+    """
+    if not text.strip():
+        return []
+    try:
+        raw = json.loads(text)
+        if not isinstance(raw, list):
+            raise _bad("docker inspect", "expected a JSON array")
+        items = [_Inspect.model_validate(x) for x in raw]
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise _bad("docker inspect", str(exc).splitlines()[0]) from None
+    return sorted((_from_inspect(i) for i in items), key=lambda c: c.name)
+
+
+def _ps_labels(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        if part:
+            key, _, value = part.partition("=")
+            out[key] = value
+    return out
+
+
+def parse_docker_ps(text: str) -> list[ContainerState]:
+    """Parse ``docker ps -a --format '{{json .}}'`` (one object per line), sorted by name.
+
+    ``{"ID": "1b58..", "Names": "foreign", "Image": "img", "Labels": "a=1,b=2",
+    "State": "running", ...}`` -> ``ContainerState(name="foreign", image="img",
+    labels={"a": "1", "b": "2"}, status="running", ...)``. Labels come from docker's
+    ``k=v,k=v`` text, so values holding commas are not recovered (ours never do).
+    """
+    out: list[ContainerState] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            item = _Ps.model_validate_json(line)
+        except ValidationError as exc:
+            raise _bad("docker ps", f"{line[:80]!r}: {str(exc).splitlines()[0]}") from None
+        labels = _ps_labels(item.labels)
+        name = item.names.split(",")[0]
+        kw = _state_of(cid=item.id, name=name, image=item.image, labels=labels, status=item.state)
+        out.append(ContainerState(**kw))
+    return sorted(out, key=lambda c: c.name)

@@ -1,0 +1,80 @@
+"""The one read script per machine, and the splitting of its output into sections.
+
+The script prints sections delimited by ``### oar-p2p:<name> ###`` lines:
+`hostname`, `nproc`, `ip-addr`, `ip-route`, `tc-qdisc:<if>`, `tc-class:<if>`,
+`tc-filter:<if>` (for the cluster interface and `lo`), `sysctl`, `record`, `nft` (the
+table as `nft -j`, or the word `skipped` when the record is trusted) and `rows` (base64
+of the record's rows, only when the map is large and its digest differs from the desired
+one).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from oar_p2p.record import LARGE
+
+__all__ = ["read_script", "split_sections"]
+
+_MARK = re.compile(r"^### oar-p2p:(?P<name>[\w:.@-]+) ###$", re.M)
+
+
+def read_script(
+    interface: str,
+    sysctls: list[str],
+    *,
+    refresh: str = "auto",
+    desired_digest: str = "",
+    large: int = LARGE,
+) -> str:
+    """Bash text of the read script (no user strings: interface and keys are validated)."""
+    q = shlex.quote
+    keys = " ".join(q(k) for k in sysctls)
+    return f"""\
+IF={q(interface)}; REFRESH={q(refresh)}; WANT={q(desired_digest)}; LARGE={int(large)}
+R=/run/oar-p2p
+s() {{ echo "### oar-p2p:$1 ###"; }}
+s hostname; cat /etc/hostname 2>/dev/null || hostname
+s nproc; nproc 2>/dev/null || true
+s ip-addr; ip -j addr show dev "$IF" 2>/dev/null || true
+s ip-route; ip -j route show exact 10.0.0.0/8 2>/dev/null || true
+for d in "$IF" lo; do
+  s "tc-qdisc:$d"; tc -j qdisc show dev "$d" 2>/dev/null || true
+  s "tc-class:$d"; tc class show dev "$d" 2>/dev/null || true
+  s "tc-filter:$d"; tc filter show dev "$d" 2>/dev/null || true
+done
+s sysctl
+for k in {keys}; do
+  if v=$(sysctl -n "$k" 2>/dev/null); then echo "$k=$v"; else echo "$k="; fi
+done
+s record; cat "$R/record.json" 2>/dev/null || true
+state=$(sed -n 's/.*"state": *"\\([a-z]*\\)".*/\\1/p' "$R/record.json" 2>/dev/null)
+size=$(sed -n 's/.*"size": *\\([0-9]*\\).*/\\1/p' "$R/record.json" 2>/dev/null)
+digest=$(sed -n 's/.*"digest": *"\\([0-9a-f]*\\)".*/\\1/p' "$R/record.json" 2>/dev/null)
+s nft
+if [ "$REFRESH" != full ] && {{ [ "$state" = pending ] || {{ [ "$state" = applied ] && [ "${{size:-0}}" -gt "$LARGE" ]; }}; }}; then
+  echo skipped
+else
+  nft -j list table ip oar-p2p 2>/dev/null || true
+fi
+s rows
+if [ "$REFRESH" != full ] && [ "$state" = applied ] && [ "${{size:-0}}" -gt "$LARGE" ] && [ "$digest" != "$WANT" ]; then
+  base64 "$R/rows.gz" 2>/dev/null || true
+fi
+s end
+"""
+
+
+def split_sections(text: str) -> dict[str, str]:
+    """``### oar-p2p:name ###`` delimited text -> {name: body}.
+
+    >>> split_sections("### oar-p2p:a ###\\nx\\n### oar-p2p:b ###\\n")
+    {'a': 'x\\n', 'b': ''}
+    """
+    out: dict[str, str] = {}
+    marks = list(_MARK.finditer(text))
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        out[m.group("name")] = text[m.end() + 1:end]
+    return out

@@ -1,0 +1,61 @@
+"""Read-script sections -> the observed `MachineState` (pure composition of the parsers)."""
+
+from __future__ import annotations
+
+from oar_p2p.desired.network import desired_chains
+from oar_p2p.observe.ip import parse_ip_addr, parse_route
+from oar_p2p.observe.nft import parse_nft_table
+from oar_p2p.observe.sysctl import parse_sysctls
+from oar_p2p.observe.tc import parse_tc
+from oar_p2p.record import Record, chains_digest, parse_record
+from oar_p2p.state import MachineState, NftState, PairMap, TcTree
+
+__all__ = ["snapshot"]
+
+
+def snapshot(hostname: str, interface: str, sections: dict[str, str]) -> MachineState:
+    """Build the observed state of one machine from its read-script sections."""
+    ip = parse_ip_addr(sections.get("ip-addr", ""), interface)
+    tc = {
+        iface: _tc(iface, sections) for iface in (interface, "lo")
+    }
+    record = parse_record(sections.get("record", ""), sections.get("rows", ""))
+    nft, pairs, notes = _nft(sections.get("nft", ""), record)
+    return MachineState(
+        hostname=hostname,
+        interface=interface,
+        addresses=tuple(ip.addresses),
+        route=parse_route(sections.get("ip-route", "")),
+        tc=tc,
+        nft=nft,
+        pairs=pairs,
+        sysctls=parse_sysctls(sections.get("sysctl", "")),
+        notes=tuple(notes),
+    )
+
+
+def _tc(iface: str, sections: dict[str, str]) -> TcTree:
+    return parse_tc(
+        iface,
+        sections.get(f"tc-qdisc:{iface}", ""),
+        sections.get(f"tc-class:{iface}", ""),
+        sections.get(f"tc-filter:{iface}", ""),
+    )
+
+
+def _nft(
+    text: str, record: Record | None
+) -> tuple[NftState | None, PairMap | None, list[str]]:
+    if text.strip() != "skipped":
+        nft, pairs = parse_nft_table(text)
+        return nft, pairs, []
+    if record is None or record.state != "applied":
+        unknown = NftState(chains={"?": ("unknown: an earlier apply was interrupted",)})
+        return unknown, PairMap(0, ""), ["an earlier apply was interrupted: the map is rebuilt"]
+    chains = desired_chains()
+    if record.chains == chains_digest(chains):
+        nft = NftState(chains=chains)
+    else:
+        nft = NftState(chains={"?": ("recorded chains differ",)})
+    note = f"pair map ({record.size} elements) known from the apply record, not read from nft"
+    return nft, record.pairs, [note]

@@ -1,0 +1,117 @@
+"""The record of the last apply: cheap truth about a huge pair map.
+
+With nft 1.0.6 any read of a table holding a 1.28 M element map costs 65-90 s, while the
+write that created it cost 12-16 s. So each apply leaves, next to the kernel state, a
+record of what it installed, in `/run/oar-p2p/` (a tmpfs: a reboot wipes it together with
+the kernel state it describes):
+
+    record.json  {"version": 1, "state": "applied", "digest": ..., "size": ...,
+                  "chains": <digest of the chain definitions>, "applied_at": ...}
+    rows.gz      gzip of {"ips": [every address], "local": [local addresses],
+                          "resolution_us": r, "steps": base64(uint16 steps, row-major)}
+
+The write script marks the record `pending` before `nft -f` and writes the new one only
+after it succeeded, so an interrupted apply leaves "unknown", never a wrong record. A plan
+trusts the record when the map is large (`record.LARGE`, default 100,000 elements) and reads
+the kernel otherwise; `--refresh=full` always reads the kernel.
+
+What the default cannot see on a large map: elements or chains changed by hand with nft
+while the record stayed in place. `--refresh=full` finds them.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import time
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from oar_p2p.state import PairMap
+
+__all__ = [
+    "LARGE",
+    "Record",
+    "build_record",
+    "chains_digest",
+    "parse_record",
+]
+
+LARGE = 100_000
+
+
+def chains_digest(chains: dict[str, tuple[str, ...]]) -> str:
+    return hashlib.sha256(json.dumps(chains, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Record:
+    state: str
+    digest: str = ""
+    size: int = 0
+    chains: str = ""
+    pairs: PairMap | None = None
+
+
+def build_record(
+    *,
+    digest: str,
+    size: int,
+    chains: dict[str, tuple[str, ...]],
+    ips: list[str],
+    local: list[str],
+    steps: array[int],
+    resolution_us: int,
+) -> tuple[str, str]:
+    """(record.json text, base64 of rows.gz) for the write script."""
+    record = json.dumps({
+        "version": 1, "state": "applied", "digest": digest, "size": size,
+        "chains": chains_digest(chains), "applied_at": round(time.time(), 3),
+    })
+    payload = json.dumps({
+        "ips": ips, "local": local, "resolution_us": resolution_us,
+        "steps": base64.b64encode(steps.tobytes()).decode(),
+    }).encode()
+    rows = base64.encodebytes(gzip.compress(payload, compresslevel=6)).decode().strip()
+    return record, rows
+
+
+def parse_record(record_text: str, rows_b64: str = "") -> Record | None:
+    """The record section of the read script (and its rows when sent); None when absent.
+
+    >>> parse_record('{"version": 1, "state": "pending"}').state
+    'pending'
+    """
+    text = record_text.strip()
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return Record(state="corrupt")
+    if not isinstance(data, dict) or data.get("state") != "applied":
+        return Record(state=str(data.get("state", "corrupt")) if isinstance(data, dict)
+                      else "corrupt")
+    digest, size = str(data.get("digest", "")), int(data.get("size", 0))
+    pairs = PairMap(size, digest, _rows(rows_b64) if rows_b64.strip() else None)
+    return Record("applied", digest, size, str(data.get("chains", "")), pairs)
+
+
+def _rows(rows_b64: str) -> object:
+    data = json.loads(gzip.decompress(base64.decodebytes(rows_b64.encode())))
+    ips: list[str] = data["ips"]
+    local: list[str] = data["local"]
+    steps: array[int] = array("H")
+    steps.frombytes(base64.b64decode(data["steps"]))
+    n = len(ips)
+
+    def elements() -> Iterator[tuple[str, str, int]]:
+        for li, src in enumerate(local):
+            row = steps[li * n:(li + 1) * n]
+            for dst, s in zip(ips, row, strict=True):
+                yield src, dst, s + 1
+
+    return elements

@@ -1,0 +1,144 @@
+"""Privileged executors: how a root script runs on a machine, as a pure wrapper.
+
+An executor turns a bash script into ``(remote command line, stdin bytes)`` for
+`Transport.run`; the script always travels on stdin, never on the command line.
+
+    RootExecutor().wrap("ip -br addr")    -> ("bash -s", b"ip -br addr")
+    SudoExecutor().wrap(s)                -> ("sudo -n bash -s", s)
+    DockerExecutor("img:tag").wrap(s)     -> ("docker run --rm -i --privileged --network=host
+                                              --entrypoint bash img:tag -s", s)
+
+`docker` is the cluster's way (users have docker, not root): a throw-away container with
+the host's network namespace (``--network=host``: the addresses, routes, qdiscs and nft
+tables it changes are the machine's) and ``--privileged`` (CAP_NET_ADMIN for ip/tc/nft and
+a writable /proc/sys for sysctl). It needs no host mounts and no host PID namespace. The
+helper image is built once per machine and content-addressed (`ensure_helper_image`), so a
+changed definition builds a new tag and an unchanged one never rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from oar_p2p.errors import ClusterError, ValueParseError
+from oar_p2p.remote.transport import Transport
+
+__all__ = [
+    "HELPER_DOCKERFILE",
+    "HELPER_REPOSITORY",
+    "DockerExecutor",
+    "Executor",
+    "ExecutorKind",
+    "RootExecutor",
+    "SudoExecutor",
+    "default_helper_image",
+    "ensure_helper_image",
+    "make_executor",
+]
+
+ExecutorKind = Literal["docker", "sudo", "root"]
+EXECUTOR_KINDS: tuple[ExecutorKind, ...] = ("docker", "sudo", "root")
+
+HELPER_REPOSITORY = "local/oar-p2p-networking"
+HELPER_DOCKERFILE = """\
+# oar-p2p helper: the tools the network scripts run (bash, ip, tc with netem, nft, sysctl)
+FROM alpine:3.20
+RUN apk add --no-cache bash coreutils grep iproute2 iproute2-tc nftables procps
+"""
+
+
+class Executor(Protocol):
+    """Wraps a script so that it runs with the privileges network changes need."""
+
+    @property
+    def name(self) -> str: ...
+
+    def wrap(self, script: str) -> tuple[str, bytes]: ...
+
+
+@dataclass(frozen=True)
+class RootExecutor:
+    """The SSH user is root: plain ``bash -s``."""
+
+    name: str = "root"
+
+    def wrap(self, script: str) -> tuple[str, bytes]:
+        return "bash -s", script.encode()
+
+
+@dataclass(frozen=True)
+class SudoExecutor:
+    """Passwordless sudo (``-n``: fail at once rather than wait for a password)."""
+
+    name: str = "sudo"
+
+    def wrap(self, script: str) -> tuple[str, bytes]:
+        return "sudo -n bash -s", script.encode()
+
+
+@dataclass(frozen=True)
+class DockerExecutor:
+    """A privileged, host-network helper container per script, removed when it ends."""
+
+    image: str
+    name: str = "docker"
+
+    def wrap(self, script: str) -> tuple[str, bytes]:
+        line = (
+            "docker run --rm -i --privileged --network=host --entrypoint bash "
+            f"{shlex.quote(self.image)} -s"
+        )
+        return line, script.encode()
+
+
+def default_helper_image() -> str:
+    """``local/oar-p2p-networking:<12 hex of sha256(HELPER_DOCKERFILE)>``."""
+    digest = hashlib.sha256(HELPER_DOCKERFILE.encode()).hexdigest()[:12]
+    return f"{HELPER_REPOSITORY}:{digest}"
+
+
+def make_executor(kind: str, helper_image: str | None = None) -> Executor:
+    """The executor named ``kind``; docker uses ``helper_image`` or the default tag."""
+    if kind == "root":
+        return RootExecutor()
+    if kind == "sudo":
+        return SudoExecutor()
+    if kind == "docker":
+        return DockerExecutor(helper_image or default_helper_image())
+    allowed = ", ".join(EXECUTOR_KINDS)
+    raise ValueParseError(f"unknown executor {kind!r}; allowed: {allowed} (OAR_P2P_EXECUTOR)")
+
+
+def helper_image_script(image: str) -> str:
+    """Build ``image`` from the Dockerfile on stdin, only when no image has that tag."""
+    quoted = shlex.quote(image)
+    return (
+        f"docker image inspect {quoted} >/dev/null 2>&1 && echo present "
+        f"|| {{ docker build -q -t {quoted} - >/dev/null && echo built; }}"
+    )
+
+
+def ensure_helper_image(transport: Transport, host: str, image_spec: str | None) -> str:
+    """Make sure the helper image exists on ``host``; returns the image to run.
+
+    With ``image_spec`` (OAR_P2P_HELPER_IMAGE) the image must already be on the host;
+    otherwise the packaged definition is built under its content-addressed tag when that
+    tag is missing (one round trip either way).
+    """
+    if image_spec:
+        found = transport.run(
+            host, f"docker image inspect {shlex.quote(image_spec)} >/dev/null", check=False
+        )
+        if found.status != 0:
+            raise ClusterError(
+                f"{host}: the helper image {image_spec!r} (OAR_P2P_HELPER_IMAGE) is not on "
+                "this machine; load it there (docker load), or unset OAR_P2P_HELPER_IMAGE to "
+                "build the default helper image"
+            )
+        return image_spec
+    image = default_helper_image()
+    transport.run(host, helper_image_script(image), stdin=HELPER_DOCKERFILE.encode())
+    return image
