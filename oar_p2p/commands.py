@@ -19,3 +19,5 @@ def _mount_testbed() -> None:
 _mount_testbed()
 
 from oar_p2p import commands_net  # noqa: E402,F401
+from oar_p2p import commands_compat  # noqa: E402,F401
+from oar_p2p import commands_verify  # noqa: E402,F401

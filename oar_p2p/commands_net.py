@@ -21,6 +21,7 @@ from oar_p2p.apply import (
 from oar_p2p.cli import app, run_cli
 from oar_p2p.desired.network import Network
 from oar_p2p.errors import ClusterError, ValueParseError
+from oar_p2p.lock import cluster_lock, force_unlock
 from oar_p2p.plan_file import check_saved_plan, load_saved_plan, save_plan
 from oar_p2p.render.show import render_show
 from oar_p2p.session import open_cluster
@@ -238,13 +239,14 @@ def apply(
         project = load_project(spec)
         cluster, network = _online(project, flags, machine or [], True)
         try:
-            p = plan_network(cluster, network, saved["refresh"] if saved else refresh)
-            if saved:
-                check_saved_plan(saved, spec, p)
-            _echo_lines(render_plan(p, verbose=verbose))
-            if not p.has_changes:
-                return 0
-            result = apply_plan(cluster, p, network)
+            with cluster_lock(cluster.transport, cluster.hosts[0], "apply"):
+                p = plan_network(cluster, network, saved["refresh"] if saved else refresh)
+                if saved:
+                    check_saved_plan(saved, spec, p)
+                _echo_lines(render_plan(p, verbose=verbose))
+                if not p.has_changes:
+                    return 0
+                result = apply_plan(cluster, p, network)
         finally:
             cluster.transport.close()
         _report_apply(result)
@@ -277,9 +279,10 @@ def destroy(
         cluster = open_cluster(settings, fixed=machine or project.spec.cluster.machines,
                                overrides=project.spec.cluster.overrides, progress=_progress)
         try:
-            p = plan_destroy(cluster)
-            _echo_lines(render_plan(p))
-            result = apply_plan(cluster, p, None) if p.has_changes else ApplyResult([])
+            with cluster_lock(cluster.transport, cluster.hosts[0], "destroy"):
+                p = plan_destroy(cluster)
+                _echo_lines(render_plan(p))
+                result = apply_plan(cluster, p, None) if p.has_changes else ApplyResult([])
         finally:
             cluster.transport.close()
         _report_apply(result)
@@ -317,6 +320,33 @@ def show(
         finally:
             cluster.transport.close()
         _write(render_show(observed, as_json=as_json))
+        return 0
+
+    raise typer.Exit(run_cli(body))
+
+
+@app.command("force-unlock")
+def force_unlock_cmd(
+    spec: Path = SpecArg,
+    machine: list[str] = MachineOpt,
+    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt, host_key_policy: str | None = HostKeyOpt,
+) -> None:
+    """Break a lock left by a killed apply (check that its holder is really gone first)."""
+    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
+                          ssh_config, None, None, host_key_policy)
+
+    def body() -> int:
+        project = load_project(spec)
+        settings = resolve_settings(flags, os.environ, project.spec.cluster)
+        cluster = open_cluster(settings, fixed=machine or project.spec.cluster.machines,
+                               overrides=project.spec.cluster.overrides, privileged=False)
+        try:
+            holder = force_unlock(cluster.transport, cluster.hosts[0])
+        finally:
+            cluster.transport.close()
+        typer.echo(f"lock removed (held by {holder})" if holder else "there was no lock")
         return 0
 
     raise typer.Exit(run_cli(body))

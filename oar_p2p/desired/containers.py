@@ -131,9 +131,7 @@ def _sha256(payload: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def config_digest(
-    name: str, machine: str, address: str, image: str, env: Mapping[str, str]
-) -> str:
+def config_digest(name: str, machine: str, address: str, image: str, env: Mapping[str, str]) -> str:
     """sha256 of what `docker create` receives for one container."""
     return _sha256(
         {
@@ -286,9 +284,7 @@ def build_experiment(
     )
 
 
-def desired_experiment(
-    spec: Spec, addresses: Sequence[Address], network_digest: str
-) -> Experiment:
+def desired_experiment(spec: Spec, addresses: Sequence[Address], network_digest: str) -> Experiment:
     """The experiment a spec describes over the network's addresses (`Network.addresses`)."""
     containers = render_containers(spec.containers, addresses)
     ips = [a.ip for a in addresses]

@@ -92,7 +92,7 @@ def preflight_script(images: Mapping[str, PullPolicy]) -> str:
     line per image (``i`` = position in `images`), then the containers section.
     """
     lines = [
-        "r() { echo \"image $1 $2\"; }\n",
+        'r() { echo "image $1 $2"; }\n',
         f"mkdir -p {SIGNAL_DIR} 2>/dev/null\n",
         f'if [ -d {SIGNAL_DIR} ] && [ -w {SIGNAL_DIR} ]; then echo "signal-dir ok"; '
         'else echo "signal-dir unwritable"; fi\n',
@@ -258,9 +258,7 @@ def remove_script(names: Sequence[str]) -> str:
 def destroy_script(experiment: str | None) -> str:
     """Print the names of the owned containers, then remove them (never foreign ones)."""
     flt = _q(owner_filter(experiment))
-    return (
-        f"docker ps -a --filter {flt} --format '{{{{.Names}}}}'\n" + _remove_owned(experiment)
-    )
+    return f"docker ps -a --filter {flt} --format '{{{{.Names}}}}'\n" + _remove_owned(experiment)
 
 
 def logs_script(names: Sequence[str]) -> str:

@@ -123,16 +123,19 @@ def fire_signals(
     t0_wall: float,
     clock: Clock,
     done: threading.Event,
+    until: float | None = None,
     limit: int = 0,
     on_fired: Callable[[SignalFiring], None] | None = None,
 ) -> list[SignalFiring]:
     """Fire every signal at ``t0 + delay`` (monotonic); stop early once `done` is set.
 
-    Signals not yet due when `done` is set (every container exited, timeout, Ctrl-C) are
-    not fired and are absent from the result.
+    Signals not yet due when `done` is set (every container exited) or due after `until`
+    (the run's deadline, monotonic) are not fired and are absent from the result.
     """
     out: list[SignalFiring] = []
     for group in timeline(signals):
+        if until is not None and t0 + group.delay > until:
+            break
         remaining = t0 + group.delay - clock.monotonic()
         if done.is_set() or (remaining > 0 and clock.wait(done, remaining)):
             break

@@ -26,9 +26,10 @@ from oar_p2p.testbed.kernel import ensure_kernel
 from oar_p2p.testbed.layout import FRONTEND, Layout
 from oar_p2p.testbed.prepare import prepare_state_dir
 
-__all__ = ["DEFAULT_STATE_DIR", "Testbed", "TestbedInfo", "TestbedState"]
+__all__ = ["DEFAULT_NAME", "DEFAULT_STATE_DIR", "Testbed", "TestbedInfo", "TestbedState"]
 
 DEFAULT_STATE_DIR = Path("/run/oar-p2p-testbed")
+DEFAULT_NAME = "oarp2p"
 READY_TIMEOUT = 240.0
 GUEST_MEM_MB = 2560
 
@@ -63,8 +64,12 @@ class TestbedState(BaseModel):
     __test__ = False
 
     info: TestbedInfo
+    name: str
     uml_pid: int
     machines: int
+
+    def layout(self) -> Layout:
+        return Layout.named(self.name, self.machines)
 
 
 def _require_root() -> None:
@@ -73,12 +78,23 @@ def _require_root() -> None:
 
 
 class Testbed:
-    """One local test cluster, identified by its state directory."""
+    """One local test cluster, identified by its state directory.
+
+    `name` prefixes its host-side names (client namespace `<name>-client`, tap, umid), so
+    testbeds with different names and state directories can run side by side.
+    """
 
     __test__ = False
 
-    def __init__(self, state_dir: Path | str = DEFAULT_STATE_DIR) -> None:
+    def __init__(
+        self, state_dir: Path | str = DEFAULT_STATE_DIR, *, name: str = DEFAULT_NAME
+    ) -> None:
         self.state_dir = Path(state_dir)
+        self.name = name
+        try:
+            self._default_layout = Layout.named(name)
+        except ValueError as exc:
+            raise TestbedError(str(exc)) from exc
 
     @property
     def _state_file(self) -> Path:
@@ -93,7 +109,7 @@ class Testbed:
     def status(self) -> TestbedInfo | None:
         """The running testbed's info, or None when it is not up."""
         state = self._load()
-        if state is None or not host.is_uml_alive(state.uml_pid, Layout(state.machines)):
+        if state is None or not host.is_uml_alive(state.uml_pid, state.layout()):
             return None
         return state.info
 
@@ -103,7 +119,7 @@ class Testbed:
         if self.status() is not None:
             raise TestbedError(f"a testbed is already up ({self.state_dir}); run `down` first")
         try:
-            layout = Layout(machines)
+            layout = Layout.named(self.name, machines)
         except ValueError as exc:
             raise TestbedError(str(exc)) from exc
         kernel = ensure_kernel()
@@ -141,11 +157,11 @@ class Testbed:
             kernel=kernel,
             boot_seconds=0.0,
         )
-        self._save(TestbedState(info=info, uml_pid=pid, machines=layout.machines))
+        self._save(TestbedState(info=info, name=self.name, uml_pid=pid, machines=layout.machines))
         self._wait_ready(layout, pid)
         self._check_ssh(info)
         info = info.model_copy(update={"boot_seconds": round(time.monotonic() - started, 1)})
-        self._save(TestbedState(info=info, uml_pid=pid, machines=layout.machines))
+        self._save(TestbedState(info=info, name=self.name, uml_pid=pid, machines=layout.machines))
         return info
 
     def _save(self, state: TestbedState) -> None:
@@ -198,7 +214,7 @@ class Testbed:
         """Stop the guest and remove everything `up` created (idempotent)."""
         _require_root()
         state = self._load()
-        self._cleanup(Layout(state.machines) if state else Layout(), state)
+        self._cleanup(state.layout() if state else self._default_layout, state)
 
     def _try_cleanup(self, layout: Layout) -> str:
         try:
@@ -215,7 +231,8 @@ class Testbed:
         if self.state_dir.exists():
             shutil.rmtree(self.state_dir)
 
-    def _info(self) -> TestbedInfo:
+    def info(self) -> TestbedInfo:
+        """The running testbed's info; a TestbedError when it is not up."""
         info = self.status()
         if info is None:
             raise TestbedError(f"no testbed is up ({self.state_dir}); run `oar-p2p testbed up`")
@@ -235,7 +252,7 @@ class Testbed:
 
     def exec_argv(self, node: str, argv: Sequence[str], *, user: str = "root") -> list[str]:
         """The host command that runs `argv` on `node` (for callers that stream stdio)."""
-        return self._ssh_argv(self._info(), node, argv, user=user)
+        return self._ssh_argv(self.info(), node, argv, user=user)
 
     def exec(
         self,
@@ -252,7 +269,7 @@ class Testbed:
 
     def client_env(self) -> dict[str, str]:
         """The environment of a cluster user on their laptop (the client namespace)."""
-        info = self._info()
+        info = self.info()
         return {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/root"),
@@ -266,7 +283,7 @@ class Testbed:
 
     def client_argv(self, argv: Sequence[str]) -> list[str]:
         """The host command that runs `argv` in the client namespace."""
-        return ["ip", "netns", "exec", self._info().client_netns, *argv]
+        return ["ip", "netns", "exec", self.info().client_netns, *argv]
 
     def run_in_client(
         self,

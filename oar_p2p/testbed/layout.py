@@ -9,6 +9,7 @@ functions turn it into the text of the files the guest and the ssh client read.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ NO_JOBS_TEXT = (
 )
 _CLUSTER_PREFIX = "172.30.0"
 _TAP_PREFIX = "172.29.0"
+_NAME = re.compile(r"[a-z][a-z0-9]{0,9}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,13 @@ class Layout:
     def __post_init__(self) -> None:
         if not 1 <= self.machines <= MAX_MACHINES:
             raise ValueError(f"machines must be between 1 and {MAX_MACHINES}, got {self.machines}")
+
+    @classmethod
+    def named(cls, name: str, machines: int = 3) -> Layout:
+        """A layout whose host-side names (namespace, tap, umid) all derive from `name`."""
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"testbed name must match {_NAME.pattern}, got {name!r}")
+        return cls(machines, f"{name}-client", f"{name}-tap0", f"{name}-testbed")
 
     @property
     def machine_names(self) -> list[str]:

@@ -1,0 +1,399 @@
+"""Run an experiment on the machines, observe its containers, destroy them.
+
+`run_experiment` executes one run, one round trip per machine per phase, machines in
+parallel:
+
+    preflight  signal dir writable, images by pull policy (each image once per machine),
+               no foreign container holding one of our names -> every problem of every
+               machine in one `ClusterError`, before anything is changed
+    create     old containers of this experiment removed (never others), its signal files
+               cleared, every container created
+    start      every container started, on all machines at once; t0 = the last return
+    run        signals fired at t0 + delay on every machine while `docker wait` runs;
+               after the run timeout the remaining containers are stopped
+    collect    `docker inspect` (exit codes, start and end), logs to <out>/<name>.stdout|.stderr,
+               <out>/manifest.json
+
+Ctrl-C after preflight stops the run's containers, collects what logs exist, removes the
+containers and returns a result with ``interrupted=True``; a second Ctrl-C propagates.
+Nothing here prints: progress goes to a callback, the outcome is a `RunResult`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from oar_p2p.desired.containers import LABEL_EXPERIMENT, DesiredContainer, Experiment
+from oar_p2p.errors import ClusterError, OarP2PError, RemoteCommandError
+from oar_p2p.experiment import scripts
+from oar_p2p.experiment.logs import extract_logs, manifest, tail_file, write_manifest
+from oar_p2p.experiment.model import (
+    ContainerOutcome,
+    Progress,
+    ProgressCallback,
+    RunOptions,
+    RunResult,
+)
+from oar_p2p.experiment.scripts import SHELL, SIGNAL_DIR, ImageReport
+from oar_p2p.experiment.signals import Clock, SignalFiring, SystemClock, fire_signals
+from oar_p2p.observe.docker import inspect_command, parse_docker_inspect, parse_docker_ps
+from oar_p2p.remote.pool import describe_failure, for_each_machine, raise_for_failures
+from oar_p2p.remote.transport import CommandResult, Transport
+from oar_p2p.state import ContainerState
+
+__all__ = [
+    "destroy_containers",
+    "observe_containers",
+    "preflight_problems",
+    "run_experiment",
+]
+
+
+def _sh(transport: Transport, host: str, script: str, *, check: bool = True) -> CommandResult:
+    return transport.run(host, SHELL, stdin=script.encode(), check=check)
+
+
+def observe_containers(
+    transport: Transport, hosts: Sequence[str], experiment: str | None, *, limit: int = 0
+) -> dict[str, list[ContainerState]]:
+    """The owned containers of `experiment` (every owned one if None) on each host."""
+    script = inspect_command(experiment)
+    results = for_each_machine(
+        hosts, lambda h: parse_docker_inspect(_sh(transport, h, script).text), limit
+    )
+    return raise_for_failures(results, "reading containers")
+
+
+def destroy_containers(
+    transport: Transport, hosts: Sequence[str], experiment: str | None, *, limit: int = 0
+) -> dict[str, list[str]]:
+    """Remove the owned containers of `experiment` (every owned one if None), nothing else.
+
+    Returns the names removed on each host.
+    """
+    script = scripts.destroy_script(experiment)
+    results = for_each_machine(
+        hosts, lambda h: sorted(_sh(transport, h, script).text.split()), limit
+    )
+    return raise_for_failures(results, "removing containers")
+
+
+def preflight_problems(
+    host: str,
+    experiment: Experiment,
+    report: ImageReport,
+    present: Sequence[ContainerState],
+    stderr: str = "",
+) -> list[str]:
+    """Why a run cannot start on `host` (empty: it can). Pure.
+
+    ``ImageReport(True, {"img": "absent"})`` -> ``["gengar-1: image img is not on the
+    machine and its pull policy is `never` (...)"]``.
+    """
+    out = []
+    if not report.signal_dir_ok:
+        out.append(
+            f"{host}: {SIGNAL_DIR} is not a writable directory (docker may have created it "
+            "as root); remove it or make it writable"
+        )
+    detail = "; ".join(stderr.strip().splitlines()[-3:])
+    for image, status in report.images.items():
+        if status == "absent":
+            out.append(
+                f"{host}: image {image} is not on the machine and its pull policy is `never` "
+                "(allowed: load the image on the machine, or use pull: missing|always)"
+            )
+        elif status == "pull-failed":
+            out.append(f"{host}: docker pull {image} failed" + (f": {detail}" if detail else ""))
+    names = {c.name for c in experiment.on(host)}
+    for c in present:
+        owner = c.labels.get(LABEL_EXPERIMENT)
+        if c.name in names and owner != experiment.name:
+            by = f"experiment {owner}" if owner else "no oar-p2p experiment"
+            out.append(
+                f"{host}: a container named {c.name} exists and belongs to {by}; "
+                "remove or rename it (oar-p2p never removes containers it does not own)"
+            )
+    return out
+
+
+class _Run:
+    """The state of one run while it executes (explicit, per call)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        experiment: Experiment,
+        hosts: Sequence[str],
+        output_dir: Path,
+        options: RunOptions,
+        clock: Clock,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.transport = transport
+        self.experiment = experiment
+        self.hosts = list(dict.fromkeys([*experiment.machines, *hosts]))
+        self.busy = list(experiment.machines)
+        self.output_dir = output_dir
+        self.options = options
+        self.clock = clock
+        self.progress = progress
+        self.firings: list[SignalFiring] = []
+        self.notes: list[str] = []
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def report(self, phase: str, add: int, total: int, unit: str = "containers") -> None:
+        """Progress of `phase`: `add` more units done (a negative `add` starts the phase)."""
+        with self._lock:
+            done = self._counts[phase] = self._counts.get(phase, 0) + add if add >= 0 else 0
+        if self.progress is not None:
+            self.progress(Progress(phase, done, total, unit))
+
+    def names(self, host: str) -> list[str]:
+        return [c.name for c in self.experiment.on(host)]
+
+    def each(self, hosts: Sequence[str], fn: Any, action: str) -> dict[str, Any]:
+        return raise_for_failures(for_each_machine(hosts, fn, self.options.limit), action)
+
+    # -- preflight -------------------------------------------------------------------
+    def preflight(self) -> None:
+        self.report("preflight", -1, len(self.hosts), "machines")
+        found = self.each(self.hosts, self._preflight_host, "checking machines")
+        problems = [p for host in self.hosts for p in found[host]]
+        if problems:
+            raise ClusterError("cannot start the run:\n  " + "\n  ".join(problems))
+
+    def _preflight_host(self, host: str) -> list[str]:
+        images = scripts.image_policies(self.experiment.on(host))
+        result = _sh(self.transport, host, scripts.preflight_script(images))
+        head, tail = scripts.split_preflight(result.text)
+        report = scripts.parse_image_report(head, list(images))
+        stderr = result.stderr.decode("utf-8", errors="replace")
+        self.report("preflight", 1, len(self.hosts), "machines")
+        return preflight_problems(host, self.experiment, report, parse_docker_ps(tail), stderr)
+
+    # -- create, start ---------------------------------------------------------------
+    def create(self) -> None:
+        self.report("create", -1, len(self.experiment.containers))
+        self.each(self.hosts, self._create_host, "creating containers")
+
+    def _create_host(self, host: str) -> None:
+        mine = self.experiment.on(host)
+        script = scripts.prepare_script(self.experiment, mine, parallelism=self.options.parallelism)
+        result = _sh(self.transport, host, script)
+        created = scripts.parse_prepare_report(result.text, [c.name for c in mine])
+        self.report("create", len(created.created), len(self.experiment.containers))
+        if created.failed:
+            stderr = result.stderr.decode("utf-8", errors="replace")
+            raise RemoteCommandError(host, "docker create", 1, stderr or "no error output")
+
+    def start(self) -> tuple[float, float]:
+        total = len(self.experiment.containers)
+        self.report("start", -1, total)
+
+        def start_host(host: str) -> None:
+            names = self.names(host)
+            _sh(
+                self.transport,
+                host,
+                scripts.start_script(names, parallelism=self.options.parallelism),
+            )
+            self.report("start", len(names), total)
+
+        self.each(self.busy, start_host, "starting containers")
+        return self.clock.monotonic(), self.clock.time()
+
+    # -- run: signals while waiting ----------------------------------------------------
+    def execute(self, t0: float, t0_wall: float) -> bool:
+        """Fire signals and wait for every container; True when the run timed out."""
+        done = threading.Event()
+        threading.Thread(target=self._wait_all, args=(done,), daemon=True).start()
+        timeout = self.options.timeout
+        deadline = None if timeout is None else t0 + timeout
+        fire_signals(
+            self.transport,
+            self.hosts,
+            self.experiment.signals,
+            t0=t0,
+            t0_wall=t0_wall,
+            clock=self.clock,
+            done=done,
+            until=deadline,
+            limit=self.options.limit,
+            on_fired=self.firings.append,
+        )
+        if deadline is None:
+            while not self.clock.wait(done, 3600.0):
+                pass
+            return False
+        if self.clock.wait(done, deadline - self.clock.monotonic()):
+            return False
+        self.notes.append(f"run timeout of {timeout:g} s reached: containers stopped")
+        self.stop()
+        self.clock.wait(done, self.options.stop_grace + 30.0)
+        return True
+
+    def _wait_all(self, done: threading.Event) -> None:
+        total = len(self.experiment.containers)
+        self.report("wait", -1, total)
+        try:
+            results = for_each_machine(self.busy, lambda h: self._wait_host(h, total))
+            for host, r in results.items():
+                if isinstance(r, BaseException):
+                    self.notes.append(f"{host}: waiting failed: {describe_failure(r)}")
+        finally:
+            done.set()
+
+    def _wait_host(self, host: str, total: int) -> None:
+        names = self.names(host)
+        for attempt in range(self.options.wait_retries + 1):
+            try:
+                _sh(self.transport, host, scripts.wait_script(names), check=False)
+                break
+            except RemoteCommandError:
+                raise
+            except ClusterError:
+                if attempt == self.options.wait_retries:
+                    raise
+                self.clock.wait(threading.Event(), 2.0)
+        self.report("wait", len(names), total)
+
+    # -- stop, remove, collect ----------------------------------------------------------
+    def stop(self) -> None:
+        grace = self.options.stop_grace
+        results = for_each_machine(
+            self.busy,
+            lambda h: _sh(self.transport, h, scripts.stop_script(self.names(h), grace)),
+            self.options.limit,
+        )
+        self._note_failures(results, "stopping containers")
+
+    def remove(self) -> None:
+        results = for_each_machine(
+            self.busy,
+            lambda h: _sh(self.transport, h, scripts.remove_script(self.names(h))),
+            self.options.limit,
+        )
+        self._note_failures(results, "removing containers")
+
+    def _note_failures(self, results: Mapping[str, object], action: str) -> None:
+        for host, r in results.items():
+            if isinstance(r, BaseException):
+                self.notes.append(f"{host}: {action} failed: {describe_failure(r)}")
+
+    def collect(self) -> list[ContainerOutcome]:
+        states = for_each_machine(
+            self.busy,
+            lambda h: parse_docker_inspect(
+                _sh(self.transport, h, inspect_command(self.experiment.name)).text
+            ),
+            self.options.limit,
+        )
+        self._note_failures(states, "reading containers")
+        self.report("logs", -1, len(self.busy), "machines")
+        logs = for_each_machine(self.busy, self._fetch_logs, self.options.limit)
+        self._note_failures(logs, "copying logs")
+        return [self._outcome(c, states, logs) for c in self.experiment.containers]
+
+    def _fetch_logs(self, host: str) -> dict[str, dict[str, Path]]:
+        names = self.names(host)
+        result = _sh(self.transport, host, scripts.logs_script(names))
+        paths = extract_logs(result.stdout, names, self.output_dir)
+        self.report("logs", 1, len(self.busy), "machines")
+        return paths
+
+    def _outcome(
+        self,
+        c: DesiredContainer,
+        states: Mapping[str, list[ContainerState] | BaseException],
+        logs: Mapping[str, dict[str, dict[str, Path]] | BaseException],
+    ) -> ContainerOutcome:
+        found = states.get(c.machine)
+        state = (
+            next((s for s in found if s.name == c.name), None) if isinstance(found, list) else None
+        )
+        fetched = logs.get(c.machine)
+        paths = fetched.get(c.name, {}) if isinstance(fetched, dict) else {}
+        exit_code = state.exit_code if state else None
+        lines = self.options.tail_lines if exit_code != 0 else 0
+        out, err = paths.get("stdout"), paths.get("stderr")
+        return ContainerOutcome(
+            name=c.name,
+            machine=c.machine,
+            index=c.index,
+            address=c.address,
+            image=c.image,
+            env=c.shown_env(),
+            status=state.status if state else "absent",
+            exit_code=exit_code,
+            started_at=state.started_at if state else None,
+            finished_at=state.finished_at if state else None,
+            stdout_path=out,
+            stderr_path=err,
+            stdout_tail=tail_file(out, lines),
+            stderr_tail=tail_file(err, lines),
+        )
+
+
+def run_experiment(
+    transport: Transport,
+    experiment: Experiment,
+    output_dir: Path,
+    *,
+    hosts: Sequence[str] = (),
+    options: RunOptions | None = None,
+    clock: Clock | None = None,
+    progress: ProgressCallback | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """Execute one run of `experiment`; logs and ``manifest.json`` go to `output_dir`.
+
+    `hosts`: every machine of the job (old containers of this experiment are removed from
+    all of them and signals fire on all of them); the machines of the containers are
+    always included. `extra` adds keys to the manifest (spec path, plan summary).
+    Raises `ClusterError` before anything changes when a machine is not ready (missing
+    image, name taken by a foreign container); on a failure while creating or starting,
+    removes this run's containers and re-raises.
+    """
+    opts = options or RunOptions()
+    run = _Run(transport, experiment, hosts, output_dir, opts, clock or SystemClock(), progress)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    run.preflight()
+    began = run.clock.time()
+    interrupted = timed_out = False
+    try:
+        run.create()
+        t0, t0_wall = run.start()
+        timed_out = run.execute(t0, t0_wall)
+    except KeyboardInterrupt:
+        interrupted = True
+        run.notes.append("interrupted (Ctrl-C): containers stopped, logs collected, removed")
+        run.stop()
+    except OarP2PError:
+        run.remove()
+        raise
+    outcomes = run.collect()
+    if interrupted:
+        run.remove()
+    result = RunResult(
+        experiment=experiment.name,
+        run_digest=experiment.run_digest,
+        output_dir=output_dir,
+        manifest_path=output_dir / "manifest.json",
+        machines=tuple(run.hosts),
+        started_at=began,
+        finished_at=run.clock.time(),
+        containers=tuple(outcomes),
+        signals=tuple(run.firings),
+        timed_out=timed_out,
+        interrupted=interrupted,
+        removed=interrupted,
+        notes=tuple(run.notes),
+    )
+    document = manifest(result, {"network_digest": experiment.network_digest, **(extra or {})})
+    write_manifest(result.manifest_path, document)
+    return result
