@@ -8,7 +8,7 @@ a failure on one machine is its result, the others finish.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from oar_p2p.cluster.machines import Machine
@@ -47,8 +47,29 @@ class Cluster:
     machines: list[Machine]
     limit: int = 0
     progress: Progress = field(default=lambda _msg: None)
-    reads: int = 0
+    reads: dict[str, int] = field(default_factory=dict)
     writes: dict[str, int] = field(default_factory=dict)
+    elements: dict[str, tuple[int, int]] = field(default_factory=dict)
+    kernel_ns: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def stats(self) -> dict[str, object]:
+        """Counts for `OAR_P2P_STATS` (benchmarks and tests)."""
+        per_host = getattr(self.transport, "hosts", {})
+        return {
+            "connections_opened": getattr(self.transport, "connections_opened", None),
+            "machines": {
+                h: {
+                    "reads": self.reads.get(h, 0),
+                    "writes": self.writes.get(h, 0),
+                    "elements_added": self.elements.get(h, (0, 0))[0],
+                    "elements_removed": self.elements.get(h, (0, 0))[1],
+                    "round_trips": per_host[h].round_trips if h in per_host else 0,
+                    "bytes_sent": per_host[h].bytes_sent if h in per_host else 0,
+                    "kernel_ns": self.kernel_ns.get(h, {}),
+                }
+                for h in self.hosts
+            },
+        }
 
     @property
     def hosts(self) -> list[str]:
@@ -71,7 +92,7 @@ def observe_machines(
         script = read_script(m.interface, sorted(SYSCTLS), refresh=refresh,
                              desired_digest=want.digest if want else "")
         result = cluster.run_privileged(host, script, timeout=900)
-        cluster.reads += 1
+        cluster.reads[host] = cluster.reads.get(host, 0) + 1
         return snapshot(host, m.interface, split_sections(result.stdout.decode()))
 
     cluster.progress(f"reading {len(by_host)} machines")
@@ -79,7 +100,9 @@ def observe_machines(
     return _all_or_raise(results, "reading the machines")
 
 
-def _all_or_raise(results: dict[str, object], action: str) -> dict[str, MachineState]:
+def _all_or_raise(
+    results: Mapping[str, MachineState | BaseException], action: str
+) -> dict[str, MachineState]:
     failed = {h: r for h, r in results.items() if isinstance(r, BaseException)}
     if failed:
         lines = [f"{action} failed on {len(failed)} of {len(results)} machines:"]
@@ -149,8 +172,11 @@ def apply_plan(cluster: Cluster, plan: Plan, network: Network | None) -> ApplyRe
         cluster.progress(f"{host}: applying {sum(mp.counts())} changes")
         result = cluster.run_privileged(host, script, timeout=1800)
         cluster.writes[host] = cluster.writes.get(host, 0) + 1
-        return MachineResult(host, True, time.monotonic() - start,
-                             _timings(result.stdout.decode()), len(script))
+        added = mp.pairs.added + mp.pairs.changed
+        cluster.elements[host] = (added, mp.pairs.removed + mp.pairs.changed)
+        timings = _timings(result.stdout.decode())
+        cluster.kernel_ns[host] = timings
+        return MachineResult(host, True, time.monotonic() - start, timings, len(script))
 
     results = for_each_machine([m.hostname for m in todo], write, cluster.limit)
     out = []

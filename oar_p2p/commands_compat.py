@@ -27,6 +27,7 @@ from oar_p2p.commands_net import (
     _echo_lines,
     _progress,
     _report_apply,
+    close_cluster,
     cluster_flags,
     offline_plan,
 )
@@ -79,7 +80,7 @@ def net_up(
                 return 0
             result = apply_plan(cluster, plan, network)
         finally:
-            cluster.transport.close()
+            close_cluster(cluster)
         _report_apply(result)
         if result.failed:
             raise ClusterError(f"net up failed on {len(result.failed)} machine(s)")
@@ -95,7 +96,7 @@ def _down(flags: dict[str, object]) -> int:
         plan = plan_destroy(cluster)
         result = apply_plan(cluster, plan, None) if plan.has_changes else ApplyResult([])
     finally:
-        cluster.transport.close()
+        close_cluster(cluster)
     _report_apply(result)
     if result.failed:
         raise ClusterError(f"net down failed on {len(result.failed)} machine(s)")
@@ -148,7 +149,7 @@ def net_show(
                      for m in cluster.machines}
             observed = observe_machines(cluster, empty)
         finally:
-            cluster.transport.close()
+            close_cluster(cluster)
         _echo_lines(net_show_lines(observed, interleave=interleave))
         return 0
 

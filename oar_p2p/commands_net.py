@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 import typer
-
-import os
 
 from oar_p2p.apply import (
     ApplyResult,
@@ -20,23 +20,23 @@ from oar_p2p.apply import (
 )
 from oar_p2p.cli import app, run_cli
 from oar_p2p.desired.network import Network
+from oar_p2p.diff import diff_machine
 from oar_p2p.errors import ClusterError, ValueParseError
 from oar_p2p.lock import cluster_lock, force_unlock
-from oar_p2p.plan_file import check_saved_plan, load_saved_plan, save_plan
-from oar_p2p.render.show import render_show
-from oar_p2p.session import open_cluster
-from oar_p2p.settings import resolve_settings
-from oar_p2p.diff import diff_machine
 from oar_p2p.plan import Plan
+from oar_p2p.plan_file import check_saved_plan, load_saved_plan, save_plan
 from oar_p2p.project import (
     Project,
     build_project_network,
     load_project,
-    machines_from_names,
     offline_machine_names,
+    project_machines,
 )
 from oar_p2p.render.human import render_plan
 from oar_p2p.render.json import render_plan_json
+from oar_p2p.render.show import render_show
+from oar_p2p.session import open_cluster
+from oar_p2p.settings import resolve_settings
 from oar_p2p.state import MachineState
 
 __all__ = ["offline_plan"]
@@ -61,7 +61,7 @@ def _validate(spec: Path) -> None:
     names = project.spec.cluster.machines
     detail = ""
     if names:
-        machines = machines_from_names(names, project.spec.cluster.overrides)
+        machines = project_machines(project, names)
         network = build_project_network(project, machines)
         _check_containers(project, network)
         detail = f", {len(network.addresses)} addresses on {len(machines)} machines"
@@ -90,7 +90,7 @@ def validate(spec: Path = SpecArg) -> None:
 
 def offline_plan(project: Project, machine_names: list[str]) -> Plan:
     """Plan against empty machines."""
-    machines = machines_from_names(machine_names, project.spec.cluster.overrides)
+    machines = project_machines(project, machine_names)
     network = build_project_network(project, machines)
     res = project.quantizer.resolution_us
     plans = [
@@ -100,8 +100,9 @@ def offline_plan(project: Project, machine_names: list[str]) -> Plan:
     return Plan(machines=plans, offline=True, refresh="offline")
 
 
-def _render(plan: Plan, project: Project, *, as_json: bool, full: bool, verbose: bool,
-            show_commands: bool) -> None:
+def _render(
+    plan: Plan, project: Project, *, as_json: bool, full: bool, verbose: bool, show_commands: bool
+) -> None:
     if as_json:
         _write(render_plan_json(plan, full=full, resolution_us=project.quantizer.resolution_us))
         return
@@ -124,35 +125,61 @@ ExecOpt = typer.Option(None, "--executor", help="docker | sudo | root [env OAR_P
 ImageOpt = typer.Option(None, "--helper-image", help="helper image [env OAR_P2P_HELPER_IMAGE]")
 HostKeyOpt = typer.Option(None, "--host-key-policy", help="strict | accept-new | off")
 RefreshOpt = typer.Option(
-    "auto", "--refresh",
+    "auto",
+    "--refresh",
     help="auto: read nft unless the map is large and the apply record matches; full: always",
 )
 
 
 def cluster_flags(
-    job_id: int | None, infer: bool | None, frontend: str | None, username: str | None,
-    ssh_config: str | None, executor: str | None, helper_image: str | None,
+    job_id: int | None,
+    infer: bool | None,
+    frontend: str | None,
+    username: str | None,
+    ssh_config: str | None,
+    executor: str | None,
+    helper_image: str | None,
     host_key_policy: str | None,
 ) -> dict[str, object]:
     return {
-        "job": job_id, "infer": infer, "frontend": frontend, "username": username,
-        "ssh_config": ssh_config, "executor": executor, "helper_image": helper_image,
+        "job": job_id,
+        "infer": infer,
+        "frontend": frontend,
+        "username": username,
+        "ssh_config": ssh_config,
+        "executor": executor,
+        "helper_image": helper_image,
         "host_key_policy": host_key_policy,
     }
 
 
-def _online(project: Project, flags: dict[str, object], machine: list[str], progress: bool
-            ) -> tuple[Cluster, Network]:
+def _online(
+    project: Project, flags: dict[str, object], machine: list[str], progress: bool
+) -> tuple[Cluster, Network]:
     settings = resolve_settings(flags, os.environ, project.spec.cluster)
     fixed = machine or project.spec.cluster.machines
-    cluster = open_cluster(settings, fixed=fixed, overrides=project.spec.cluster.overrides,
-                           progress=_progress if progress else (lambda _m: None))
+    cluster = open_cluster(
+        settings,
+        fixed=fixed,
+        overrides=project.spec.cluster.overrides,
+        progress=_progress if progress else (lambda _m: None),
+    )
     try:
         network = build_project_network(project, cluster.machines)
     except BaseException:
-        cluster.transport.close()
+        close_cluster(cluster)
         raise
     return cluster, network
+
+
+def close_cluster(cluster: Cluster) -> None:
+    """Close connections; with OAR_P2P_STATS=FILE, first write the run's counts there."""
+    path = os.environ.get("OAR_P2P_STATS")
+    try:
+        if path:
+            Path(path).write_text(json.dumps(cluster.stats(), indent=1) + "\n")
+    finally:
+        cluster.transport.close()
 
 
 def _progress(message: str) -> None:
@@ -178,14 +205,26 @@ def plan(
     ),
     out: Path | None = typer.Option(None, "--out", help="save the plan for `apply FILE`"),
     refresh: str = RefreshOpt,
-    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
-    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
-    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
-    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt,
+    host_key_policy: str | None = HostKeyOpt,
 ) -> None:
     """Show what `apply` would change, machine by machine."""
-    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
-                          ssh_config, executor, helper_image, host_key_policy)
+    flags = cluster_flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        executor,
+        helper_image,
+        host_key_policy,
+    )
 
     def body() -> int:
         _check_refresh(refresh)
@@ -197,11 +236,12 @@ def plan(
             try:
                 p = plan_network(cluster, network, refresh)
             finally:
-                cluster.transport.close()
+                close_cluster(cluster)
             if out is not None:
                 save_plan(out, spec, p)
-        _render(p, project, as_json=as_json, full=full, verbose=verbose,
-                show_commands=show_commands)
+        _render(
+            p, project, as_json=as_json, full=full, verbose=verbose, show_commands=show_commands
+        )
         return 2 if detailed_exitcode and p.has_changes else 0
 
     raise typer.Exit(run_cli(body))
@@ -211,8 +251,10 @@ def _report_apply(result: ApplyResult) -> None:
     for m in result.machines:
         if m.ok:
             kernel = sum(m.kernel_ns.values()) / 1e9
-            typer.echo(f"{m.hostname}: applied in {m.seconds:.2f} s (kernel {kernel:.2f} s, "
-                       f"{m.bytes_sent} bytes)")
+            typer.echo(
+                f"{m.hostname}: applied in {m.seconds:.2f} s (kernel {kernel:.2f} s, "
+                f"{m.bytes_sent} bytes)"
+            )
         else:
             typer.secho(f"{m.hostname}: FAILED: {m.error}", fg=typer.colors.RED, err=True)
 
@@ -223,14 +265,26 @@ def apply(
     machine: list[str] = MachineOpt,
     refresh: str = RefreshOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="list every change"),
-    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
-    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
-    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
-    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt,
+    host_key_policy: str | None = HostKeyOpt,
 ) -> None:
     """Converge the machines to the spec: change only what differs."""
-    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
-                          ssh_config, executor, helper_image, host_key_policy)
+    flags = cluster_flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        executor,
+        helper_image,
+        host_key_policy,
+    )
 
     def body() -> int:
         _check_refresh(refresh)
@@ -248,12 +302,14 @@ def apply(
                     return 0
                 result = apply_plan(cluster, p, network)
         finally:
-            cluster.transport.close()
+            close_cluster(cluster)
         _report_apply(result)
         if result.failed:
             names = ", ".join(m.hostname for m in result.failed)
-            raise ClusterError(f"apply failed on {len(result.failed)} machine(s): {names}; "
-                               "fix the cause and run apply again (it converges)")
+            raise ClusterError(
+                f"apply failed on {len(result.failed)} machine(s): {names}; "
+                "fix the cause and run apply again (it converges)"
+            )
         typer.echo(f"Apply complete: {len(result.machines)} machine(s) changed.")
         return 0
 
@@ -264,27 +320,43 @@ def apply(
 def destroy(
     spec: Path = SpecArg,
     machine: list[str] = MachineOpt,
-    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
-    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
-    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
-    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt,
+    host_key_policy: str | None = HostKeyOpt,
 ) -> None:
     """Remove everything the tool owns on the job's machines, and nothing else."""
-    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
-                          ssh_config, executor, helper_image, host_key_policy)
+    flags = cluster_flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        executor,
+        helper_image,
+        host_key_policy,
+    )
 
     def body() -> int:
         project = load_project(spec)
         settings = resolve_settings(flags, os.environ, project.spec.cluster)
-        cluster = open_cluster(settings, fixed=machine or project.spec.cluster.machines,
-                               overrides=project.spec.cluster.overrides, progress=_progress)
+        cluster = open_cluster(
+            settings,
+            fixed=machine or project.spec.cluster.machines,
+            overrides=project.spec.cluster.overrides,
+            progress=_progress,
+        )
         try:
             with cluster_lock(cluster.transport, cluster.hosts[0], "destroy"):
                 p = plan_destroy(cluster)
                 _echo_lines(render_plan(p))
                 result = apply_plan(cluster, p, None) if p.has_changes else ApplyResult([])
         finally:
-            cluster.transport.close()
+            close_cluster(cluster)
         _report_apply(result)
         if result.failed:
             raise ClusterError(f"destroy failed on {len(result.failed)} machine(s)")
@@ -299,26 +371,42 @@ def show(
     spec: Path = SpecArg,
     machine: list[str] = MachineOpt,
     as_json: bool = typer.Option(False, "--json", help="machine-readable"),
-    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
-    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
-    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
-    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt,
+    host_key_policy: str | None = HostKeyOpt,
 ) -> None:
     """Print the observed state of every machine (addresses, latency classes)."""
-    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
-                          ssh_config, executor, helper_image, host_key_policy)
+    flags = cluster_flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        executor,
+        helper_image,
+        host_key_policy,
+    )
 
     def body() -> int:
         project = load_project(spec)
         settings = resolve_settings(flags, os.environ, project.spec.cluster)
-        cluster = open_cluster(settings, fixed=machine or project.spec.cluster.machines,
-                               overrides=project.spec.cluster.overrides)
+        cluster = open_cluster(
+            settings,
+            fixed=machine or project.spec.cluster.machines,
+            overrides=project.spec.cluster.overrides,
+        )
         try:
-            empty = {m.hostname: MachineState.empty(m.hostname, m.interface)
-                     for m in cluster.machines}
+            empty = {
+                m.hostname: MachineState.empty(m.hostname, m.interface) for m in cluster.machines
+            }
             observed = observe_machines(cluster, empty)
         finally:
-            cluster.transport.close()
+            close_cluster(cluster)
         _write(render_show(observed, as_json=as_json))
         return 0
 
@@ -329,23 +417,38 @@ def show(
 def force_unlock_cmd(
     spec: Path = SpecArg,
     machine: list[str] = MachineOpt,
-    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
-    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
-    ssh_config: str | None = SshCfgOpt, host_key_policy: str | None = HostKeyOpt,
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    host_key_policy: str | None = HostKeyOpt,
 ) -> None:
     """Break a lock left by a killed apply (check that its holder is really gone first)."""
-    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
-                          ssh_config, None, None, host_key_policy)
+    flags = cluster_flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        None,
+        None,
+        host_key_policy,
+    )
 
     def body() -> int:
         project = load_project(spec)
         settings = resolve_settings(flags, os.environ, project.spec.cluster)
-        cluster = open_cluster(settings, fixed=machine or project.spec.cluster.machines,
-                               overrides=project.spec.cluster.overrides, privileged=False)
+        cluster = open_cluster(
+            settings,
+            fixed=machine or project.spec.cluster.machines,
+            overrides=project.spec.cluster.overrides,
+            privileged=False,
+        )
         try:
             holder = force_unlock(cluster.transport, cluster.hosts[0])
         finally:
-            cluster.transport.close()
+            close_cluster(cluster)
         typer.echo(f"lock removed (held by {holder})" if holder else "there was no lock")
         return 0
 

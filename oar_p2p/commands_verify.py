@@ -101,8 +101,8 @@ def render_report(report: VerifyReport, subtract_base: bool) -> list[str]:
         p95 = errors[min(len(errors) - 1, int(0.95 * len(errors)))]
         lines.append(f"error |avg - requested|: median {statistics.median(errors):.3f} ms, "
                      f"p95 {p95:.3f} ms, max {errors[-1]:.3f} ms")
-    base = f"base RTT {report.base_ms:.3f} ms ({'subtracted' if subtract_base else 'not subtracted'})"
-    lines.append(base)
+    how = "subtracted" if subtract_base else "not subtracted"
+    lines.append(f"base RTT {report.base_ms:.3f} ms ({how})")
     lines.append(f"{len(report.pairs) - len(report.failed)} of {len(report.pairs)} pairs within "
                  f"tolerance (max({report.tolerance_ms:g} ms, {report.tolerance_pct:g}%))")
     return lines

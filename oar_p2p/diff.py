@@ -41,10 +41,16 @@ def diff_machine(desired: MachineState, observed: MachineState, resolution_us: i
 
 def _addresses(desired: MachineState, observed: MachineState) -> list[Change]:
     want, have = set(desired.addresses), set(observed.addresses)
-    out = [Change(f"address:{a}", Action.ADD, after=f"{a}/32") for a in desired.addresses
-           if a not in have]
-    out += [Change(f"address:{a}", Action.REMOVE, before=f"{a}/32") for a in observed.addresses
-            if a not in want]
+    out = [
+        Change(f"address:{a}", Action.ADD, after=f"{a}/32")
+        for a in desired.addresses
+        if a not in have
+    ]
+    out += [
+        Change(f"address:{a}", Action.REMOVE, before=f"{a}/32")
+        for a in observed.addresses
+        if a not in want
+    ]
     return out
 
 
@@ -72,8 +78,10 @@ def _tc(want: TcTree, have: TcTree) -> list[Change]:
         before = f"{have.root.kind} {have.root.handle}" if have.root else None
         action = Action.ADD if have.root is None else Action.CHANGE
         out = [Change(f"{rid}:root", action, before=before, after="htb 1: default fffe")]
-        return out + [Change(f"{rid}:class:{c.minor:x}", Action.ADD, after=describe_class(c))
-                      for c in want.classes]
+        return out + [
+            Change(f"{rid}:class:{c.minor:x}", Action.ADD, after=describe_class(c))
+            for c in want.classes
+        ]
     wanted, present = want.by_minor(), have.by_minor()
     out = []
     for minor in sorted(set(wanted) | set(present)):
@@ -83,8 +91,14 @@ def _tc(want: TcTree, have: TcTree) -> list[Change]:
         elif w is None and h is not None:
             out.append(Change(f"{rid}:class:{minor:x}", Action.REMOVE, before=describe_class(h)))
         elif w is not None and h is not None and w != h:
-            out.append(Change(f"{rid}:class:{minor:x}", Action.CHANGE,
-                              before=describe_class(h), after=describe_class(w)))
+            out.append(
+                Change(
+                    f"{rid}:class:{minor:x}",
+                    Action.CHANGE,
+                    before=describe_class(h),
+                    after=describe_class(w),
+                )
+            )
     return out
 
 
@@ -96,10 +110,20 @@ def _table(desired: MachineState, observed: MachineState) -> tuple[list[Change],
     if observed.nft is None:
         return [Change("nft:table", Action.ADD, after="table ip oar-p2p")], True
     if observed.nft != desired.nft:
-        names = sorted(n for n in set(desired.nft.chains) | set(observed.nft.chains)
-                       if desired.nft.chains.get(n) != observed.nft.chains.get(n))
-        return [Change("nft:table", Action.CHANGE, before="chains differ: " + ", ".join(names),
-                       after="table rebuilt", reason="chain definitions changed")], True
+        names = sorted(
+            n
+            for n in set(desired.nft.chains) | set(observed.nft.chains)
+            if desired.nft.chains.get(n) != observed.nft.chains.get(n)
+        )
+        return [
+            Change(
+                "nft:table",
+                Action.CHANGE,
+                before="chains differ: " + ", ".join(names),
+                after="table rebuilt",
+                reason="chain definitions changed",
+            )
+        ], True
     return [], False
 
 
@@ -113,13 +137,18 @@ def diff_pairs(
         return PairDelta(PairMode.REMOVE, removed=observed.size, reason="no address here")
     if rebuild or observed is None:
         why = "table rebuilt" if rebuild and observed is not None else "table absent"
-        return PairDelta(PairMode.REBUILD, added=desired.size, reason=why,
-                         sample=_first(desired, resolution_us))
+        return PairDelta(
+            PairMode.REBUILD, added=desired.size, reason=why, sample=_first(desired, resolution_us)
+        )
     if observed.digest and observed.digest == desired.digest:
         return PairDelta(reason=f"{desired.size} pairs match (recorded digest)")
     if not observed.enumerable:
-        return PairDelta(PairMode.REBUILD, added=desired.size, removed=observed.size,
-                         reason="map content unknown (no record of the last apply)")
+        return PairDelta(
+            PairMode.REBUILD,
+            added=desired.size,
+            removed=observed.size,
+            reason="map content unknown (no record of the last apply)",
+        )
     return _set_delta(desired, observed, resolution_us)
 
 
@@ -154,7 +183,9 @@ def _ms(mark: int | None, resolution_us: int) -> float | None:
     return None if mark is None else (mark - 1) * resolution_us / 1000
 
 
-def _first(desired: PairMap, resolution_us: int) -> list[tuple[str, str, float | None, float | None]]:
+def _first(
+    desired: PairMap, resolution_us: int
+) -> list[tuple[str, str, float | None, float | None]]:
     out: list[tuple[str, str, float | None, float | None]] = []
     if not desired.enumerable:
         return out

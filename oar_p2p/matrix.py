@@ -60,7 +60,9 @@ def parse_matrix(text: str, file: str = "<matrix>") -> LatencyMatrix:
             raise MatrixError(
                 f"row has {len(row)} values but the first row (line {first_line}) has {width} "
                 "(allowed: every row as long as the first)",
-                file=file, line=lineno, col=1,
+                file=file,
+                line=lineno,
+                col=1,
             )
         rows.append(row)
     if not rows:
@@ -69,7 +71,9 @@ def parse_matrix(text: str, file: str = "<matrix>") -> LatencyMatrix:
         raise MatrixError(
             f"the matrix is not square: {len(rows)} rows of {width} values "
             "(allowed: as many rows as columns)",
-            file=file, line=first_line, col=1,
+            file=file,
+            line=first_line,
+            col=1,
         )
     return LatencyMatrix(rows=tuple(rows), file=file)
 
@@ -85,7 +89,10 @@ def _parse_row(line: str, lineno: int, file: str) -> array[float]:
         row = array("d", map(float, line.split()))
     except ValueError:
         row = None
-    if row is not None and all(0.0 <= v < math.inf for v in row):
+    # fast path: a finite sum rules out nan and inf, then min() is reliable
+    if row is not None and math.isfinite(sum(row)) and min(row, default=0.0) >= 0.0:
+        return row
+    if row is not None and all(0.0 <= v < math.inf for v in row):  # sum overflowed
         return row
     _raise_bad_value(line, lineno, file)
 
@@ -107,7 +114,9 @@ def _raise_bad_value(line: str, lineno: int, file: str) -> NoReturn:
         if what:
             raise MatrixError(
                 f"value {token!r} {what} (allowed: finite, non-negative milliseconds)",
-                file=file, line=lineno, col=col,
+                file=file,
+                line=lineno,
+                col=col,
             )
         col += len(token) - 1
     raise AssertionError("unreachable: a bad row without a bad value")  # pragma: no cover

@@ -18,7 +18,14 @@ from oar_p2p.matrix import LatencyMatrix, load_matrix
 from oar_p2p.spec.load import LoadedSpec, load_spec
 from oar_p2p.spec.models import MachineOverrideSpec, Spec
 
-__all__ = ["Project", "load_project", "machines_from_names", "build_project_network"]
+__all__ = [
+    "Project",
+    "build_project_network",
+    "load_project",
+    "machines_from_names",
+    "offline_machine_names",
+    "project_machines",
+]
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,9 @@ def machines_from_names(
         cpus = ov.cpus or (entry.cpus if entry else None)
         iface = ov.interface or (entry.interface if entry else None)
         if index is None or cpus is None or iface is None:
-            missing = [k for k, v in (("index", index), ("cpus", cpus), ("interface", iface))
-                       if v is None]
+            missing = [
+                k for k, v in (("index", index), ("cpus", cpus), ("interface", iface)) if v is None
+            ]
             raise InputError(
                 f"machine {name!r} is not in the machine table and has no "
                 f"{'/'.join(missing)} (allowed: a known NOVA host, or set "
@@ -74,13 +82,31 @@ def machines_from_names(
     return out
 
 
+def project_machines(project: Project, names: Sequence[str]) -> list[Machine]:
+    """`machines_from_names` with errors located at the name in `cluster.machines`."""
+    listed = project.spec.cluster.machines or []
+    out: list[Machine] = []
+    for name in names:
+        try:
+            out.extend(machines_from_names([name], project.spec.cluster.overrides))
+        except InputError as exc:
+            if name not in listed:
+                raise
+            where = ("cluster", "machines", listed.index(name))
+            raise project.loaded.locator.error(where, exc.message) from None
+    return out
+
+
 def build_project_network(project: Project, machines: Sequence[Machine]) -> Network:
     """Allocate addresses and check them against the matrix, errors located in the spec."""
     spec = project.spec
     try:
         network = build_network(
-            spec.network.policy, machines, project.matrix,
-            wrap=spec.network.matrix_wrap, quantizer=project.quantizer,
+            spec.network.policy,
+            machines,
+            project.matrix,
+            wrap=spec.network.matrix_wrap,
+            quantizer=project.quantizer,
         )
     except MatrixError as exc:
         if exc.line is None:
@@ -96,9 +122,12 @@ def _check_containers(project: Project, network: Network) -> None:
     from oar_p2p.spec.models import parse_ranges
 
     n = len(network.addresses)
+    names: dict[str, int] = {}  # rendered container name -> group that first rendered it
     for gi, group in enumerate(project.spec.containers):
         sel = group.addresses
-        indices = range(n) if sel == "all" else (sel if isinstance(sel, list) else parse_ranges(sel))
+        indices = (
+            range(n) if sel == "all" else (sel if isinstance(sel, list) else parse_ranges(sel))
+        )
         bad = [i for i in indices if i >= n]
         if bad:
             raise project.loaded.locator.error(
@@ -106,6 +135,30 @@ def _check_containers(project: Project, network: Network) -> None:
                 f"address index {bad[0]} does not exist (allowed: 0..{n - 1}, the network has "
                 f"{n} addresses)",
             )
+        for i in dict.fromkeys(indices):
+            a = network.addresses[i]
+            name = group.name.format(index=i, address=a.ip, machine=a.machine, addresses="")
+            if name in names:
+                first = names[name]
+                by = f"containers[{first}]" + ("" if first == gi else f" and containers[{gi}]")
+                raise project.loaded.locator.error(
+                    ("containers", gi, "name"),
+                    f"container name {name!r} is rendered more than once (by {by}; allowed: "
+                    "unique names, put {index} or {address} in the name template)",
+                )
+            names[name] = gi
+    _check_signals(project)
+
+
+def _check_signals(project: Project) -> None:
+    seen: set[str] = set()
+    for si, signal in enumerate(project.spec.signals):
+        if signal.name in seen:
+            raise project.loaded.locator.error(
+                ("signals", si, "name"),
+                f"signal {signal.name!r} is listed twice (allowed: unique signal names)",
+            )
+        seen.add(signal.name)
 
 
 def offline_machine_names(project: Project, flags: Sequence[str]) -> list[str]:

@@ -27,7 +27,7 @@ import hashlib
 import json
 import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from oar_p2p.state import PairMap
@@ -67,14 +67,24 @@ def build_record(
     resolution_us: int,
 ) -> tuple[str, str]:
     """(record.json text, base64 of rows.gz) for the write script."""
-    record = json.dumps({
-        "version": 1, "state": "applied", "digest": digest, "size": size,
-        "chains": chains_digest(chains), "applied_at": round(time.time(), 3),
-    })
-    payload = json.dumps({
-        "ips": ips, "local": local, "resolution_us": resolution_us,
-        "steps": base64.b64encode(steps.tobytes()).decode(),
-    }).encode()
+    record = json.dumps(
+        {
+            "version": 1,
+            "state": "applied",
+            "digest": digest,
+            "size": size,
+            "chains": chains_digest(chains),
+            "applied_at": round(time.time(), 3),
+        }
+    )
+    payload = json.dumps(
+        {
+            "ips": ips,
+            "local": local,
+            "resolution_us": resolution_us,
+            "steps": base64.b64encode(steps.tobytes()).decode(),
+        }
+    ).encode()
     rows = base64.encodebytes(gzip.compress(payload, compresslevel=6)).decode().strip()
     return record, rows
 
@@ -93,14 +103,15 @@ def parse_record(record_text: str, rows_b64: str = "") -> Record | None:
     except ValueError:
         return Record(state="corrupt")
     if not isinstance(data, dict) or data.get("state") != "applied":
-        return Record(state=str(data.get("state", "corrupt")) if isinstance(data, dict)
-                      else "corrupt")
+        return Record(
+            state=str(data.get("state", "corrupt")) if isinstance(data, dict) else "corrupt"
+        )
     digest, size = str(data.get("digest", "")), int(data.get("size", 0))
     pairs = PairMap(size, digest, _rows(rows_b64) if rows_b64.strip() else None)
     return Record("applied", digest, size, str(data.get("chains", "")), pairs)
 
 
-def _rows(rows_b64: str) -> object:
+def _rows(rows_b64: str) -> Callable[[], Iterator[tuple[str, str, int]]]:
     data = json.loads(gzip.decompress(base64.decodebytes(rows_b64.encode())))
     ips: list[str] = data["ips"]
     local: list[str] = data["local"]
@@ -110,7 +121,7 @@ def _rows(rows_b64: str) -> object:
 
     def elements() -> Iterator[tuple[str, str, int]]:
         for li, src in enumerate(local):
-            row = steps[li * n:(li + 1) * n]
+            row = steps[li * n : (li + 1) * n]
             for dst, s in zip(ips, row, strict=True):
                 yield src, dst, s + 1
 

@@ -9,6 +9,7 @@ from oar_p2p.apply import Cluster, Progress
 from oar_p2p.cluster.inventory import MachineOverride, resolve_machines
 from oar_p2p.cluster.location import detect_location
 from oar_p2p.errors import ClusterError, OarP2PError
+from oar_p2p.remote.counting import CountingTransport
 from oar_p2p.remote.executors import DockerExecutor, ensure_helper_image, make_executor
 from oar_p2p.remote.pool import for_each_machine
 from oar_p2p.remote.ssh import SshTransport
@@ -41,13 +42,14 @@ def open_cluster(
             "`cluster.frontend` in the spec"
         )
     ssh_config = settings.ssh_config.value
-    transport = SshTransport(
+    ssh = SshTransport(
         frontend=frontend,
         username=settings.username.value,
         ssh_config=Path(ssh_config).expanduser() if ssh_config else None,
         host_key_policy=settings.host_key_policy.value,  # type: ignore[arg-type]
         jump=location.jump,
     )
+    transport = CountingTransport(ssh)
     try:
         progress("listing the job's machines")
         machines = resolve_machines(

@@ -1,11 +1,12 @@
 """Cluster settings resolved once: flag > environment > spec > default, with the source.
 
-    settings = resolve_settings(flags={"job": None, ...}, env=os.environ, spec=spec.cluster)
-    settings.job.value, settings.job.source  # -> 4242, "env OAR_JOB_ID"
+settings = resolve_settings(flags={"job": None, ...}, env=os.environ, spec=spec.cluster)
+settings.job.value, settings.job.source  # -> 4242, "env OAR_JOB_ID"
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Generic, Literal, TypeVar, cast
@@ -59,7 +60,7 @@ class Settings:
 
 def _int(name: str, minimum: int = 0) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        if not text.strip().isdigit() or int(text) < minimum:
+        if not re.fullmatch(r"[0-9]+", text.strip()) or int(text) < minimum:
             raise ValueParseError(f"invalid {name} {text!r}: allowed: a whole number >= {minimum}")
         return int(text)
 
@@ -75,8 +76,17 @@ def _choice(name: str, allowed: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
-def _truthy(text: str) -> bool:
-    return text.strip().lower() in {"1", "true", "yes", "on"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _truthy(text: str, name: str) -> bool:
+    value = text.strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ValueParseError(
+            f"invalid {name} {text!r}: allowed: 1, true, yes, on, or 0, false, no, off, empty"
+        )
+    return value in _TRUE
 
 
 def _pick(
@@ -102,7 +112,7 @@ def _job(flags: Mapping[str, Any], env: Mapping[str, str], spec: ClusterSpec) ->
         return Setting(cast(JobRef, "infer"), "flag")
     if flags.get("job") is not None:
         return Setting(cast(JobRef, int(flags["job"])), "flag")
-    if _truthy(env.get(ENV["infer"], "")):
+    if _truthy(env.get(ENV["infer"], ""), ENV["infer"]):
         return Setting(cast(JobRef, "infer"), f"env {ENV['infer']}")
     if env.get(ENV["job"], "") != "":
         return Setting(cast(JobRef, _int("job id")(env[ENV["job"]])), f"env {ENV['job']}")
@@ -121,17 +131,29 @@ def resolve_settings(
         frontend=_pick("frontend", flags, env, spec.frontend, None),
         username=_pick("username", flags, env, spec.username, None),
         concurrency_limit=_pick(
-            "concurrency_limit", flags, env, spec.concurrency_limit, 0,
+            "concurrency_limit",
+            flags,
+            env,
+            spec.concurrency_limit,
+            0,
             _int("concurrency limit"),
         ),
         ssh_config=_pick("ssh_config", flags, env, spec.ssh_config, None),
         executor=_pick(
-            "executor", flags, env, spec.executor, "docker",
+            "executor",
+            flags,
+            env,
+            spec.executor,
+            "docker",
             _choice("executor", ("docker", "sudo", "root")),
         ),
         helper_image=_pick("helper_image", flags, env, spec.helper_image, None),
         host_key_policy=_pick(
-            "host_key_policy", flags, env, spec.host_key_policy, "strict",
+            "host_key_policy",
+            flags,
+            env,
+            spec.host_key_policy,
+            "strict",
             _choice("host key policy", ("strict", "accept-new", "off")),
         ),
     )

@@ -48,7 +48,8 @@ def allocate(policy: AddressPolicy, machines: Sequence[Machine]) -> list[Address
     for m in machines:
         n = policy.count * (m.cpus if policy.kind is PolicyKind.PER_CPU else 1)
         _check_capacity(m, n)
-        out.extend(Address(len(out) + k, m.hostname, k, address_of(m.index, k)) for k in range(n))
+        base = len(out)  # not len(out) inside the generator: extend() grows it as it goes
+        out.extend(Address(base + k, m.hostname, k, address_of(m.index, k)) for k in range(n))
     return out
 
 

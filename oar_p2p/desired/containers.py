@@ -87,6 +87,7 @@ class DesiredContainer(_Frozen):
     address: str
     image: str
     env: dict[str, str] = {}
+    command: tuple[str, ...] = ()
     pull: PullPolicy = "missing"
     secret_keys: frozenset[str] = frozenset()
     config_digest: str
@@ -131,7 +132,14 @@ def _sha256(payload: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def config_digest(name: str, machine: str, address: str, image: str, env: Mapping[str, str]) -> str:
+def config_digest(
+    name: str,
+    machine: str,
+    address: str,
+    image: str,
+    env: Mapping[str, str],
+    command: Sequence[str] = (),
+) -> str:
     """sha256 of what `docker create` receives for one container."""
     return _sha256(
         {
@@ -140,6 +148,7 @@ def config_digest(name: str, machine: str, address: str, image: str, env: Mappin
             "address": address,
             "image": image,
             "env": dict(env),
+            "command": list(command),
             "options": list(CREATE_OPTIONS),
         }
     )
@@ -153,13 +162,17 @@ def make_container(
     address: str,
     image: str,
     env: Mapping[str, str],
+    command: Sequence[str] = (),
     pull: PullPolicy = "missing",
     secret_keys: Iterable[str] = (),
 ) -> DesiredContainer:
-    """A `DesiredContainer` with its config digest (also for the compat `run` schedule)."""
-    for key, value in env.items():
+    """A `DesiredContainer` with its config digest (also for the compat `run` schedule).
+
+    `command` replaces the image's CMD (argv after the image; empty: the image's own).
+    """
+    for key, value in [*env.items(), *(("command", a) for a in command)]:
         if "\0" in value:
-            raise SpecError(f"container {name}: env {key} contains a NUL byte (not allowed)")
+            raise SpecError(f"container {name}: {key} contains a NUL byte (not allowed)")
     return DesiredContainer(
         name=name,
         machine=machine,
@@ -167,9 +180,10 @@ def make_container(
         address=address,
         image=image,
         env=dict(env),
+        command=tuple(command),
         pull=pull,
         secret_keys=frozenset(secret_keys),
-        config_digest=config_digest(name, machine, address, image, env),
+        config_digest=config_digest(name, machine, address, image, env, command),
     )
 
 

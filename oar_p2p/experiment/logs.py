@@ -121,6 +121,7 @@ def manifest(result: RunResult, extra: Mapping[str, Any] | None = None) -> dict[
         "experiment": result.experiment,
         "run_digest": result.run_digest,
         "started_at": _iso(result.started_at),
+        "all_started_at": _iso(result.all_started_at) if result.all_started_at else None,
         "finished_at": _iso(result.finished_at),
         "timed_out": result.timed_out,
         "interrupted": result.interrupted,

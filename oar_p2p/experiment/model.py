@@ -105,6 +105,7 @@ class RunResult:
     finished_at: float
     containers: tuple[ContainerOutcome, ...]
     signals: tuple[SignalFiring, ...] = ()
+    all_started_at: float | None = None
     timed_out: bool = False
     interrupted: bool = False
     removed: bool = False

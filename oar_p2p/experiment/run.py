@@ -22,9 +22,9 @@ Nothing here prints: progress goes to a callback, the outcome is a `RunResult`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from oar_p2p.desired.containers import LABEL_EXPERIMENT, DesiredContainer, Experiment
 from oar_p2p.errors import ClusterError, OarP2PError, RemoteCommandError
@@ -43,6 +43,8 @@ from oar_p2p.observe.docker import inspect_command, parse_docker_inspect, parse_
 from oar_p2p.remote.pool import describe_failure, for_each_machine, raise_for_failures
 from oar_p2p.remote.transport import CommandResult, Transport
 from oar_p2p.state import ContainerState
+
+T = TypeVar("T")
 
 __all__ = [
     "destroy_containers",
@@ -145,6 +147,10 @@ class _Run:
         self.notes: list[str] = []
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
+        self.began = 0.0
+        self.all_started: float | None = None
+        self.timed_out = False
+        self.interrupted = False
 
     def report(self, phase: str, add: int, total: int, unit: str = "containers") -> None:
         """Progress of `phase`: `add` more units done (a negative `add` starts the phase)."""
@@ -156,7 +162,7 @@ class _Run:
     def names(self, host: str) -> list[str]:
         return [c.name for c in self.experiment.on(host)]
 
-    def each(self, hosts: Sequence[str], fn: Any, action: str) -> dict[str, Any]:
+    def each(self, hosts: Sequence[str], fn: Callable[[str], T], action: str) -> dict[str, T]:
         return raise_for_failures(for_each_machine(hosts, fn, self.options.limit), action)
 
     # -- preflight -------------------------------------------------------------------
@@ -206,6 +212,40 @@ class _Run:
 
         self.each(self.busy, start_host, "starting containers")
         return self.clock.monotonic(), self.clock.time()
+
+    # -- the run itself -------------------------------------------------------------------
+    def drive(self) -> None:
+        """Create, start, signal and wait; Ctrl-C stops, other failures remove and raise."""
+        self.began = self.clock.time()
+        try:
+            self.create()
+            t0, self.all_started = self.start()
+            self.timed_out = self.execute(t0, self.all_started)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.notes.append("interrupted (Ctrl-C): containers stopped, logs collected, removed")
+            self.stop()
+        except OarP2PError:
+            self.remove()
+            raise
+
+    def result(self, outcomes: Sequence[ContainerOutcome]) -> RunResult:
+        return RunResult(
+            experiment=self.experiment.name,
+            run_digest=self.experiment.run_digest,
+            output_dir=self.output_dir,
+            manifest_path=self.output_dir / "manifest.json",
+            machines=tuple(self.hosts),
+            started_at=self.began,
+            all_started_at=self.all_started,
+            finished_at=self.clock.time(),
+            containers=tuple(outcomes),
+            signals=tuple(self.firings),
+            timed_out=self.timed_out,
+            interrupted=self.interrupted,
+            removed=self.interrupted,
+            notes=tuple(self.notes),
+        )
 
     # -- run: signals while waiting ----------------------------------------------------
     def execute(self, t0: float, t0_wall: float) -> bool:
@@ -363,37 +403,11 @@ def run_experiment(
     run = _Run(transport, experiment, hosts, output_dir, opts, clock or SystemClock(), progress)
     output_dir.mkdir(parents=True, exist_ok=True)
     run.preflight()
-    began = run.clock.time()
-    interrupted = timed_out = False
-    try:
-        run.create()
-        t0, t0_wall = run.start()
-        timed_out = run.execute(t0, t0_wall)
-    except KeyboardInterrupt:
-        interrupted = True
-        run.notes.append("interrupted (Ctrl-C): containers stopped, logs collected, removed")
-        run.stop()
-    except OarP2PError:
-        run.remove()
-        raise
+    run.drive()
     outcomes = run.collect()
-    if interrupted:
+    if run.interrupted:
         run.remove()
-    result = RunResult(
-        experiment=experiment.name,
-        run_digest=experiment.run_digest,
-        output_dir=output_dir,
-        manifest_path=output_dir / "manifest.json",
-        machines=tuple(run.hosts),
-        started_at=began,
-        finished_at=run.clock.time(),
-        containers=tuple(outcomes),
-        signals=tuple(run.firings),
-        timed_out=timed_out,
-        interrupted=interrupted,
-        removed=interrupted,
-        notes=tuple(run.notes),
-    )
+    result = run.result(outcomes)
     document = manifest(result, {"network_digest": experiment.network_digest, **(extra or {})})
     write_manifest(result.manifest_path, document)
     return result

@@ -146,7 +146,7 @@ def create_argv(experiment: Experiment, container: DesiredContainer) -> list[str
         argv += ["--label", f"{key}={value}"]
     for key, value in container.env.items():
         argv += ["--env", f"{key}={value}"]
-    return [*argv, container.image]
+    return [*argv, container.image, *container.command]
 
 
 def _remove_owned(experiment: str | None) -> str:
@@ -222,7 +222,7 @@ def start_script(names: Sequence[str], *, parallelism: int = CREATE_PARALLELISM)
     )
 
 
-def signal_script(names: Sequence[str], timestamp: int) -> str:
+def signal_script(names: Sequence[str], timestamp: int, directory: str = SIGNAL_DIR) -> str:
     """Fire signals: write `timestamp` (unix seconds, no newline) to a temp file, rename it.
 
     The rename makes each file appear atomically, with the original tool's content format.
@@ -231,7 +231,7 @@ def signal_script(names: Sequence[str], timestamp: int) -> str:
     for name in names:
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
             raise ValueError(f"invalid signal name {name!r}")
-        tmp, final = f"{SIGNAL_DIR}/{name}.tmp", f"{SIGNAL_DIR}/{name}"
+        tmp, final = _q(f"{directory}/{name}.tmp"), _q(f"{directory}/{name}")
         out.append(f"printf '%s' {int(timestamp)} > {tmp} && mv -f {tmp} {final} || exit 1\n")
     return "".join(out) or "true\n"
 

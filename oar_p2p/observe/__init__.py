@@ -16,9 +16,11 @@ stderr and keeps going. Output that is present but cannot be understood raises
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from oar_p2p.errors import ClusterError
 
-__all__ = ["ObservedOutputError"]
+__all__ = ["ObservedOutputError", "output_error"]
 
 
 class ObservedOutputError(ClusterError):
@@ -30,3 +32,12 @@ class ObservedOutputError(ClusterError):
         excerpt = " ".join(text.split())[:80]
         suffix = f" (output starts: {excerpt!r})" if excerpt else ""
         super().__init__(f"cannot parse the output of `{command}`: {reason}{suffix}")
+
+
+def output_error(command: str, exc: ValueError, text: str = "") -> ObservedOutputError:
+    """`exc` (a pydantic `ValidationError` or a plain `ValueError`) as an `ObservedOutputError`."""
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return ObservedOutputError(command, err["msg"] + (f" at {where}" if where else ""), text)
+    return ObservedOutputError(command, str(exc), text)

@@ -11,7 +11,7 @@ import ipaddress
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from oar_p2p.observe import ObservedOutputError
+from oar_p2p.observe import output_error
 from oar_p2p.state import ROUTE
 
 __all__ = ["IpAddrFacts", "parse_ip_addr", "parse_route"]
@@ -61,22 +61,26 @@ def parse_ip_addr(text: str, interface: str) -> IpAddrFacts:
 
     >>> out = ('[{"ifname":"bond0","addr_info":[{"family":"inet","local":"10.16.0.1",'
     ...        '"prefixlen":32},{"family":"inet","local":"192.168.1.2","prefixlen":24}]}]')
-    >>> parse_ip_addr(out, "bond0")
-    IpAddrFacts(interface='bond0', exists=True, addresses=('10.16.0.1',), foreign=('192.168.1.2/24',))
+    >>> facts = parse_ip_addr(out, "bond0")
+    >>> facts.exists, facts.addresses, facts.foreign
+    (True, ('10.16.0.1',), ('192.168.1.2/24',))
     """
     if not text.strip():
         return IpAddrFacts(interface=interface, exists=False)
     try:
         links = _LINKS.validate_json(text)
     except ValidationError as exc:
-        raise ObservedOutputError(f"ip -j addr show dev {interface}", _why(exc), text) from exc
+        raise output_error(f"ip -j addr show dev {interface}", exc, text) from exc
     link = next((lk for lk in links if lk.ifname == interface), None)
     if link is None:
         return IpAddrFacts(interface=interface, exists=False)
     ours: list[str] = []
     foreign: list[str] = []
     for a in link.addr_info:
-        (ours if _is_ours(a) else foreign).append(a.local if _is_ours(a) else _cidr(a))
+        if _is_ours(a):
+            ours.append(a.local)
+        else:
+            foreign.append(f"{a.local}/{a.prefixlen}")
     return IpAddrFacts(
         interface=interface, exists=True, addresses=tuple(ours), foreign=tuple(foreign)
     )
@@ -95,7 +99,7 @@ def parse_route(text: str, interface: str | None = None) -> bool:
     try:
         routes = _ROUTES.validate_json(text)
     except ValidationError as exc:
-        raise ObservedOutputError(f"ip -j route show exact {ROUTE}", _why(exc), text) from exc
+        raise output_error(f"ip -j route show exact {ROUTE}", exc, text) from exc
     return any(r.dst == ROUTE and interface in (None, r.dev) for r in routes)
 
 
@@ -106,13 +110,3 @@ def _is_ours(a: _AddrInfo) -> bool:
         return ipaddress.IPv4Address(a.local) in _OURS
     except ValueError:
         return False
-
-
-def _cidr(a: _AddrInfo) -> str:
-    return f"{a.local}/{a.prefixlen}"
-
-
-def _why(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"{err['msg']}" + (f" at {where}" if where else "")

@@ -52,14 +52,16 @@ s record; cat "$R/record.json" 2>/dev/null || true
 state=$(sed -n 's/.*"state": *"\\([a-z]*\\)".*/\\1/p' "$R/record.json" 2>/dev/null)
 size=$(sed -n 's/.*"size": *\\([0-9]*\\).*/\\1/p' "$R/record.json" 2>/dev/null)
 digest=$(sed -n 's/.*"digest": *"\\([0-9a-f]*\\)".*/\\1/p' "$R/record.json" 2>/dev/null)
+big=0; [ "$state" = applied ] && [ "${{size:-0}}" -gt "$LARGE" ] && big=1
+trust=0; [ "$REFRESH" != full ] && {{ [ "$state" = pending ] || [ "$big" = 1 ]; }} && trust=1
 s nft
-if [ "$REFRESH" != full ] && {{ [ "$state" = pending ] || {{ [ "$state" = applied ] && [ "${{size:-0}}" -gt "$LARGE" ]; }}; }}; then
+if [ "$trust" = 1 ]; then
   echo skipped
 else
   nft -j list table ip oar-p2p 2>/dev/null || true
 fi
 s rows
-if [ "$REFRESH" != full ] && [ "$state" = applied ] && [ "${{size:-0}}" -gt "$LARGE" ] && [ "$digest" != "$WANT" ]; then
+if [ "$trust" = 1 ] && [ "$big" = 1 ] && [ "$digest" != "$WANT" ]; then
   base64 "$R/rows.gz" 2>/dev/null || true
 fi
 s end

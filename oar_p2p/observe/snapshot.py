@@ -25,7 +25,7 @@ def snapshot(hostname: str, interface: str, sections: dict[str, str]) -> Machine
         hostname=hostname,
         interface=interface,
         addresses=tuple(ip.addresses),
-        route=parse_route(sections.get("ip-route", "")),
+        route=parse_route(sections.get("ip-route", ""), interface),
         tc=tc,
         nft=nft,
         pairs=pairs,

@@ -6,12 +6,14 @@ An executor turns a bash script into ``(remote command line, stdin bytes)`` for
     RootExecutor().wrap("ip -br addr")    -> ("bash -s", b"ip -br addr")
     SudoExecutor().wrap(s)                -> ("sudo -n bash -s", s)
     DockerExecutor("img:tag").wrap(s)     -> ("docker run --rm -i --privileged --network=host
+                                              -v /run/oar-p2p:/run/oar-p2p
                                               --entrypoint bash img:tag -s", s)
 
 `docker` is the cluster's way (users have docker, not root): a throw-away container with
 the host's network namespace (``--network=host``: the addresses, routes, qdiscs and nft
 tables it changes are the machine's) and ``--privileged`` (CAP_NET_ADMIN for ip/tc/nft and
-a writable /proc/sys for sysctl). It needs no host mounts and no host PID namespace. The
+a writable /proc/sys for sysctl). Its one host mount is /run/oar-p2p, where the read and
+write scripts keep the apply record (`oar_p2p.record`); it needs no host PID namespace. The
 helper image is built once per machine and content-addressed (`ensure_helper_image`), so a
 changed definition builds a new tag and an unchanged one never rebuilds.
 """
@@ -88,7 +90,8 @@ class DockerExecutor:
 
     def wrap(self, script: str) -> tuple[str, bytes]:
         line = (
-            "docker run --rm -i --privileged --network=host --entrypoint bash "
+            "docker run --rm -i --privileged --network=host -v /run/oar-p2p:/run/oar-p2p "
+            "--entrypoint bash "
             f"{shlex.quote(self.image)} -s"
         )
         return line, script.encode()

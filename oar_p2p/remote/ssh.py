@@ -15,49 +15,49 @@
 - Host keys: ``strict`` (known_hosts only), ``accept-new`` (record unknown keys in the
   known_hosts file in use; a changed key is still refused), ``off`` (no checking).
 - Every paramiko/socket failure is mapped to an `oar_p2p.errors` exception, with the
-  remedy in its text, in one place: `map_ssh_errors`.
+  remedy in its text, in one place: `oar_p2p.remote.ssh_errors.map_ssh_errors`.
 """
 
 from __future__ import annotations
 
-import errno
 import gzip
+import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Literal
 
 import paramiko
 
-from oar_p2p.errors import CommandTimeoutError, ConnectError, HostKeyError, OarP2PError
-from oar_p2p.remote.hostkeys import HostKeyCheck, KnownHosts, Verdict, preferred_key_types
+from oar_p2p.errors import CommandTimeoutError, ConnectError
+from oar_p2p.remote.hostkeys import KnownHosts, Verdict, preferred_key_types
+from oar_p2p.remote.ssh_errors import (
+    AuthFailed,
+    ConnectionLost,
+    HostKeyRejected,
+    Where,
+    map_ssh_errors,
+    with_retries,
+)
 from oar_p2p.remote.sshconfig import Hop, HostConfig, SshConfig
 from oar_p2p.remote.transport import CommandResult, check_result, summarize_command
 
-__all__ = [
-    "COMPRESS_ABOVE",
-    "HostKeyPolicy",
-    "SshTransport",
-    "compress_stdin",
-    "is_transient",
-    "map_ssh_errors",
-    "open_tcp",
-    "with_retries",
-]
+__all__ = ["COMPRESS_ABOVE", "HostKeyPolicy", "SshTransport", "compress_stdin", "open_tcp"]
 
 HostKeyPolicy = Literal["strict", "accept-new", "off"]
 SocketOpener = Callable[[str, int, float], socket.socket]
-T = TypeVar("T")
 
 COMPRESS_ABOVE = 64 * 1024
 MAX_HOPS = 8
 _CHUNK = 1 << 16
 _RouteKey = tuple[tuple[str, str, str, int], ...]
+
+# paramiko logs failures it also raises (e.g. "Secsh channel 0 open FAILED") at ERROR; they
+# reach the user as mapped errors, so keep them off stderr unless logging is configured.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 # --- pure helpers ---------------------------------------------------------------------
@@ -75,164 +75,6 @@ def open_tcp(host: str, port: int, timeout: float) -> socket.socket:
     sock = socket.create_connection((host, port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether connecting again may succeed (refused, timeout, reset, banner, busy jump)."""
-    if isinstance(exc, _Rejected | paramiko.AuthenticationException):
-        return False
-    if isinstance(exc, socket.gaierror):
-        return exc.errno == socket.EAI_AGAIN
-    if isinstance(exc, ConnectionError | TimeoutError | EOFError | paramiko.SSHException):
-        return True
-    return isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH)
-
-
-def with_retries(
-    fn: Callable[[], T],
-    *,
-    attempts: int,
-    sleep: Callable[[float], None],
-    backoff: float,
-    transient: Callable[[BaseException], bool] = is_transient,
-) -> T:
-    """Call ``fn`` up to ``attempts`` times, sleeping backoff, 2*backoff, ... between tries."""
-    for attempt in range(attempts - 1):
-        try:
-            return fn()
-        except Exception as exc:
-            if not transient(exc):
-                raise
-            sleep(backoff * 2**attempt)
-    return fn()
-
-
-# --- internal failures carrying what the error text needs ------------------------------
-
-
-class _Rejected(Exception):
-    """A failure of ours (not paramiko's) that `map_ssh_errors` turns into text."""
-
-
-class _AuthFailed(_Rejected):
-    def __init__(self, tried: list[str], allowed: list[str] | None) -> None:
-        super().__init__("authentication failed")
-        self.tried = tried
-        self.allowed = allowed
-
-
-class _HostKeyRejected(_Rejected):
-    def __init__(self, check: HostKeyCheck, files: tuple[Path, ...]) -> None:
-        super().__init__(check.verdict)
-        self.check = check
-        self.files = files
-
-
-class _ConnectionLost(_Rejected):
-    def __init__(self, command: str) -> None:
-        super().__init__(command)
-        self.command = command
-
-
-@dataclass(frozen=True)
-class _Where:
-    """What error texts say about a connection: which host, through what, which config."""
-
-    cfg: HostConfig
-    via: str | None
-    timeout: float
-
-    @property
-    def target(self) -> str:
-        via = f" via {self.via}" if self.via else ""
-        return f"{self.cfg.alias} ({self.cfg.address}{via})"
-
-    @property
-    def config(self) -> str:
-        return str(self.cfg.config_file) if self.cfg.config_file else "~/.ssh/config"
-
-    @property
-    def ssh_hint(self) -> str:
-        return f"ssh -J {self.via} {self.cfg.alias}" if self.via else f"ssh {self.cfg.alias}"
-
-
-# --- the one error mapping -------------------------------------------------------------
-
-
-@contextmanager
-def map_ssh_errors(where: _Where) -> Iterator[None]:
-    """Map paramiko/socket failures (and our `_Rejected`) to oar-p2p errors with remedies."""
-    try:
-        yield
-    except OarP2PError:
-        raise
-    except _HostKeyRejected as exc:
-        raise HostKeyError(_host_key_text(where, exc)) from None
-    except (_Rejected, paramiko.SSHException, OSError, EOFError) as exc:
-        raise ConnectError(_connect_text(where, exc)) from exc
-
-
-def _connect_text(w: _Where, exc: BaseException) -> str:
-    cfg = w.cfg
-    if isinstance(exc, _AuthFailed):
-        return _auth_text(w, exc)
-    if isinstance(exc, _ConnectionLost):
-        return f"the connection to {w.target} was lost while running `{exc.command}`"
-    if isinstance(exc, paramiko.ChannelException):
-        return (
-            f"{w.via or cfg.alias} could not open a connection to {cfg.address} for "
-            f"{cfg.alias} ({exc.text}); check that {cfg.hostname} is the right name, that it "
-            "is up and that its sshd is running"
-        )
-    if isinstance(exc, socket.gaierror):
-        return (
-            f"cannot resolve the host name {cfg.hostname!r} of {cfg.alias} ({exc.strerror}); "
-            f"check the name, or give `Host {cfg.alias}` a `HostName` in {w.config}"
-        )
-    if isinstance(exc, ConnectionRefusedError):
-        return (
-            f"connection refused by {w.target}; is sshd running on {cfg.hostname} "
-            f"and listening on port {cfg.port}?"
-        )
-    if isinstance(exc, TimeoutError):
-        return (
-            f"timed out after {w.timeout:g} s connecting to {w.target}; check that the host "
-            f"is up and reachable (network, VPN) and that port {cfg.port} is open"
-        )
-    if isinstance(exc, EOFError | ConnectionResetError | paramiko.SSHException):
-        detail = str(exc) or type(exc).__name__
-        return f"the SSH handshake with {w.target} failed ({detail}); is it an SSH server?"
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return f"cannot connect to {w.target}: {reason}"
-
-
-def _auth_text(w: _Where, exc: _AuthFailed) -> str:
-    cfg = w.cfg
-    tried = ", ".join(exc.tried) if exc.tried else "no key (none of the identity files exists)"
-    allowed = f"; the server accepts: {', '.join(exc.allowed)}" if exc.allowed else ""
-    return (
-        f"authentication failed for {cfg.user}@{w.target}; tried: {tried}{allowed}; "
-        f"check the remote user (--cluster-username / CLUSTER_USERNAME, or `User` in "
-        f"{w.config}) and that one of these keys is in ~{cfg.user}/.ssh/authorized_keys "
-        f"on {cfg.hostname} (or set `IdentityFile` in {w.config})"
-    )
-
-
-def _host_key_text(w: _Where, exc: _HostKeyRejected) -> str:
-    check = exc.check
-    files = ", ".join(str(f) for f in exc.files) or "no known_hosts file"
-    if check.verdict is Verdict.CHANGED:
-        return (
-            f"the host key of {check.name} has CHANGED: it offers {check.key_type} "
-            f"{check.fingerprint} but {check.file} records another key; this can be an "
-            f"attack, or the host was reinstalled; if you trust it, remove the old key with "
-            f"`ssh-keygen -R '{check.name}' -f {check.file}` and connect again"
-        )
-    return (
-        f"the host key of {check.name} is unknown ({check.key_type} {check.fingerprint} is "
-        f"not in {files}); record it by connecting once with `{w.ssh_hint}` and checking "
-        "the fingerprint, or pass --host-key-policy accept-new to record new keys on first use"
-    )
 
 
 # --- the transport ---------------------------------------------------------------------
@@ -273,7 +115,7 @@ class SshTransport:
         self._key_locks: dict[_RouteKey, threading.Lock] = {}
         self._conns: dict[_RouteKey, paramiko.Transport] = {}
         self._routes: dict[str, tuple[HostConfig, ...]] = {}
-        self._known: dict[tuple[Path, ...], KnownHosts] = {}
+        self._known: dict[tuple[tuple[Path, ...], tuple[Path, ...]], KnownHosts] = {}
 
     def __enter__(self) -> SshTransport:
         return self
@@ -338,7 +180,7 @@ class SshTransport:
             conn = self._conns.get(key)
             if conn is not None and conn.is_active():
                 return conn
-            where = _Where(
+            where = Where(
                 chain[-1], chain[-2].alias if len(chain) > 1 else None, self.connect_timeout
             )
             with map_ssh_errors(where):
@@ -387,10 +229,11 @@ class SshTransport:
         return self._open_socket(cfg.hostname, cfg.port, self.connect_timeout)
 
     def _known_hosts(self, cfg: HostConfig) -> KnownHosts:
+        files = (cfg.known_hosts_files, cfg.global_known_hosts_files)
         with self._lock:
-            known = self._known.get(cfg.known_hosts_files)
+            known = self._known.get(files)
             if known is None:
-                known = self._known[cfg.known_hosts_files] = KnownHosts(cfg.known_hosts_files)
+                known = self._known[files] = KnownHosts(*files)
             return known
 
     def _verify_host_key(self, cfg: HostConfig, key: paramiko.PKey, known: KnownHosts) -> None:
@@ -402,7 +245,7 @@ class SshTransport:
         if check.verdict is Verdict.UNKNOWN and self.host_key_policy == "accept-new":
             known.add(cfg.known_hosts_name, key)
             return
-        raise _HostKeyRejected(check, known.user_files)
+        raise HostKeyRejected(check, known.user_files)
 
     # commands ------------------------------------------------------------------------
 
@@ -420,12 +263,12 @@ class SshTransport:
         line, payload = compress_stdin(command, stdin)
         conn = self._connection(host)
         chain = self.route(host)
-        where = _Where(chain[-1], chain[-2].alias if len(chain) > 1 else None, self.connect_timeout)
+        where = Where(chain[-1], chain[-2].alias if len(chain) > 1 else None, self.connect_timeout)
         with map_ssh_errors(where):
             chan = conn.open_session(timeout=self.connect_timeout)
             stdout, stderr, status, timed_out = _exchange(chan, line, payload, timeout)
             if status == -1 and not timed_out and not conn.is_active():
-                raise _ConnectionLost(summarize_command(command))
+                raise ConnectionLost(summarize_command(command))
         if timed_out:
             text = stderr.decode("utf-8", errors="replace")
             raise CommandTimeoutError(host, summarize_command(command), timeout or 0.0, text)
@@ -481,8 +324,10 @@ def _drain_stderr(chan: paramiko.Channel, err: bytearray) -> None:
 
 
 def _feed(chan: paramiko.Channel, payload: bytes) -> None:
+    # In chunks: Channel.sendall re-slices what is left after every packet (quadratic).
     try:
-        chan.sendall(payload)
+        for offset in range(0, len(payload), _CHUNK):
+            chan.sendall(payload[offset : offset + _CHUNK])
         chan.shutdown_write()
     except (OSError, EOFError, paramiko.SSHException):
         pass  # the command exited without reading all of its stdin
@@ -493,7 +338,7 @@ def _feed(chan: paramiko.Channel, payload: bytes) -> None:
 
 def _authenticate(conn: paramiko.Transport, cfg: HostConfig) -> None:
     """Public-key authentication with the identity files, then ssh-agent (unless
-    IdentitiesOnly); raises `_AuthFailed` listing everything tried."""
+    IdentitiesOnly); raises `AuthFailed` listing everything tried."""
     tried: list[str] = []
     allowed: list[str] | None = None
     for path in cfg.identity_files:
@@ -515,7 +360,7 @@ def _authenticate(conn: paramiko.Transport, cfg: HostConfig) -> None:
                 tried.append(f"ssh-agent key {agent_key.get_name()}")
         finally:
             agent.close()
-    raise _AuthFailed(tried, allowed)
+    raise AuthFailed(tried, allowed)
 
 
 def _load_key(path: Path, explicit: bool) -> tuple[paramiko.PKey | None, str | None]:

@@ -4,7 +4,9 @@ Pure once the file is read: `SshConfig.resolve("dicluster")` -> `HostConfig` wit
 host name, port, user, identity files, ProxyJump hops and known_hosts files. Parsing and
 token expansion are paramiko's (`paramiko.SSHConfig`); this module adds what paramiko
 leaves out: `Include` lines, the user precedence (explicit > `User` > local user), OpenSSH's
-default identity files, `ProxyJump` hop parsing, and the known_hosts files in use.
+default identity files, `ProxyJump` hop parsing, and the known_hosts files in use
+(`UserKnownHostsFile`, `GlobalKnownHostsFile`). `StrictHostKeyChecking` is not read: the
+host key policy is the tool's explicit setting (strict unless told otherwise).
 
     Host dicluster
         HostName cluster.di.fct.unl.pt
@@ -67,6 +69,7 @@ class HostConfig:
     proxy_jump: tuple[Hop, ...]
     proxy_command: str | None
     known_hosts_files: tuple[Path, ...]
+    global_known_hosts_files: tuple[Path, ...]
     host_key_alias: str | None
     config_file: Path | None
 
@@ -178,9 +181,15 @@ class SshConfig:
             proxy_jump=parse_proxy_jump(opts.get("proxyjump")),
             proxy_command=opts.get("proxycommand") or None,
             known_hosts_files=self._known_hosts(opts.get("userknownhostsfile")),
+            global_known_hosts_files=self._global_known_hosts(opts.get("globalknownhostsfile")),
             host_key_alias=opts.get("hostkeyalias"),
             config_file=self.path,
         )
+
+    def _global_known_hosts(self, value: str | None) -> tuple[Path, ...]:
+        if not value:
+            return GLOBAL_KNOWN_HOSTS
+        return tuple(_expand(v, self.home) for v in value.split())
 
     def _known_hosts(self, value: str | None) -> tuple[Path, ...]:
         if not value:

@@ -1,6 +1,9 @@
 """MachinePlan -> the one write script of a machine (bash, sent on stdin). Pure.
 
-The script holds at most one `ip -b`, one `tc -b` and one `nft -f` batch. Nothing in it
+The script holds at most one `ip -b`, two `tc -b` and one `nft -f` batch, in the order
+ip, tc, nft, tc: latency classes that are no longer used are deleted only after `nft -f`
+re-marked their pairs (make before break), so no packet meets a mark without its class
+while the apply runs. Nothing in it
 comes from user strings: addresses, numbers and interface names only (interface names are
 validated); container values never pass through here.
 
@@ -31,17 +34,16 @@ def render_write_script(plan: MachinePlan, record: tuple[str, str] | None = None
     return "".join(write_script_chunks(plan, record))
 
 
-def write_script_chunks(
-    plan: MachinePlan, record: tuple[str, str] | None = None
-) -> Iterator[str]:
+def write_script_chunks(plan: MachinePlan, record: tuple[str, str] | None = None) -> Iterator[str]:
     """Stream the write script; `record` = (record json, base64 rows) to store after nft."""
     _check_iface(plan.desired.interface)
     yield "set -euo pipefail\numask 022\n"
     yield _timer()
     yield from _sysctl_lines(plan.changes)
     yield from _batch("ip", "ip -b -", _ip_lines(plan))
-    yield from _batch("tc", "tc -b -", _tc_lines(plan))
+    yield from _batch("tc", "tc -b -", _tc_lines(plan, unused=False))
     yield from _nft_section(plan, record)
+    yield from _batch("tc", "tc -b -", _tc_lines(plan, unused=True))
 
 
 def _check_iface(name: str) -> None:
@@ -50,10 +52,7 @@ def _check_iface(name: str) -> None:
 
 
 def _timer() -> str:
-    return (
-        "_t() { date +%s%N; }\n"
-        '_done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }\n'
-    )
+    return '_t() { date +%s%N; }\n_done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }\n'
 
 
 def _batch(step: str, command: str, lines: Iterable[str]) -> Iterator[str]:
@@ -87,10 +86,16 @@ def _ip_lines(plan: MachinePlan) -> Iterator[str]:
             yield f"route del {ROUTE} dev {plan.observed.interface}"
 
 
-def _tc_lines(plan: MachinePlan) -> Iterator[str]:
+def _tc_lines(plan: MachinePlan, *, unused: bool) -> Iterator[str]:
+    """`unused=False`: everything but class removals; `unused=True`: only those."""
     for iface in sorted(set(plan.desired.tc) | set(plan.observed.tc)):
         _check_iface(iface)
-        mine = [c for c in plan.changes if c.resource.startswith(f"tc:{iface}:")]
+        mine = [
+            c
+            for c in plan.changes
+            if c.resource.startswith(f"tc:{iface}:")
+            and unused == (c.action is Action.REMOVE and ":class:" in c.resource)
+        ]
         want = plan.desired.tc.get(iface, TcTree(interface=iface)).by_minor()
         have = plan.observed.tc.get(iface, TcTree(interface=iface)).by_minor()
         for c in mine:
@@ -105,7 +110,9 @@ def _tc_change(
         if c.action is Action.REMOVE:
             yield f"qdisc del dev {iface} root"
         else:
-            yield f"qdisc replace dev {iface} root handle 1: htb default {DEFAULT_MINOR:x} r2q 100000"
+            yield (
+                f"qdisc replace dev {iface} root handle 1: htb default {DEFAULT_MINOR:x} r2q 100000"
+            )
         return
     minor = int(c.resource.split(":")[-1], 16)
     if c.action in (Action.REMOVE, Action.CHANGE) and minor in have:
@@ -117,11 +124,15 @@ def _tc_change(
 def _class_add(iface: str, k: TcClass) -> Iterator[str]:
     yield f"class add dev {iface} parent 1: classid 1:{k.minor:x} htb rate 10gbit"
     if k.delay_us is not None and k.netem_major is not None:
-        yield (f"qdisc add dev {iface} parent 1:{k.minor:x} handle {k.netem_major:x}: "
-               f"netem delay {k.delay_us}us")
+        yield (
+            f"qdisc add dev {iface} parent 1:{k.minor:x} handle {k.netem_major:x}: "
+            f"netem delay {k.delay_us}us"
+        )
     if k.mark is not None:
-        yield (f"filter add dev {iface} parent 1: protocol ip prio 1 handle {k.mark} "
-               f"fw flowid 1:{k.minor:x}")
+        yield (
+            f"filter add dev {iface} parent 1: protocol ip prio 1 handle {k.mark} "
+            f"fw flowid 1:{k.minor:x}"
+        )
 
 
 def _class_del(iface: str, k: TcClass) -> Iterator[str]:
@@ -147,7 +158,9 @@ def _nft_section(plan: MachinePlan, record: tuple[str, str] | None) -> Iterator[
     if delta.mode is PairMode.NONE:
         return
     yield f"mkdir -p {RECORD_DIR}\n"
-    yield f"echo '{{\"state\": \"pending\"}}' > {RECORD_DIR}/record.json; rm -f {RECORD_DIR}/rows.gz\n"
+    yield (
+        f'echo \'{{"state": "pending"}}\' > {RECORD_DIR}/record.json; rm -f {RECORD_DIR}/rows.gz\n'
+    )
     yield "s=$(_t)\nnft -f - <<'OARP2P_NFT'\n"
     if delta.mode is PairMode.REMOVE:
         yield f"delete table ip {TABLE}\n"

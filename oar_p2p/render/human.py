@@ -69,8 +69,7 @@ def _group(changes: list[Change], verbose: bool) -> Iterator[str]:
     head = changes[:3]
     yield from (_line(c) for c in head)
     c0 = changes[0]
-    yield (f"  {c0.action.value} ... {len(changes) - 4} more like these "
-           f"(--verbose lists them) ...")
+    yield (f"  {c0.action.value} ... {len(changes) - 4} more like these (--verbose lists them) ...")
     yield _line(changes[-1])
 
 
@@ -81,12 +80,17 @@ def _pairs(m: MachinePlan, verbose: bool) -> Iterator[str]:
     if d.mode is PairMode.REMOVE:
         yield f"  - pairs: {d.removed} map elements removed with the table"
         return
-    parts = [f"{n} {w}" for n, w in ((d.added, "to add"), (d.changed, "to change"),
-                                     (d.removed, "to remove")) if n]
+    parts = [
+        f"{n} {w}"
+        for n, w in ((d.added, "to add"), (d.changed, "to change"), (d.removed, "to remove"))
+        if n
+    ]
     why = f" ({d.reason})" if d.reason else ""
     yield f"  {'+' if d.mode is PairMode.REBUILD else '~'} pairs: {', '.join(parts)}{why}"
-    if d.mode is PairMode.REBUILD and m.desired.pairs is not None and (
-        verbose or m.desired.pairs.size <= PAIR_LIMIT
+    if (
+        d.mode is PairMode.REBUILD
+        and m.desired.pairs is not None
+        and (verbose or m.desired.pairs.size <= PAIR_LIMIT)
     ):
         res = m.desired.pairs
         for src, dst, mark in res.elements():
@@ -95,8 +99,11 @@ def _pairs(m: MachinePlan, verbose: bool) -> Iterator[str]:
     for src, dst, before, after in d.sample:
         b = "absent" if before is None else f"{before:g} ms"
         a = "absent" if after is None else f"{after:g} ms"
-        yield f"      {src} -> {dst}  {b} -> {a}" if d.mode is not PairMode.REBUILD else (
-            f"      + {src} -> {dst}  {a}")
+        yield (
+            f"      {src} -> {dst}  {b} -> {a}"
+            if d.mode is not PairMode.REBUILD
+            else (f"      + {src} -> {dst}  {a}")
+        )
     shown = len(d.sample)
     if d.total > shown:
         yield f"      ... {d.total - shown} more (--verbose, or --json --full, lists them)"

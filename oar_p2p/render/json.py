@@ -1,11 +1,11 @@
 """Plan -> a versioned JSON document, streamed (a `--full` plan can be large).
 
-    {"format_version": 1, "offline": true, "summary": {"add": 3, "change": 0, "destroy": 0},
-     "machines": [{"hostname": "gengar-1", "interface": "bond0", "addresses": [...],
-                   "changes": [{"resource": ..., "action": "+", "before": null, "after": ...}],
-                   "pairs": {"mode": "rebuild", "added": 8, ...},
-                   "entries": [["10.16.0.1", "10.17.0.1", 25.6], ...]   # with full=True
-                   }]}
+{"format_version": 1, "offline": true, "summary": {"add": 3, "change": 0, "destroy": 0},
+ "machines": [{"hostname": "gengar-1", "interface": "bond0", "addresses": [...],
+               "changes": [{"resource": ..., "action": "+", "before": null, "after": ...}],
+               "pairs": {"mode": "rebuild", "added": 8, ...},
+               "entries": [["10.16.0.1", "10.17.0.1", 25.6], ...]   # with full=True
+               }]}
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from oar_p2p.plan import MachinePlan, Plan
+from oar_p2p.state import PairMap
 
 __all__ = ["FORMAT_VERSION", "render_plan_json"]
 
 FORMAT_VERSION = 1
+ENTRY_CHUNK = 4096
 
 
 def render_plan_json(plan: Plan, *, full: bool = False, resolution_us: int = 100) -> Iterator[str]:
@@ -46,23 +48,47 @@ def _machine(m: MachinePlan, full: bool, resolution_us: int) -> Iterator[str]:
         "noop_reason": m.noop_reason or None,
         "notes": m.notes,
         "changes": [
-            {"resource": c.resource, "action": c.action.value, "before": c.before,
-             "after": c.after, "reason": c.reason or None}
+            {
+                "resource": c.resource,
+                "action": c.action.value,
+                "before": c.before,
+                "after": c.after,
+                "reason": c.reason or None,
+            }
             for c in m.changes
         ],
         "pairs": {
-            "mode": m.pairs.mode.value, "added": m.pairs.added, "changed": m.pairs.changed,
-            "removed": m.pairs.removed, "reason": m.pairs.reason or None,
+            "mode": m.pairs.mode.value,
+            "added": m.pairs.added,
+            "changed": m.pairs.changed,
+            "removed": m.pairs.removed,
+            "reason": m.pairs.reason or None,
             "sample": [list(s) for s in m.pairs.sample],
         },
     }
     text = json.dumps(doc)
-    if not full or m.desired.pairs is None:
+    if not full:
         yield text
         return
     yield text[:-1] + ', "entries": ['
-    sep = ""
-    for src, dst, mark in m.desired.pairs.elements():
-        yield f'{sep}["{src}", "{dst}", {(mark - 1) * resolution_us / 1000:g}]'
-        sep = ", "
+    if m.desired.pairs is not None:
+        yield from _entries(m.desired.pairs, resolution_us)
     yield "]}"
+
+
+def _entries(pairs: PairMap, resolution_us: int) -> Iterator[str]:
+    """`["src", "dst", ms], ...` in chunks of ENTRY_CHUNK (1.25 M entries per machine)."""
+    ms: dict[int, str] = {}  # mark -> its latency text; few distinct values
+    batch: list[str] = []
+    sep = ""
+    for src, dst, mark in pairs.elements():
+        text = ms.get(mark)
+        if text is None:
+            text = ms[mark] = f"{(mark - 1) * resolution_us / 1000:g}"
+        batch.append(f'["{src}", "{dst}", {text}]')
+        if len(batch) >= ENTRY_CHUNK:
+            yield sep + ", ".join(batch)
+            batch.clear()
+            sep = ", "
+    if batch:
+        yield sep + ", ".join(batch)

@@ -17,12 +17,17 @@ def render_show(observed: dict[str, MachineState], *, as_json: bool = False) -> 
         return
     for host, s in observed.items():
         tree = s.tc.get(s.interface)
-        delays = sorted(c.delay_us / 1000 for c in tree.classes if c.delay_us is not None) \
-            if tree else []
-        yield f"{host} ({s.interface}): {len(s.addresses)} addresses, " \
-              f"route {'present' if s.route else 'absent'}, " \
-              f"{len(delays)} latency classes, " \
-              f"pair map {'absent' if s.pairs is None else f'{s.pairs.size} elements'}\n"
+        delays = (
+            sorted(c.delay_us / 1000 for c in tree.classes if c.delay_us is not None)
+            if tree
+            else []
+        )
+        yield (
+            f"{host} ({s.interface}): {len(s.addresses)} addresses, "
+            f"route {'present' if s.route else 'absent'}, "
+            f"{len(delays)} latency classes, "
+            f"pair map {'absent' if s.pairs is None else f'{s.pairs.size} elements'}\n"
+        )
         for a in s.addresses:
             yield f"  {a}\n"
         if delays:

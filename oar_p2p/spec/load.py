@@ -74,12 +74,21 @@ def parse_spec_text(text: str, file: str) -> tuple[Spec, Locator]:
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", file=file) from None
     if node is None:
-        raise SpecError("the spec is empty (allowed: a mapping with name, network, ...)", file=file)
+        raise SpecError(
+            "the spec is empty (allowed: a mapping with name, network, ...)",
+            file=file,
+            line=1,
+            col=1,
+        )
     marks: dict[Path_, tuple[int, int]] = {}
     try:
         data = _to_python(node, (), marks)
     except _NodeError as exc:
         raise SpecError(exc.message, file=file, line=exc.line, col=exc.col) from None
+    except yaml.MarkedYAMLError as exc:  # e.g. an unknown tag: `!foo x`, `=`
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise SpecError(f"invalid YAML: {exc.problem}", file=file, line=line, col=col) from None
     locator = Locator(file, marks)
     if not isinstance(data, dict):
         raise locator.error((), "the spec must be a mapping (allowed keys: see schemas/)")
@@ -95,8 +104,17 @@ class _NodeError(Exception):
         self.message, self.line, self.col = message, line, col
 
 
+MAX_NODES = 200_000
+
+
 def _to_python(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]]) -> Any:
     marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if len(marks) > MAX_NODES:  # aliases can expand exponentially ("billion laughs")
+        raise _NodeError(
+            f"the spec expands to more than {MAX_NODES} values (allowed: a spec of normal "
+            "size; check for recursive YAML aliases)",
+            *_mark(node),
+        )
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -118,23 +136,34 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 def _first_error(exc: ValidationError, locator: Locator) -> SpecError:
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    err = errors[0]
     loc: Path_ = tuple(p for p in err["loc"] if not _is_union_tag(p))
     kind = err["type"]
+    # a union (e.g. `job: int | "infer"`) fails once per member: say every allowed form
+    alternatives = [
+        str(e["msg"]).removeprefix("Input should be ").split(", ")[0]
+        for e in errors
+        if tuple(p for p in e["loc"] if not _is_union_tag(p)) == loc and e["loc"] != loc
+    ]
     if kind == "extra_forbidden":
         key = loc[-1]
         allowed = _allowed_keys(loc[:-1])
         mark = locator.marks.get((*loc, "__key__")) or locator.at(loc)
         return SpecError(
             f"unknown key {key!r} (allowed: {', '.join(allowed)})",
-            file=locator.file, line=mark[0], col=mark[1],
+            file=locator.file,
+            line=mark[0],
+            col=mark[1],
         )
     where = ".".join(str(p) for p in loc) or "spec"
     msg = str(err["msg"]).removeprefix("Value error, ")
+    if len(alternatives) > 1:
+        msg = "Input should be " + " or ".join(alternatives)
     if kind == "missing":
         line, col = locator.at(loc[:-1])
         return SpecError(f"missing required key {where!r}", file=locator.file, line=line, col=col)
-    if kind.startswith("literal_error") or kind.endswith("_type") or kind.endswith("_parsing"):
+    if kind.startswith("literal_error") or kind.endswith(("_type", "_parsing")):
         msg = f"{msg}, got {err.get('input')!r}"
     return locator.error(loc, f"{where}: {msg}")
 
@@ -152,7 +181,8 @@ def _allowed_keys(loc: Path_) -> list[str]:
         if model is None or isinstance(part, int):
             continue
         field = model.model_fields.get(str(part))
-        model = _model_of(field.annotation) if field else None
+        if field is not None:  # otherwise `part` is a key of a dict field: same model
+            model = _model_of(field.annotation)
     return sorted(model.model_fields) if model else []
 
 

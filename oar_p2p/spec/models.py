@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from oar_p2p.errors import ValueParseError
 from oar_p2p.spec.values import SIGNAL_NAME_RULE, AddressPolicy, parse_signal_name
@@ -83,14 +83,32 @@ class ClusterSpec(_Model):
 class NetworkSpec(_Model):
     """The emulated network."""
 
-    addresses: str = Field(description="N | N/machine | N/cpu")
+    addresses: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "pattern": "^[0-9]+(/(machine|cpu))?$"},
+                    {"type": "integer", "minimum": 0},
+                ],
+                "description": "N (total, round-robin) | N/machine | N/cpu",
+            }
+        ),
+    ] = Field(description="N (total, round-robin) | N/machine | N/cpu")
     latency_matrix: str = Field(description="path of the matrix file, relative to the spec")
     matrix_wrap: bool = Field(default=False, description="address i uses row i mod dimension")
     latency_resolution_ms: float = Field(
         default=0.1,
         gt=0,
-        description="latencies are rounded to the nearest multiple of this (ms); >= 0.001",
+        description="latencies are rounded to the nearest multiple of this (ms): a multiple "
+        "of 0.01 ms, from 0.01 to 1000 (tc reads netem delays back exactly at that grain)",
     )
+
+    @field_validator("addresses", mode="before")
+    @classmethod
+    def _policy_number(cls, v: object) -> object:
+        # `addresses: 4` is a YAML integer; it means the same as "4"
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
     @field_validator("addresses")
     @classmethod
@@ -104,9 +122,13 @@ class NetworkSpec(_Model):
     @field_validator("latency_resolution_ms")
     @classmethod
     def _resolution(cls, v: float) -> float:
-        us = v * 1000
-        if us < 1 or abs(us - round(us)) > 1e-6:
-            raise ValueError("latency_resolution_ms must be a whole number of microseconds >= 1")
+        # iproute2 6.1 reports netem delays through 64 ns ticks and six significant digits:
+        # multiples of 10 us read back exactly, finer ones do not (false drift in plans).
+        tens = v * 100
+        if not 1 <= tens <= 100_000 or abs(tens - round(tens)) > 1e-6:
+            raise ValueError(
+                "latency_resolution_ms must be a multiple of 0.01 ms, from 0.01 ms to 1000 ms"
+            )
         return v
 
     @property
@@ -141,7 +163,9 @@ class ContainerGroup(_Model):
         _check_template(v)
         probe = v.format(index=0, address="10.0.0.1", machine="m", addresses="", name="")
         if not _CONTAINER_NAME.fullmatch(probe):
-            raise ValueError(f"container name {probe!r} is invalid: allowed: {_CONTAINER_NAME_RULE}")
+            raise ValueError(
+                f"container name {probe!r} is invalid: allowed: {_CONTAINER_NAME_RULE}"
+            )
         return v
 
     @field_validator("env")
@@ -195,7 +219,9 @@ def _check_template(text: str) -> None:
     try:
         text.format(index=0, address="", machine="", addresses="", name="")
     except (ValueError, IndexError, KeyError) as exc:
-        raise ValueError(f"bad template {text!r}: {exc}; write '{{{{' for a literal brace") from None
+        raise ValueError(
+            f"bad template {text!r}: {exc}; write '{{{{' for a literal brace"
+        ) from None
 
 
 def parse_ranges(text: str) -> list[int]:

@@ -85,7 +85,9 @@ class SignalSpec:
 
     @classmethod
     def parse(cls, text: str) -> SignalSpec:
-        rule = f"allowed: NAME:SECONDS, NAME {SIGNAL_NAME_RULE}, SECONDS a non-negative whole number"
+        rule = (
+            f"allowed: NAME:SECONDS, NAME {SIGNAL_NAME_RULE}, SECONDS a non-negative whole number"
+        )
         name, sep, seconds = text.partition(":")
         if not sep:
             raise ValueParseError(f"invalid signal {text!r}: missing ':'; {rule}")

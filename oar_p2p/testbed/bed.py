@@ -26,7 +26,14 @@ from oar_p2p.testbed.kernel import ensure_kernel
 from oar_p2p.testbed.layout import FRONTEND, Layout
 from oar_p2p.testbed.prepare import prepare_state_dir
 
-__all__ = ["DEFAULT_NAME", "DEFAULT_STATE_DIR", "Testbed", "TestbedInfo", "TestbedState"]
+__all__ = [
+    "DEFAULT_NAME",
+    "DEFAULT_STATE_DIR",
+    "Testbed",
+    "TestbedInfo",
+    "TestbedState",
+    "node_ssh_argv",
+]
 
 DEFAULT_STATE_DIR = Path("/run/oar-p2p-testbed")
 DEFAULT_NAME = "oarp2p"
@@ -75,6 +82,23 @@ class TestbedState(BaseModel):
 def _require_root() -> None:
     if os.geteuid() != 0:
         raise TestbedError("the testbed needs root (network namespaces, tap, UML); run as root")
+
+
+def node_ssh_argv(
+    info: TestbedInfo, node: str, argv: Sequence[str], *, user: str = "root"
+) -> list[str]:
+    """The host command running `argv` on `node` over ssh from the client namespace.
+
+    The frontend is reached by its alias, machines through it as a jump host (`-J`).
+    """
+    if node != FRONTEND and node not in info.machines:
+        known = ", ".join([FRONTEND, *info.machines])
+        raise TestbedError(f"unknown testbed node {node!r}; nodes: {known}")
+    ssh = ["ip", "netns", "exec", info.client_netns, "ssh", "-F", str(info.ssh_config)]
+    ssh += ["-l", user]
+    if node == FRONTEND:
+        return [*ssh, info.frontend_alias, shlex.join(argv)]
+    return [*ssh, "-J", info.frontend_alias, node, shlex.join(argv)]
 
 
 class Testbed:
@@ -192,7 +216,7 @@ class Testbed:
         """Every node answers ssh as the cluster user, with strict host key checking."""
 
         def check(node: str) -> str | None:
-            argv = self._ssh_argv(info, node, ["true"], user=info.username)
+            argv = node_ssh_argv(info, node, ["true"], user=info.username)
             proc = host.run(argv, timeout=90, check=False)
             if proc.returncode == 0:
                 return None
@@ -228,8 +252,19 @@ class Testbed:
         if state is not None:
             host.stop_uml(state.uml_pid, layout, self.state_dir)
         host.delete_client_netns(layout)
-        if self.state_dir.exists():
-            shutil.rmtree(self.state_dir)
+        self._remove_state_dir()
+
+    def _remove_state_dir(self) -> None:
+        """Delete the state directory, but only one that is (or was being made) ours."""
+        if not self.state_dir.exists():
+            return
+        ours = (self.state_dir / "testbed.json").exists() or (self.state_dir / "guest").is_dir()
+        if not ours and any(self.state_dir.iterdir()):
+            raise TestbedError(
+                f"{self.state_dir} exists and is not a testbed's state directory; "
+                "choose another --state-dir"
+            )
+        shutil.rmtree(self.state_dir)
 
     def info(self) -> TestbedInfo:
         """The running testbed's info; a TestbedError when it is not up."""
@@ -238,21 +273,9 @@ class Testbed:
             raise TestbedError(f"no testbed is up ({self.state_dir}); run `oar-p2p testbed up`")
         return info
 
-    def _ssh_argv(
-        self, info: TestbedInfo, node: str, argv: Sequence[str], *, user: str = "root"
-    ) -> list[str]:
-        if node != FRONTEND and node not in info.machines:
-            known = ", ".join([FRONTEND, *info.machines])
-            raise TestbedError(f"unknown testbed node {node!r}; nodes: {known}")
-        ssh = ["ip", "netns", "exec", info.client_netns, "ssh", "-F", str(info.ssh_config)]
-        ssh += ["-l", user]
-        if node == FRONTEND:
-            return [*ssh, info.frontend_alias, shlex.join(argv)]
-        return [*ssh, "-J", info.frontend_alias, node, shlex.join(argv)]
-
     def exec_argv(self, node: str, argv: Sequence[str], *, user: str = "root") -> list[str]:
         """The host command that runs `argv` on `node` (for callers that stream stdio)."""
-        return self._ssh_argv(self.info(), node, argv, user=user)
+        return node_ssh_argv(self.info(), node, argv, user=user)
 
     def exec(
         self,

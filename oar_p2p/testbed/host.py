@@ -29,6 +29,9 @@ __all__ = [
 ]
 
 _NETNS_DIR = Path("/run/netns")
+# Kernels started by this process: kept so that they are reaped (and not reported by
+# `Popen.__del__` as still running) when `stop_uml` ends them.
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def run(
@@ -108,6 +111,7 @@ def start_uml(argv: list[str], console: Path) -> int:
             )
         except OSError as exc:
             raise TestbedError(f"could not start the UML kernel: {exc}") from exc
+    _STARTED[proc.pid] = proc
     return proc.pid
 
 
@@ -119,6 +123,11 @@ def _cmdline(pid: int) -> bytes:
 
 
 def _reap(pid: int) -> None:
+    started = _STARTED.get(pid)
+    if started is not None:
+        if started.poll() is not None:
+            del _STARTED[pid]
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
@@ -176,22 +185,30 @@ def _signal(pids: list[int], sig: signal.Signals, umid: str) -> None:
                 pass
 
 
+def _halt(layout: Layout, state_dir: Path) -> bool:
+    """Ask the guest to halt through its management console; False if it did not answer."""
+    socket = state_dir / "uml" / layout.umid / "mconsole"
+    if not socket.exists() or not netns_exists(layout.client_netns):
+        return False
+    # The client binds an abstract socket for the reply: run it in the kernel's netns.
+    mconsole = ["ip", "netns", "exec", layout.client_netns, "uml_mconsole", str(socket)]
+    try:
+        return run([*mconsole, "halt"], check=False, timeout=5).returncode == 0
+    except TestbedError:
+        return False  # a hung guest does not answer
+
+
 def stop_uml(pid: int, layout: Layout, state_dir: Path) -> None:
     """Halt the guest (mconsole), then make sure the kernel and its helpers are gone."""
     umid = layout.umid
     if not _is_ours(pid, umid):
         return
     pids = [pid, *_descendants(pid)]
-    socket = state_dir / "uml" / umid / "mconsole"
-    if socket.exists() and netns_exists(layout.client_netns):
-        # The client binds an abstract socket for the reply: run it in the kernel's netns.
-        mconsole = ["ip", "netns", "exec", layout.client_netns, "uml_mconsole", str(socket)]
-        run([*mconsole, "halt"], check=False, timeout=15)
-    alive = _wait_gone(pids, umid, timeout=20)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    alive = _wait_gone(pids, umid, timeout=15) if _halt(layout, state_dir) else pids
+    for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 10.0)):
         if not alive:
             return
         _signal(alive, sig, umid)
-        alive = _wait_gone(alive, umid, timeout=10)
+        alive = _wait_gone(alive, umid, timeout=grace)
     if alive:
         raise TestbedError(f"UML processes {alive} did not exit")

@@ -8,6 +8,7 @@ path (a kernel you built yourself).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -61,7 +62,11 @@ def ensure_kernel(*, build: bool = True) -> Path:
             "scripts/build-uml-kernel.sh from the oar-p2p repository "
             "(or set OAR_P2P_UML_KERNEL to a kernel with nf_tables ip/inet and netem)"
         )
-    return _build()
+    # One build at a time: concurrent callers (parallel test sessions) wait, then reuse.
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / "uml-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _cached_kernel() or _build()
 
 
 def _build() -> Path:

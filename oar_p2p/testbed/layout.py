@@ -149,6 +149,8 @@ def render_ssh_config(layout: Layout, identity_file: Path, known_hosts: Path) ->
         "    StrictHostKeyChecking yes\n"
         "    BatchMode yes\n"
         "    ConnectTimeout 30\n"
+        "    ServerAliveInterval 15\n"
+        "    ServerAliveCountMax 4\n"
         "    LogLevel ERROR\n"
     )
 
@@ -185,14 +187,14 @@ def _job(layout: Layout, start_time: int) -> dict[str, object]:
         "launchingDirectory": f"/home/{layout.username}",
         "assigned_network_address": machines,
         "assigned_resources": list(range(1, len(machines) + 1)),
-        "wanted_resources": f'-l "{{type = \'default\'}}/network_address={len(machines)}"',
+        "wanted_resources": f"-l \"{{type = 'default'}}/network_address={len(machines)}\"",
         "walltime": 7200,
         "submissionTime": start_time - 5,
         "startTime": start_time,
         "stopTime": None,
         "exit_code": None,
         "reservation": "None",
-        "message": f"R=1,W=2:0:0,J=I,P=default (Karma=0.000,quota_ok)",
+        "message": "R=1,W=2:0:0,J=I,P=default (Karma=0.000,quota_ok)",
         "cpuset_name": f"{layout.username}_{layout.job_id}",
         "initial_request": f"oarsub -I -l nodes={len(machines)}",
     }

@@ -1,11 +1,11 @@
 """Write a testbed's state directory before boot: keys, guest files, images, ssh files.
 
-    <state>/id_ed25519[.pub]   the cluster user's key (root and alice accept it)
-    <state>/ssh_config         `Host <frontend alias>` + `Host *` (identity, known_hosts)
-    <state>/known_hosts        the real host keys of the frontend and every machine
-    <state>/guest/             mounted at /testbed in the guest: init scripts, testbed.env,
-                               etc/hosts, bin/oarstat, oar/ job files, ssh/ host keys and
-                               sshd_config, images/ tarballs + index, ready/ and failed/
+<state>/id_ed25519[.pub]   the cluster user's key (root and alice accept it)
+<state>/ssh_config         `Host <frontend alias>` + `Host *` (identity, known_hosts)
+<state>/known_hosts        the real host keys of the frontend and every machine
+<state>/guest/             mounted at /testbed in the guest: init scripts, testbed.env,
+                           etc/hosts, bin/oarstat, oar/ job files, ssh/ host keys and
+                           sshd_config, images/ tarballs + index, ready/ and failed/
 """
 
 from __future__ import annotations

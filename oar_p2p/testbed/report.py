@@ -17,9 +17,7 @@ def describe(info: TestbedInfo, *, headline: str) -> str:
         f"(job {info.job_id} of {info.username})",
     ]
     for name in info.machines:
-        lines.append(
-            f"  {name:<10} {info.machine_ips[name]} on bond0: sshd, dockerd ({images})"
-        )
+        lines.append(f"  {name:<10} {info.machine_ips[name]} on bond0: sshd, dockerd ({images})")
     lines += [
         f"  kernel     {info.kernel}",
         f"  client     network namespace {info.client_netns}, ssh config {info.ssh_config}",

@@ -1,31 +1,43 @@
 """The end-to-end tier: one local testbed (3 machines) for the whole session.
 
-`testbed` is the session's `Testbed` (use `.exec`, `.run_in_client`, `.client_env()`),
-`testbed_info` its `TestbedInfo`. The kernel is built by scripts/build-uml-kernel.sh when
-not cached (minutes, once). A testbed already up at the default state directory (a
-developer's `oar-p2p testbed up`) is reused and left running; otherwise the fixture brings
-one up and always takes it down at the end of the session, failures included.
+`testbed` is the session's `Testbed` (use `.exec`, `.run_in_client`, `.client_env()`,
+`.info()`), `testbed_info` its `TestbedInfo`. The kernel is built by
+scripts/build-uml-kernel.sh when not cached (minutes, once).
+
+Each session boots a private testbed (its own state directory, namespace, tap and umid),
+so that concurrent sessions never share a guest, and always takes it down at the end,
+failures included. With OAR_P2P_E2E_REUSE=1, a testbed already up at the default state
+directory (`oar-p2p testbed up`) is used instead and left running.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from oar_p2p.testbed import Testbed, TestbedInfo
 
 
+def _reusable() -> Testbed | None:
+    if os.environ.get("OAR_P2P_E2E_REUSE") != "1":
+        return None
+    bed = Testbed()
+    info = bed.status()
+    return bed if info is not None and len(info.machines) >= 3 else None
+
+
 @pytest.fixture(scope="session")
 def testbed() -> Iterator[Testbed]:
     if os.geteuid() != 0:
         pytest.skip("end-to-end tests need root (network namespaces, tap, user-mode-linux)")
-    bed = Testbed()
-    info = bed.status()
-    if info is not None and len(info.machines) >= 3:
-        yield bed
+    reused = _reusable()
+    if reused is not None:
+        yield reused
         return
+    bed = Testbed(Path(f"/run/oar-p2p-testbed-e2e-{os.getpid()}"), name=f"e2e{os.getpid()}")
     try:
         bed.up(machines=3)
         yield bed

@@ -54,7 +54,10 @@ if [ "$role" = machine ]; then
         --userland-proxy=false --data-root=/var/lib/docker --exec-root=/run/docker \
         --host=unix:///var/run/docker.sock --pidfile=/run/docker.pid \
         --exec-opt native.cgroupdriver=cgroupfs >/run/dockerd.log 2>&1 </dev/null &
-    wait_for 120 "dockerd" /usr/bin/docker version
+    # Poll the socket first: every docker client run costs the one guest CPU dearly.
+    wait_for 120 "the docker socket" test -S /var/run/docker.sock
+    wait_for 60 "dockerd" /usr/bin/docker version
+    echo "testbed-node $node: dockerd up after ${SECONDS} s"
     while read -r tar tag; do
         /usr/bin/docker import "/testbed/images/$tar" "$tag" >/dev/null \
             || fail "docker import $tar as $tag"

@@ -50,9 +50,7 @@ def _free_port() -> int:
 
 
 def _keygen(path: Path) -> None:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True
-    )
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -72,9 +70,10 @@ def start_sshd(info: Sshd) -> None:
     """Start (or restart) the test sshd on info.port."""
     cfg = info.dir / "sshd_config"
     log = info.dir / "sshd.log"
-    proc = subprocess.Popen(
-        [SSHD, "-D", "-e", "-f", str(cfg)], stderr=log.open("ab"), stdout=subprocess.DEVNULL
-    )
+    with log.open("ab") as err:
+        proc = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(cfg)], stderr=err, stdout=subprocess.DEVNULL
+        )
     _wait_listening(info.port, proc, log)
     info.proc = proc
 
@@ -101,7 +100,8 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
         f"AuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n"
         "PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nMaxStartups 100\n"
-        "MaxSessions 100\nLogLevel VERBOSE\n"
+        # SHLVL=1: bash skips root's .bashrc (its pyenv init costs ~120 ms per command)
+        "MaxSessions 100\nLogLevel VERBOSE\nSetEnv SHLVL=1\n"
     )
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
     host_pub = " ".join((d / "host_ed25519.pub").read_text().split()[:2])

@@ -1,0 +1,125 @@
+"""Test doubles for the edges: `FakeTransport` (like httpx's MockTransport).
+
+    fake = FakeTransport({"oarstat -j 4242 -J": JOB_JSON})
+    fake.on("sh -s", Reply("cpus 4\\ndefault-route default via 10.0.0.1 dev eth0"), host="x")
+    fake.on("bash -s", handler=lambda call: Reply(status=1) if b"nft" in call.stdin else None)
+    machines = resolve_machines(..., transport=fake, ...)
+    assert fake.commands("dicluster") == ["oarstat -j 4242 -J"]
+
+A reply is looked up by (host, command), then by command, then the handlers are asked in
+order (first non-None wins). No reply at all fails the test with the command it got. A
+reply may be an exception instance, raised as the transport would (e.g. ConnectError).
+`check=True` with a non-zero status raises `RemoteCommandError` exactly as SshTransport does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from oar_p2p.remote.transport import CommandResult, check_result
+
+__all__ = ["Call", "FakeTransport", "Reply"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded `run`."""
+
+    host: str
+    command: str
+    stdin: bytes
+    timeout: float | None
+    check: bool
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A canned result: stdout, stderr (str is UTF-8 encoded) and exit status."""
+
+    stdout: bytes | str = b""
+    stderr: bytes | str = b""
+    status: int = 0
+
+
+Answer = Reply | str | BaseException
+Handler = Callable[[Call], Answer | None]
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+class FakeTransport:
+    """Maps commands to canned results and records every call; thread-safe."""
+
+    def __init__(
+        self,
+        replies: Mapping[str | tuple[str, str], Answer] | None = None,
+        handler: Handler | None = None,
+    ) -> None:
+        self.replies: dict[str | tuple[str, str], Answer] = dict(replies or {})
+        self.handlers: list[Handler] = [handler] if handler else []
+        self.calls: list[Call] = []
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def on(
+        self,
+        command: str,
+        reply: Answer | None = None,
+        *,
+        host: str | None = None,
+        handler: Handler | None = None,
+    ) -> FakeTransport:
+        """Add a reply for a command (on one host, or any); or a handler. Chainable."""
+        if handler is not None:
+            self.handlers.append(handler)
+        if reply is not None:
+            self.replies[(host, command) if host else command] = reply
+        return self
+
+    def _answer(self, call: Call) -> Answer:
+        answer = self.replies.get((call.host, call.command), self.replies.get(call.command))
+        for handler in self.handlers:
+            if answer is not None:
+                break
+            answer = handler(call)
+        if answer is None:
+            raise AssertionError(f"FakeTransport: no reply for {call.host}: {call.command!r}")
+        return answer
+
+    def run(
+        self,
+        host: str,
+        command: str,
+        *,
+        stdin: bytes = b"",
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        call = Call(host, command, stdin, timeout, check)
+        with self._lock:
+            self.calls.append(call)
+        answer = self._answer(call)
+        if isinstance(answer, BaseException):
+            raise answer
+        reply = Reply(answer) if isinstance(answer, str) else answer
+        result = CommandResult(
+            host, command, _bytes(reply.stdout), _bytes(reply.stderr), reply.status, 0.0
+        )
+        return check_result(result) if check else result
+
+    def close(self) -> None:
+        self.closed = True
+
+    def commands(self, host: str | None = None) -> list[str]:
+        """The commands run so far (on one host, or all), in order."""
+        with self._lock:
+            return [c.command for c in self.calls if host is None or c.host == host]
+
+    def hosts(self) -> list[str]:
+        """The hosts contacted, in first-contact order."""
+        with self._lock:
+            return list(dict.fromkeys(c.host for c in self.calls))
