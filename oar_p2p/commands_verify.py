@@ -49,8 +49,8 @@ def _pair_limit(text: str, n_addresses: int) -> int:
     return int(text)
 
 
-def measure(cluster: Cluster, network: Network, pairs: list[tuple[int, int]], count: int
-            ) -> tuple[dict[tuple[str, str], tuple[float, float] | None], float]:
+def measure(cluster: Cluster, network: Network, pairs: list[tuple[int, int]], count: int,
+            parallel: int = 2) -> tuple[dict[tuple[str, str], tuple[float, float] | None], float]:
     """Ping every pair from its source machine, and the machines from each other (base)."""
     by_host: dict[str, list[tuple[str, str]]] = {}
     for i, j in pairs:
@@ -60,7 +60,8 @@ def measure(cluster: Cluster, network: Network, pairs: list[tuple[int, int]], co
 
     def run(host: str) -> str:
         others = [h for h in hosts if h != host][:2]
-        script = ping_script(by_host.get(host, []), count=count) + base_script(others, count=count)
+        script = ping_script(by_host.get(host, []), count=count, parallel=parallel)
+        script += base_script(others, count=count)
         return cluster.run_privileged(host, script, timeout=600).stdout.decode()
 
     results = for_each_machine(hosts, run, cluster.limit)
@@ -79,16 +80,25 @@ def measure(cluster: Cluster, network: Network, pairs: list[tuple[int, int]], co
 
 
 def run_verify(cluster: Cluster, network: Network, *, limit: int, count: int,
-               subtract_base: bool) -> VerifyReport:
+               subtract_base: bool, parallel: int = 2) -> VerifyReport:
     pairs = select_pairs(network, limit)
-    rtts, base = measure(cluster, network, pairs, count)
+    rtts, base = measure(cluster, network, pairs, count, parallel)
+    first = compare(network, pairs, rtts, base_ms=base if subtract_base else 0.0)
+    if first.failed:  # measure the failing pairs once more: one busy moment is not a fault
+        index = {(a.ip): a.index for a in network.addresses}
+        again = [(index[p.src], index[p.dst]) for p in first.failed]
+        retry, _ = measure(cluster, network, again, count, parallel)
+        for key, value in retry.items():
+            old = rtts.get(key)
+            if value is not None and (old is None or value[0] < old[0]):
+                rtts[key] = value
     report = compare(network, pairs, rtts, base_ms=base if subtract_base else 0.0)
     return VerifyReport(report.pairs, base, report.tolerance_ms, report.tolerance_pct)
 
 
 def render_report(report: VerifyReport, subtract_base: bool) -> list[str]:
     lines = [f"{'source':<15} {'destination':<15} {'requested':>10} {'min':>9} {'avg':>9} "
-             f"{'error':>8}"]
+             f"{'error(min)':>10}"]
     for p in report.pairs:
         mn = f"{p.min_ms:.3f}" if p.min_ms is not None else "-"
         avg = f"{p.avg_ms:.3f}" if p.avg_ms is not None else "no reply"
@@ -99,12 +109,13 @@ def render_report(report: VerifyReport, subtract_base: bool) -> list[str]:
     errors = sorted(abs(p.error_ms) for p in report.pairs if p.error_ms is not None)
     if errors:
         p95 = errors[min(len(errors) - 1, int(0.95 * len(errors)))]
-        lines.append(f"error |avg - requested|: median {statistics.median(errors):.3f} ms, "
+        lines.append(f"error |min - requested|: median {statistics.median(errors):.3f} ms, "
                      f"p95 {p95:.3f} ms, max {errors[-1]:.3f} ms")
     how = "subtracted" if subtract_base else "not subtracted"
     lines.append(f"base RTT {report.base_ms:.3f} ms ({how})")
     lines.append(f"{len(report.pairs) - len(report.failed)} of {len(report.pairs)} pairs within "
-                 f"tolerance (max({report.tolerance_ms:g} ms, {report.tolerance_pct:g}%))")
+                 f"tolerance (min RTT vs requested, max({report.tolerance_ms:g} ms, "
+                 f"{report.tolerance_pct:g}%))")
     return lines
 
 
@@ -121,13 +132,13 @@ def write_plot(report: VerifyReport, path: Path) -> None:
     ok = [p for p in report.pairs if p.error_ms is not None]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
     want = [p.requested_ms for p in ok]
-    got = [p.requested_ms + (p.error_ms or 0.0) for p in ok]
+    got = [p.requested_ms + (p.error_ms or 0.0) for p in ok]  # min RTT (minus base if asked)
     colors = ["tab:blue" if p.ok else "tab:red" for p in ok]
     ax1.scatter(want, got, c=colors, s=14)
     top = max(want + got + [1.0])
     ax1.plot([0, top], [0, top], color="gray", linewidth=1, label="identity")
     ax1.set_xlabel("requested RTT (ms)")
-    ax1.set_ylabel("measured RTT, avg (ms)")
+    ax1.set_ylabel("measured RTT, min (ms)")
     ax1.set_title("requested vs measured")
     ax1.legend()
     ax2.hist([p.error_ms for p in ok if p.error_ms is not None], bins=30, color="tab:blue")
@@ -144,6 +155,7 @@ def verify(
     spec: Path = SpecArg,
     pairs: str = typer.Option("200", "--pairs", help="all, or how many pairs to sample"),
     count: int = typer.Option(5, "--count", help="pings per pair"),
+    parallel: int = typer.Option(2, "--parallel", help="pairs measured at once per machine"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable report"),
     plot: Path | None = typer.Option(None, "--plot", help="write a PNG (needs matplotlib)"),
     subtract_base: bool = typer.Option(False, "--subtract-base",
@@ -164,7 +176,7 @@ def verify(
         try:
             limit = _pair_limit(pairs, len(network.addresses))
             report = run_verify(cluster, network, limit=limit, count=count,
-                                subtract_base=subtract_base)
+                                subtract_base=subtract_base, parallel=max(1, parallel))
         finally:
             cluster.transport.close()
         if plot is not None:

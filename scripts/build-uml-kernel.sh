@@ -18,6 +18,11 @@ if [ ! -f "$tarball" ] || ! command -v flex >/dev/null || ! command -v bison >/d
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-source-6.1 flex bison bc build-essential libelf-dev >&2
 fi
 
+# one build at a time: concurrent callers wait, then reuse the cached result
+mkdir -p "$cache"
+exec 9>"$cache/uml-build.lock"
+flock 9
+
 key="$( (sha256sum "$options" | cut -c1-16; stat -c %s "$tarball") | sha256sum | cut -c1-16)"
 out="$cache/uml-$key"
 if [ -x "$out/linux" ]; then

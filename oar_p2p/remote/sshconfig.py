@@ -75,9 +75,11 @@ class HostConfig:
 
     @property
     def known_hosts_name(self) -> str:
-        """The name this host's key is recorded under in known_hosts."""
-        name = self.host_key_alias or self.hostname
-        return name if self.port == 22 else f"[{name}]:{self.port}"
+        """The name this host's key is recorded under in known_hosts (as OpenSSH: a
+        HostKeyAlias verbatim, else the host name, as ``[name]:port`` off port 22)."""
+        if self.host_key_alias:
+            return self.host_key_alias
+        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
 
     @property
     def address(self) -> str:

@@ -52,7 +52,11 @@ def _check_iface(name: str) -> None:
 
 
 def _timer() -> str:
-    return '_t() { date +%s%N; }\n_done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }\n'
+    # bash's own clock (microseconds): `date +%N` is missing from busybox
+    return (
+        '_t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }\n'
+        '_done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }\n'
+    )
 
 
 def _batch(step: str, command: str, lines: Iterable[str]) -> Iterator[str]:

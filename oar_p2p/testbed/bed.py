@@ -160,8 +160,11 @@ class Testbed:
 
     def _boot(self, layout: Layout, kernel: Path) -> TestbedInfo:
         files = prepare_state_dir(layout, self.state_dir)
+        # Boot a private copy: a rebuild replacing the cached binary cannot race the boot.
+        booted = self.state_dir / "linux"
+        shutil.copy2(kernel, booted)
         host.create_client_netns(layout)
-        argv = host.uml_argv(kernel, layout, self.state_dir, GUEST_MEM_MB)
+        argv = host.uml_argv(booted, layout, self.state_dir, GUEST_MEM_MB)
         started = time.monotonic()
         pid = host.start_uml(argv, self.state_dir / "console.log")
         info = TestbedInfo(

@@ -7,7 +7,8 @@ scripts/build-uml-kernel.sh when not cached (minutes, once).
 Each session boots a private testbed (its own state directory, namespace, tap and umid),
 so that concurrent sessions never share a guest, and always takes it down at the end,
 failures included. With OAR_P2P_E2E_REUSE=1, a testbed already up at the default state
-directory (`oar-p2p testbed up`) is used instead and left running.
+directory (`oar-p2p testbed up`) is used instead and left running; with
+OAR_P2P_E2E_REUSE=STATE_DIR:NAME, that testbed.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from oar_p2p.testbed import Testbed, TestbedInfo
 
 
 def _reusable() -> Testbed | None:
-    if os.environ.get("OAR_P2P_E2E_REUSE") != "1":
+    reuse = os.environ.get("OAR_P2P_E2E_REUSE", "")
+    if not reuse:
         return None
-    bed = Testbed()
+    # "1": the default testbed; "STATE_DIR:NAME": a private one (e.g. a developer's)
+    state, _, name = reuse.partition(":")
+    bed = Testbed() if reuse == "1" else Testbed(Path(state), name=name or "testbed")
     info = bed.status()
     return bed if info is not None and len(info.machines) >= 3 else None
 

@@ -25,7 +25,7 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-HOSTILE = "it's \"$(touch /tmp/pwned)\" `touch /tmp/pwned` `id`\nsecond line $HOME"
+HOSTILE = 'it\'s "$(touch /tmp/pwned)" `touch /tmp/pwned` `id`\nsecond line $HOME'
 
 DRIVER = r"""
 import json, sys
@@ -39,7 +39,8 @@ from oar_p2p.remote.ssh import SshTransport
 from oar_p2p.spec.models import SignalEntry
 
 cfg = json.load(sys.stdin)
-t = SshTransport(cfg["frontend"], cfg["username"], Path(cfg["ssh_config"]))
+t = SshTransport(frontend=cfg["frontend"], username=cfg["username"],
+                 ssh_config=Path(cfg["ssh_config"]))
 out = {}
 try:
     cs = [make_container(**c) for c in cfg["containers"]]

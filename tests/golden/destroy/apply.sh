@@ -1,7 +1,7 @@
 # -------------------- gengar-1 --------------------
 set -euo pipefail
 umask 022
-_t() { date +%s%N; }
+_t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
 _done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }
 s=$(_t)
 ip -b - <<'OARP2P_IP'
@@ -27,7 +27,7 @@ rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz
 # -------------------- gengar-2 --------------------
 set -euo pipefail
 umask 022
-_t() { date +%s%N; }
+_t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
 _done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }
 s=$(_t)
 ip -b - <<'OARP2P_IP'

@@ -1,7 +1,7 @@
 # -------------------- gengar-1 --------------------
 set -euo pipefail
 umask 022
-_t() { date +%s%N; }
+_t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
 _done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }
 mkdir -p /run/oar-p2p
 echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz
@@ -23,5 +23,5 @@ _done tc $s
 # -------------------- gengar-2 --------------------
 set -euo pipefail
 umask 022
-_t() { date +%s%N; }
+_t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
 _done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }

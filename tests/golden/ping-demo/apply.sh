@@ -1,7 +1,7 @@
 # -------------------- gengar-1 --------------------
 set -euo pipefail
 umask 022
-_t() { date +%s%N; }
+_t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
 _done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }
 sysctl -q -w net.ipv4.neigh.default.gc_thresh1=8192
 sysctl -q -w net.ipv4.neigh.default.gc_thresh2=16384
@@ -88,7 +88,7 @@ rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz
 # -------------------- gengar-2 --------------------
 set -euo pipefail
 umask 022
-_t() { date +%s%N; }
+_t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
 _done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }
 sysctl -q -w net.ipv4.neigh.default.gc_thresh1=8192
 sysctl -q -w net.ipv4.neigh.default.gc_thresh2=16384

@@ -81,6 +81,7 @@ def test_patterns_negation_proxyjump_and_host_key_alias() -> None:
     assert gengar.proxy_jump == (Hop("dicluster"),)
     assert gengar.known_hosts_name == "gengar-key"
     assert c.resolve("gengar-9").proxy_jump == ()
+    assert c.resolve("gengar-1", port=2222).known_hosts_name == "gengar-key"  # no [..]:port
 
 
 def test_proxyjump_chain_with_user_and_port() -> None:
