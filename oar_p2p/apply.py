@@ -89,8 +89,12 @@ def observe_machines(
     def read(host: str) -> MachineState:
         m = by_host[host]
         want = desired[host].pairs
-        script = read_script(m.interface, sorted(SYSCTLS), refresh=refresh,
-                             desired_digest=want.digest if want else "")
+        script = read_script(
+            m.interface,
+            sorted(SYSCTLS),
+            refresh=refresh,
+            desired_digest=want.digest if want else "",
+        )
         result = cluster.run_privileged(host, script, timeout=900)
         cluster.reads[host] = cluster.reads.get(host, 0) + 1
         return snapshot(host, m.interface, split_sections(result.stdout.decode()))
@@ -154,8 +158,12 @@ def _record(plan: MachinePlan, network: Network | None) -> tuple[str, str] | Non
         return None
     local, steps = network.record_rows(plan.hostname)
     return build_record(
-        digest=plan.desired.pairs.digest, size=plan.desired.pairs.size,
-        chains=plan.desired.nft.chains, ips=list(network.ips), local=local, steps=steps,
+        digest=plan.desired.pairs.digest,
+        size=plan.desired.pairs.size,
+        chains=plan.desired.nft.chains,
+        ips=list(network.ips),
+        local=local,
+        steps=steps,
         resolution_us=network.quantizer.resolution_us,
     )
 

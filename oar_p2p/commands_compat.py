@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import typer
@@ -31,12 +32,18 @@ from oar_p2p.commands_net import (
     cluster_flags,
     offline_plan,
 )
-from oar_p2p.compat import compat_project, net_show_lines, preview_banner
-from oar_p2p.errors import ClusterError
+from oar_p2p.compat import COMPAT_EXPERIMENT, compat_project, net_show_lines, preview_banner
+from oar_p2p.desired.containers import Experiment, build_experiment, make_container
+from oar_p2p.errors import ClusterError, ScheduleError
+from oar_p2p.experiment import RunOptions, run_experiment
+from oar_p2p.experiment_cli import remove_owned_containers, report_run
 from oar_p2p.project import build_project_network
 from oar_p2p.render.commands import render_write_script
+from oar_p2p.schedule import ScheduleEntry, parse_schedule
 from oar_p2p.session import open_cluster
 from oar_p2p.settings import resolve_settings
+from oar_p2p.spec.models import SignalEntry
+from oar_p2p.spec.values import SignalSpec
 from oar_p2p.state import MachineState
 
 __all__ = ["net_app"]
@@ -49,24 +56,46 @@ MatrixOpt = typer.Option(..., "--latency-matrix", help="latency matrix file")
 WrapOpt = typer.Option(False, "--matrix-wrap", help="address i uses row i mod dimension")
 
 
-def _flags(job_id: int | None, infer: bool | None, frontend: str | None, user: str | None,
-           ssh_config: str | None, executor: str | None, image: str | None,
-           host_key_policy: str | None) -> dict[str, object]:
-    return cluster_flags(job_id, infer, frontend, user, ssh_config, executor, image,
-                         host_key_policy)
+def _flags(
+    job_id: int | None,
+    infer: bool | None,
+    frontend: str | None,
+    user: str | None,
+    ssh_config: str | None,
+    executor: str | None,
+    image: str | None,
+    host_key_policy: str | None,
+) -> dict[str, object]:
+    return cluster_flags(
+        job_id, infer, frontend, user, ssh_config, executor, image, host_key_policy
+    )
 
 
 @net_app.command("up")
 def net_up(
-    addresses: str = AddrOpt, latency_matrix: Path = MatrixOpt, matrix_wrap: bool = WrapOpt,
-    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
-    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
-    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
-    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+    addresses: str = AddrOpt,
+    latency_matrix: Path = MatrixOpt,
+    matrix_wrap: bool = WrapOpt,
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt,
+    host_key_policy: str | None = HostKeyOpt,
 ) -> None:
     """Create the network (changes only what differs from what is installed)."""
-    flags = _flags(job_id, infer_job_id, frontend_hostname, cluster_username, ssh_config,
-                   executor, helper_image, host_key_policy)
+    flags = _flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        executor,
+        helper_image,
+        host_key_policy,
+    )
 
     def body() -> int:
         project = compat_project(addresses, latency_matrix, wrap=matrix_wrap)
@@ -89,10 +118,12 @@ def net_up(
     raise typer.Exit(run_cli(body))
 
 
-def _down(flags: dict[str, object]) -> int:
+def _down(flags: dict[str, object], *, containers: bool = False) -> int:
     settings = resolve_settings(flags, os.environ)
     cluster = open_cluster(settings, progress=_progress)
     try:
+        if containers:  # `clean`: the original removed containers too; we remove only ours
+            remove_owned_containers(cluster, None)
         plan = plan_destroy(cluster)
         result = apply_plan(cluster, plan, None) if plan.has_changes else ApplyResult([])
     finally:
@@ -105,48 +136,85 @@ def _down(flags: dict[str, object]) -> int:
 
 @net_app.command("down")
 def net_down(
-    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
-    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
-    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
-    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt,
+    host_key_policy: str | None = HostKeyOpt,
 ) -> None:
     """Remove the addresses, route, qdiscs and nft table the tool installed."""
-    flags = _flags(job_id, infer_job_id, frontend_hostname, cluster_username, ssh_config,
-                   executor, helper_image, host_key_policy)
+    flags = _flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        executor,
+        helper_image,
+        host_key_policy,
+    )
     raise typer.Exit(run_cli(lambda: _down(flags)))
 
 
 @app.command("clean")
 def clean(
-    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
-    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
-    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
-    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt,
+    host_key_policy: str | None = HostKeyOpt,
 ) -> None:
-    """The same as `net down` (the original's `clean`)."""
-    flags = _flags(job_id, infer_job_id, frontend_hostname, cluster_username, ssh_config,
-                   executor, helper_image, host_key_policy)
-    raise typer.Exit(run_cli(lambda: _down(flags)))
+    """`net down`, and remove every container the tool owns (the original's `clean`)."""
+    flags = _flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        executor,
+        helper_image,
+        host_key_policy,
+    )
+    raise typer.Exit(run_cli(lambda: _down(flags, containers=True)))
 
 
 @net_app.command("show")
 def net_show(
     interleave: bool = typer.Option(False, "--interleave", help="round-robin across machines"),
-    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
-    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
-    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
-    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt,
+    host_key_policy: str | None = HostKeyOpt,
 ) -> None:
     """Print `<hostname> <address>` for every emulated address."""
-    flags = _flags(job_id, infer_job_id, frontend_hostname, cluster_username, ssh_config,
-                   executor, helper_image, host_key_policy)
+    flags = _flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        executor,
+        helper_image,
+        host_key_policy,
+    )
 
     def body() -> int:
         settings = resolve_settings(flags, os.environ)
         cluster = open_cluster(settings)
         try:
-            empty = {m.hostname: MachineState.empty(m.hostname, m.interface)
-                     for m in cluster.machines}
+            empty = {
+                m.hostname: MachineState.empty(m.hostname, m.interface) for m in cluster.machines
+            }
             observed = observe_machines(cluster, empty)
         finally:
             close_cluster(cluster)
@@ -159,7 +227,9 @@ def net_show(
 @net_app.command("preview")
 def net_preview(
     machine: list[str] = typer.Option(..., "--machine", help="machine hostname (repeatable)"),
-    addresses: str = AddrOpt, latency_matrix: Path = MatrixOpt, matrix_wrap: bool = WrapOpt,
+    addresses: str = AddrOpt,
+    latency_matrix: Path = MatrixOpt,
+    matrix_wrap: bool = WrapOpt,
 ) -> None:
     """Print each machine's configuration script, with no cluster access."""
 
@@ -174,3 +244,89 @@ def net_preview(
     raise typer.Exit(run_cli(body))
 
 
+def _schedule_experiment(
+    entries: list[ScheduleEntry], signals: list[str], machines: dict[int, str]
+) -> Experiment:
+    containers = []
+    for i, e in enumerate(entries):
+        host = machines.get(e.machine_index)
+        if host is None:
+            known = ", ".join(f"{h} (10.{k}.x.x)" for k, h in sorted(machines.items()))
+            raise ScheduleError(
+                f"address {e.address} belongs to no machine of the job (allowed: addresses of "
+                f"{known})"
+            )
+        containers.append(
+            make_container(
+                name=e.name, machine=host, index=i, address=e.address, image=e.image, env=e.env
+            )
+        )
+    parsed = [SignalSpec.parse(s) for s in signals]
+    entries_ = [SignalEntry(name=p.name, delay=p.delay) for p in parsed]
+    return build_experiment(
+        COMPAT_EXPERIMENT, containers, entries_, [e.address for e in entries], "compat-run"
+    )
+
+
+@app.command("run")
+def run_schedule(
+    schedule: Path | None = typer.Argument(None, help="JSON schedule file (default: stdin)"),
+    output_dir: Path = typer.Option(
+        Path("."), "--output-dir", help="where <name>.stdout|.stderr and the manifest go"
+    ),
+    signal: list[str] = typer.Option([], "--signal", help="NAME:SECONDS (repeatable)"),
+    timeout: float | None = typer.Option(None, "--timeout", help="stop the run after N s"),
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    host_key_policy: str | None = HostKeyOpt,
+) -> None:
+    """Run the containers of a JSON schedule on the machines owning their addresses."""
+    flags = _flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        None,
+        None,
+        host_key_policy,
+    )
+
+    def body() -> int:
+        if schedule is None:
+            text, file = sys.stdin.read(), "<stdin>"
+        else:
+            try:
+                text, file = schedule.read_text(), str(schedule)
+            except OSError as exc:
+                raise ScheduleError(
+                    f"cannot read schedule: {exc.strerror}", file=str(schedule)
+                ) from None
+        entries = parse_schedule(text, file)
+        for s in signal:
+            SignalSpec.parse(s)
+        settings = resolve_settings(flags, os.environ)
+        cluster = open_cluster(settings, progress=_progress, privileged=False)
+        try:
+            exp = _schedule_experiment(
+                entries, signal, {m.index: m.hostname for m in cluster.machines}
+            )
+            output_dir.mkdir(parents=True, exist_ok=True)
+            typer.echo(f"Running {len(exp.containers)} containers, logs in {output_dir}")
+            result = run_experiment(
+                cluster.transport,
+                exp,
+                output_dir,
+                hosts=cluster.hosts,
+                options=RunOptions(timeout=timeout, limit=cluster.limit),
+                progress=None,
+            )
+        finally:
+            close_cluster(cluster)
+        report_run(result, output_dir)
+        return 0
+
+    raise typer.Exit(run_cli(body))

@@ -22,6 +22,13 @@ from oar_p2p.cli import app, run_cli
 from oar_p2p.desired.network import Network
 from oar_p2p.diff import diff_machine
 from oar_p2p.errors import ClusterError, ValueParseError
+from oar_p2p.experiment_cli import (
+    experiment_status,
+    network_digest,
+    remove_owned_containers,
+    run_and_report,
+    spec_experiment,
+)
 from oar_p2p.lock import cluster_lock, force_unlock
 from oar_p2p.plan import Plan
 from oar_p2p.plan_file import check_saved_plan, load_saved_plan, save_plan
@@ -235,6 +242,8 @@ def plan(
             cluster, network = _online(project, flags, machine or [], not as_json)
             try:
                 p = plan_network(cluster, network, refresh)
+                exp = spec_experiment(project.spec, network, p)
+                status = experiment_status(cluster, exp) if exp else None
             finally:
                 close_cluster(cluster)
             if out is not None:
@@ -242,7 +251,12 @@ def plan(
         _render(
             p, project, as_json=as_json, full=full, verbose=verbose, show_commands=show_commands
         )
-        return 2 if detailed_exitcode and p.has_changes else 0
+        run_needed = False
+        if not offline and exp is not None and status is not None:
+            run_needed = not status.up_to_date or p.has_changes
+            what = "run needed" if run_needed else "no changes"
+            typer.echo(f"Experiment {exp.name}: {what} ({status.reason}).", err=as_json)
+        return 2 if detailed_exitcode and (p.has_changes or run_needed) else 0
 
     raise typer.Exit(run_cli(body))
 
@@ -259,12 +273,44 @@ def _report_apply(result: ApplyResult) -> None:
             typer.secho(f"{m.hostname}: FAILED: {m.error}", fg=typer.colors.RED, err=True)
 
 
+def _network_step(cluster: Cluster, p: Plan, network: Network) -> None:
+    result = apply_plan(cluster, p, network)
+    _report_apply(result)
+    if result.failed:
+        names = ", ".join(m.hostname for m in result.failed)
+        raise ClusterError(
+            f"apply failed on {len(result.failed)} machine(s): {names}; "
+            "fix the cause and run apply again (it converges)"
+        )
+    typer.echo(f"Apply complete: {len(result.machines)} machine(s) changed.")
+
+
+def _quick_verify(cluster: Cluster, network: Network) -> None:
+    from oar_p2p.commands_verify import render_report, run_verify
+
+    report = run_verify(cluster, network, limit=30, count=3, subtract_base=False, parallel=1)
+    for line in render_report(report, False)[-3:]:
+        typer.echo(line)
+    if not report.ok:
+        raise ClusterError(
+            f"{len(report.failed)} sampled pair(s) are outside tolerance (see `oar-p2p verify`)"
+        )
+
+
 @app.command()
 def apply(
     target: Path = typer.Argument(..., help="experiment spec, or a plan saved by `plan --out`"),
     machine: list[str] = MachineOpt,
     refresh: str = RefreshOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="list every change"),
+    rerun: bool = typer.Option(False, "--rerun", help="run the experiment even if it ran"),
+    output_dir: Path = typer.Option(
+        Path("runs"), "--output-dir", help="where run directories (logs, manifest) go"
+    ),
+    run_timeout: float | None = typer.Option(
+        None, "--timeout", help="stop the run after this many seconds"
+    ),
+    verify: bool = typer.Option(False, "--verify", help="measure a sample of RTTs after"),
     job_id: int | None = JobOpt,
     infer_job_id: bool | None = InferOpt,
     frontend_hostname: str | None = FrontOpt,
@@ -274,7 +320,7 @@ def apply(
     helper_image: str | None = ImageOpt,
     host_key_policy: str | None = HostKeyOpt,
 ) -> None:
-    """Converge the machines to the spec: change only what differs."""
+    """Converge the network, then run the experiment unless it already ran as specified."""
     flags = cluster_flags(
         job_id,
         infer_job_id,
@@ -297,20 +343,29 @@ def apply(
                 p = plan_network(cluster, network, saved["refresh"] if saved else refresh)
                 if saved:
                     check_saved_plan(saved, spec, p)
+                exp = spec_experiment(project.spec, network, p)
+                status = experiment_status(cluster, exp) if exp else None
                 _echo_lines(render_plan(p, verbose=verbose))
-                if not p.has_changes:
-                    return 0
-                result = apply_plan(cluster, p, network)
+                if p.has_changes:
+                    _network_step(cluster, p, network)
+                if exp is None or status is None:
+                    pass
+                elif status.up_to_date and not rerun and not p.has_changes:
+                    typer.echo(f"Experiment {exp.name}: no changes ({status.reason}).")
+                else:
+                    why = "--rerun" if rerun else status.reason
+                    typer.echo(f"Experiment {exp.name}: run needed ({why}).")
+                    run_and_report(
+                        cluster,
+                        exp,
+                        output_dir,
+                        timeout=run_timeout,
+                        extra={"spec": str(spec.resolve()), "network_digest": network_digest(p)},
+                    )
+                if verify:
+                    _quick_verify(cluster, network)
         finally:
             close_cluster(cluster)
-        _report_apply(result)
-        if result.failed:
-            names = ", ".join(m.hostname for m in result.failed)
-            raise ClusterError(
-                f"apply failed on {len(result.failed)} machine(s): {names}; "
-                "fix the cause and run apply again (it converges)"
-            )
-        typer.echo(f"Apply complete: {len(result.machines)} machine(s) changed.")
         return 0
 
     raise typer.Exit(run_cli(body))
@@ -352,6 +407,7 @@ def destroy(
         )
         try:
             with cluster_lock(cluster.transport, cluster.hosts[0], "destroy"):
+                remove_owned_containers(cluster, project.spec.name)
                 p = plan_destroy(cluster)
                 _echo_lines(render_plan(p))
                 result = apply_plan(cluster, p, None) if p.has_changes else ApplyResult([])

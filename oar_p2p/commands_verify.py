@@ -49,8 +49,9 @@ def _pair_limit(text: str, n_addresses: int) -> int:
     return int(text)
 
 
-def measure(cluster: Cluster, network: Network, pairs: list[tuple[int, int]], count: int,
-            parallel: int = 2) -> tuple[dict[tuple[str, str], tuple[float, float] | None], float]:
+def measure(
+    cluster: Cluster, network: Network, pairs: list[tuple[int, int]], count: int, parallel: int = 2
+) -> tuple[dict[tuple[str, str], tuple[float, float] | None], float]:
     """Ping every pair from its source machine, and the machines from each other (base)."""
     by_host: dict[str, list[tuple[str, str]]] = {}
     for i, j in pairs:
@@ -79,8 +80,15 @@ def measure(cluster: Cluster, network: Network, pairs: list[tuple[int, int]], co
     return rtts, (statistics.median(bases) if bases else 0.0)
 
 
-def run_verify(cluster: Cluster, network: Network, *, limit: int, count: int,
-               subtract_base: bool, parallel: int = 2) -> VerifyReport:
+def run_verify(
+    cluster: Cluster,
+    network: Network,
+    *,
+    limit: int,
+    count: int,
+    subtract_base: bool,
+    parallel: int = 2,
+) -> VerifyReport:
     pairs = select_pairs(network, limit)
     rtts, base = measure(cluster, network, pairs, count, parallel)
     first = compare(network, pairs, rtts, base_ms=base if subtract_base else 0.0)
@@ -97,25 +105,32 @@ def run_verify(cluster: Cluster, network: Network, *, limit: int, count: int,
 
 
 def render_report(report: VerifyReport, subtract_base: bool) -> list[str]:
-    lines = [f"{'source':<15} {'destination':<15} {'requested':>10} {'min':>9} {'avg':>9} "
-             f"{'error(min)':>10}"]
+    lines = [
+        f"{'source':<15} {'destination':<15} {'requested':>10} {'min':>9} {'avg':>9} "
+        f"{'error(min)':>10}"
+    ]
     for p in report.pairs:
         mn = f"{p.min_ms:.3f}" if p.min_ms is not None else "-"
         avg = f"{p.avg_ms:.3f}" if p.avg_ms is not None else "no reply"
         err = f"{p.error_ms:+.3f}" if p.error_ms is not None else "-"
         flag = "" if p.ok else "  OUT OF TOLERANCE"
-        lines.append(f"{p.src:<15} {p.dst:<15} {p.requested_ms:>10.3f} {mn:>9} {avg:>9} "
-                     f"{err:>8}{flag}")
+        lines.append(
+            f"{p.src:<15} {p.dst:<15} {p.requested_ms:>10.3f} {mn:>9} {avg:>9} {err:>8}{flag}"
+        )
     errors = sorted(abs(p.error_ms) for p in report.pairs if p.error_ms is not None)
     if errors:
         p95 = errors[min(len(errors) - 1, int(0.95 * len(errors)))]
-        lines.append(f"error |min - requested|: median {statistics.median(errors):.3f} ms, "
-                     f"p95 {p95:.3f} ms, max {errors[-1]:.3f} ms")
+        lines.append(
+            f"error |min - requested|: median {statistics.median(errors):.3f} ms, "
+            f"p95 {p95:.3f} ms, max {errors[-1]:.3f} ms"
+        )
     how = "subtracted" if subtract_base else "not subtracted"
     lines.append(f"base RTT {report.base_ms:.3f} ms ({how})")
-    lines.append(f"{len(report.pairs) - len(report.failed)} of {len(report.pairs)} pairs within "
-                 f"tolerance (min RTT vs requested, max({report.tolerance_ms:g} ms, "
-                 f"{report.tolerance_pct:g}%))")
+    lines.append(
+        f"{len(report.pairs) - len(report.failed)} of {len(report.pairs)} pairs within "
+        f"tolerance (min RTT vs requested, max({report.tolerance_ms:g} ms, "
+        f"{report.tolerance_pct:g}%))"
+    )
     return lines
 
 
@@ -158,37 +173,62 @@ def verify(
     parallel: int = typer.Option(2, "--parallel", help="pairs measured at once per machine"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable report"),
     plot: Path | None = typer.Option(None, "--plot", help="write a PNG (needs matplotlib)"),
-    subtract_base: bool = typer.Option(False, "--subtract-base",
-                                       help="subtract the unshaped base RTT"),
+    subtract_base: bool = typer.Option(
+        False, "--subtract-base", help="subtract the unshaped base RTT"
+    ),
     machine: list[str] = MachineOpt,
-    job_id: int | None = JobOpt, infer_job_id: bool | None = InferOpt,
-    frontend_hostname: str | None = FrontOpt, cluster_username: str | None = UserOpt,
-    ssh_config: str | None = SshCfgOpt, executor: str | None = ExecOpt,
-    helper_image: str | None = ImageOpt, host_key_policy: str | None = HostKeyOpt,
+    job_id: int | None = JobOpt,
+    infer_job_id: bool | None = InferOpt,
+    frontend_hostname: str | None = FrontOpt,
+    cluster_username: str | None = UserOpt,
+    ssh_config: str | None = SshCfgOpt,
+    executor: str | None = ExecOpt,
+    helper_image: str | None = ImageOpt,
+    host_key_policy: str | None = HostKeyOpt,
 ) -> None:
     """Measure RTTs between address pairs; exit 0 within tolerance, 2 when not, 1 on error."""
-    flags = cluster_flags(job_id, infer_job_id, frontend_hostname, cluster_username,
-                          ssh_config, executor, helper_image, host_key_policy)
+    flags = cluster_flags(
+        job_id,
+        infer_job_id,
+        frontend_hostname,
+        cluster_username,
+        ssh_config,
+        executor,
+        helper_image,
+        host_key_policy,
+    )
 
     def body() -> int:
         project = load_project(spec)
         cluster, network = _online(project, flags, machine or [], not as_json)
         try:
             limit = _pair_limit(pairs, len(network.addresses))
-            report = run_verify(cluster, network, limit=limit, count=count,
-                                subtract_base=subtract_base, parallel=max(1, parallel))
+            report = run_verify(
+                cluster,
+                network,
+                limit=limit,
+                count=count,
+                subtract_base=subtract_base,
+                parallel=max(1, parallel),
+            )
         finally:
             cluster.transport.close()
         if plot is not None:
             write_plot(report, plot)
         if as_json:
-            typer.echo(json.dumps({"format_version": 1, "ok": report.ok,
-                                   "base_ms": report.base_ms,
-                                   "pairs": [asdict(p) for p in report.pairs]}))
+            typer.echo(
+                json.dumps(
+                    {
+                        "format_version": 1,
+                        "ok": report.ok,
+                        "base_ms": report.base_ms,
+                        "pairs": [asdict(p) for p in report.pairs],
+                    }
+                )
+            )
         else:
             for line in render_report(report, subtract_base):
                 typer.echo(line)
         return 0 if report.ok else 2
 
     raise typer.Exit(run_cli(body))
-

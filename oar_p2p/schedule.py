@@ -47,17 +47,22 @@ def parse_schedule(text: str, file: str = "<stdin>") -> list[ScheduleEntry]:
     i = _skip(text, 0)
     if i >= len(text) or text[i] != "[":
         line, col = _pos(text, i)
-        raise ScheduleError("a schedule must be a JSON array of objects "
-                            "(allowed: [{\"address\", \"image\", \"name\"?, \"env\"?}, ...])",
-                            file=file, line=line, col=col)
+        raise ScheduleError(
+            "a schedule must be a JSON array of objects "
+            '(allowed: [{"address", "image", "name"?, "env"?}, ...])',
+            file=file,
+            line=line,
+            col=col,
+        )
     i = _skip(text, i + 1)
     entries: list[ScheduleEntry] = []
     while i < len(text) and text[i] != "]":
         try:
             value, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
-            raise ScheduleError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno,
-                                col=exc.colno) from None
+            raise ScheduleError(
+                f"invalid JSON: {exc.msg}", file=file, line=exc.lineno, col=exc.colno
+            ) from None
         entries.append(_entry(value, text, i, file))
         i = _skip(text, end)
         if i < len(text) and text[i] == ",":
@@ -100,15 +105,19 @@ def _entry(value: object, text: str, offset: int, file: str) -> ScheduleEntry:
         raise fail(f"image {image!r} is invalid (allowed: a docker image reference)")
     name = value.get("name", address)
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise fail(f"name {name!r} is invalid (allowed: letters, digits, '_', '.', '-', "
-                   "starting with a letter or digit)")
+        raise fail(
+            f"name {name!r} is invalid (allowed: letters, digits, '_', '.', '-', "
+            "starting with a letter or digit)"
+        )
     env = value.get("env", {})
     if not isinstance(env, dict):
         raise fail("env must be an object of string values")
     for k, v in env.items():
         if not _ENV_KEY.fullmatch(k):
-            raise fail(f"env key {k!r} is invalid (allowed: letters, digits, '_', not "
-                       "starting with a digit)")
+            raise fail(
+                f"env key {k!r} is invalid (allowed: letters, digits, '_', not "
+                "starting with a digit)"
+            )
         if not isinstance(v, str):
             raise fail(f"env value of {k!r} must be a string, got {type(v).__name__}")
     return ScheduleEntry(name=name, address=address, image=image, env=dict(env))
@@ -126,6 +135,9 @@ def _check_unique(entries: list[ScheduleEntry], file: str) -> None:
     seen: set[str] = set()
     for e in entries:
         if e.name in seen:
-            raise ScheduleError(f"container name {e.name!r} is used twice (allowed: unique "
-                                "names; give `name` explicitly)", file=file)
+            raise ScheduleError(
+                f"container name {e.name!r} is used twice (allowed: unique "
+                "names; give `name` explicitly)",
+                file=file,
+            )
         seen.add(e.name)

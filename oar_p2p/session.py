@@ -79,5 +79,10 @@ def open_cluster(
     except BaseException:
         transport.close()
         raise
-    return Cluster(transport=transport, executor=executor, machines=machines,
-                   limit=settings.concurrency_limit.value, progress=progress)
+    return Cluster(
+        transport=transport,
+        executor=executor,
+        machines=machines,
+        limit=settings.concurrency_limit.value,
+        progress=progress,
+    )

@@ -107,9 +107,9 @@ def base_script(targets: Sequence[str], *, count: int = 5) -> str:
     names = [t for t in targets if _HOST.fullmatch(t)]
     quoted = " ".join(shlex.quote(t) for t in names)
     return (
-        f"for t in {quoted}; do ping -c 1 -W 2 \"$t\" >/dev/null 2>&1 || true; "
-        f"out=$(ping -n -q -c {int(count)} -i 0.2 -W 2 \"$t\" 2>&1); "
-        "printf '### pair base %s\\n%s\\n' \"$t\" \"$out\"; done\n"
+        f'for t in {quoted}; do ping -c 1 -W 2 "$t" >/dev/null 2>&1 || true; '
+        f'out=$(ping -n -q -c {int(count)} -i 0.2 -W 2 "$t" 2>&1); '
+        'printf \'### pair base %s\\n%s\\n\' "$t" "$out"; done\n'
     )
 
 

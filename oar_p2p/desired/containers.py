@@ -237,6 +237,7 @@ def render_containers(
                     address=a.ip,
                     image=group.image,
                     env=env,
+                    command=[arg.format(**fields, name=name) for arg in group.command],
                     pull=group.pull,
                     secret_keys=group.secret_env,
                 )

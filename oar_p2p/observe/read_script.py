@@ -78,5 +78,5 @@ def split_sections(text: str) -> dict[str, str]:
     marks = list(_MARK.finditer(text))
     for i, m in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        out[m.group("name")] = text[m.end() + 1:end]
+        out[m.group("name")] = text[m.end() + 1 : end]
     return out

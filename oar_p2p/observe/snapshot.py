@@ -16,9 +16,7 @@ __all__ = ["snapshot"]
 def snapshot(hostname: str, interface: str, sections: dict[str, str]) -> MachineState:
     """Build the observed state of one machine from its read-script sections."""
     ip = parse_ip_addr(sections.get("ip-addr", ""), interface)
-    tc = {
-        iface: _tc(iface, sections) for iface in (interface, "lo")
-    }
+    tc = {iface: _tc(iface, sections) for iface in (interface, "lo")}
     record = parse_record(sections.get("record", ""), sections.get("rows", ""))
     nft, pairs, notes = _nft(sections.get("nft", ""), record)
     return MachineState(
@@ -43,9 +41,7 @@ def _tc(iface: str, sections: dict[str, str]) -> TcTree:
     )
 
 
-def _nft(
-    text: str, record: Record | None
-) -> tuple[NftState | None, PairMap | None, list[str]]:
+def _nft(text: str, record: Record | None) -> tuple[NftState | None, PairMap | None, list[str]]:
     if text.strip() != "skipped":
         nft, pairs = parse_nft_table(text)
         return nft, pairs, []

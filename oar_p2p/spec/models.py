@@ -210,7 +210,7 @@ class ContainerGroup(_Model):
 
 
 def _check_template(text: str) -> None:
-    for field in _FIELD_RE.findall(text):
+    for field in _FIELD_RE.findall(text.replace("{{", "").replace("}}", "")):
         if field not in _TEMPLATE_FIELDS:
             raise ValueError(
                 f"unknown template field {{{field}}}: allowed: "
