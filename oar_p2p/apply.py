@@ -81,9 +81,17 @@ class Cluster:
 
 
 def observe_machines(
-    cluster: Cluster, desired: dict[str, MachineState], refresh: str = "auto"
+    cluster: Cluster,
+    desired: dict[str, MachineState],
+    refresh: str = "auto",
+    unreachable: dict[str, str] | None = None,
 ) -> dict[str, MachineState]:
-    """One read script per machine, in parallel; raises naming every failed machine."""
+    """One read script per machine, in parallel; raises naming every failed machine.
+
+    With `unreachable` (a dict to fill), machines whose read failed are put there
+    (hostname -> error) and left out of the result instead; it still raises when every
+    machine failed.
+    """
     by_host = {m.hostname: m for m in cluster.machines}
 
     def read(host: str) -> MachineState:
@@ -101,6 +109,10 @@ def observe_machines(
 
     cluster.progress(f"reading {len(by_host)} machines")
     results = for_each_machine(cluster.hosts, read, cluster.limit)
+    failed = {h: r for h, r in results.items() if isinstance(r, BaseException)}
+    if unreachable is not None and failed and len(failed) < len(results):
+        unreachable.update({h: str(r) for h, r in failed.items()})
+        results = {h: r for h, r in results.items() if h not in failed}
     return _all_or_raise(results, "reading the machines")
 
 
@@ -115,12 +127,21 @@ def _all_or_raise(
     return {h: r for h, r in results.items() if isinstance(r, MachineState)}
 
 
-def plan_network(cluster: Cluster, network: Network, refresh: str = "auto") -> Plan:
-    """Observe every machine and diff it against the network's desired state."""
+def plan_network(
+    cluster: Cluster,
+    network: Network,
+    refresh: str = "auto",
+    unreachable: dict[str, str] | None = None,
+) -> Plan:
+    """Observe every machine and diff it against the network's desired state.
+
+    With `unreachable`, machines that could not be read are left out of the plan and
+    named there (see `observe_machines`); without it, any failed read raises.
+    """
     desired = {m.hostname: network.machine_state(m) for m in cluster.machines}
-    observed = observe_machines(cluster, desired, refresh)
+    observed = observe_machines(cluster, desired, refresh, unreachable)
     res = network.quantizer.resolution_us
-    plans = [diff_machine(desired[h], observed[h], res) for h in cluster.hosts]
+    plans = [diff_machine(desired[h], observed[h], res) for h in cluster.hosts if h in observed]
     return Plan(machines=plans, refresh=refresh)
 
 

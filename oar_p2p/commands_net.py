@@ -285,6 +285,22 @@ def _network_step(cluster: Cluster, p: Plan, network: Network) -> None:
     typer.echo(f"Apply complete: {len(result.machines)} machine(s) changed.")
 
 
+def _partial_apply(
+    cluster: Cluster, p: Plan, network: Network, unreachable: dict[str, str], verbose: bool
+) -> None:
+    """Apply the machines that could be read, then fail naming the others."""
+    _echo_lines(render_plan(p, verbose=verbose))
+    if p.has_changes:
+        _network_step(cluster, p, network)
+    lines = [
+        f"could not read {len(unreachable)} of {len(cluster.hosts)} machines "
+        f"(the other {len(p.machines)} were applied; the experiment was not run):"
+    ]
+    lines += [f"{h}: {err}" for h, err in unreachable.items()]
+    lines.append("fix the cause and run apply again (it converges)")
+    raise ClusterError("\n".join(lines))
+
+
 def _quick_verify(cluster: Cluster, network: Network) -> None:
     from oar_p2p.commands_verify import render_report, run_verify
 
@@ -340,9 +356,19 @@ def apply(
         cluster, network = _online(project, flags, machine or [], True)
         try:
             with cluster_lock(cluster.transport, cluster.hosts[0], "apply"):
-                p = plan_network(cluster, network, saved["refresh"] if saved else refresh)
+                # a machine that cannot be read does not stop the others (a saved plan
+                # is all or nothing: it must match every machine)
+                unreachable: dict[str, str] = {}
+                p = plan_network(
+                    cluster,
+                    network,
+                    saved["refresh"] if saved else refresh,
+                    None if saved else unreachable,
+                )
                 if saved:
                     check_saved_plan(saved, spec, p)
+                if unreachable:
+                    _partial_apply(cluster, p, network, unreachable, verbose)
                 exp = spec_experiment(project.spec, network, p)
                 status = experiment_status(cluster, exp) if exp else None
                 _echo_lines(render_plan(p, verbose=verbose))

@@ -11,6 +11,11 @@ Around the nft transaction the apply record in `/run/oar-p2p/` is first marked p
 then replaced once `nft -f` succeeded (see `oar_p2p.record`), so an interrupted apply
 leaves "unknown" rather than a wrong record. Each batch prints `oar-p2p-timing <step>
 <ns>` so the kernel time of an apply can be measured.
+
+The whole script is one `{ ... }` group: bash parses a group (here-documents included)
+before running any of it, so a script cut short in transit (the tool killed or the
+connection lost while sending) is a syntax error that runs nothing. Without it, bash runs
+a here-document cut at a line end with what arrived: a partial `nft -f` transaction.
 """
 
 from __future__ import annotations
@@ -37,13 +42,14 @@ def render_write_script(plan: MachinePlan, record: tuple[str, str] | None = None
 def write_script_chunks(plan: MachinePlan, record: tuple[str, str] | None = None) -> Iterator[str]:
     """Stream the write script; `record` = (record json, base64 rows) to store after nft."""
     _check_iface(plan.desired.interface)
-    yield "set -euo pipefail\numask 022\n"
+    yield "{\nset -euo pipefail\numask 022\n"
     yield _timer()
     yield from _sysctl_lines(plan.changes)
     yield from _batch("ip", "ip -b -", _ip_lines(plan))
     yield from _batch("tc", "tc -b -", _tc_lines(plan, unused=False))
     yield from _nft_section(plan, record)
     yield from _batch("tc", "tc -b -", _tc_lines(plan, unused=True))
+    yield "}\n"
 
 
 def _check_iface(name: str) -> None:

@@ -1,4 +1,5 @@
 # -------------------- gengar-1 --------------------
+{
 set -euo pipefail
 umask 022
 _t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
@@ -24,7 +25,9 @@ delete table ip oar-p2p
 OARP2P_NFT
 _done nft $s
 rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz
+}
 # -------------------- gengar-2 --------------------
+{
 set -euo pipefail
 umask 022
 _t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
@@ -50,3 +53,4 @@ delete table ip oar-p2p
 OARP2P_NFT
 _done nft $s
 rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz
+}

@@ -1,4 +1,5 @@
 # -------------------- gengar-1 --------------------
+{
 set -euo pipefail
 umask 022
 _t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
@@ -20,8 +21,11 @@ filter del dev lo parent 1: protocol ip prio 1 handle 257 fw
 class del dev lo classid 1:101
 OARP2P_TC
 _done tc $s
+}
 # -------------------- gengar-2 --------------------
+{
 set -euo pipefail
 umask 022
 _t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
 _done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }
+}

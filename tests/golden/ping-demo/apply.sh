@@ -1,4 +1,5 @@
 # -------------------- gengar-1 --------------------
+{
 set -euo pipefail
 umask 022
 _t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
@@ -85,7 +86,9 @@ add element ip oar-p2p mark_pairs { 10.16.0.1 . 10.16.0.1 : 1, 10.16.0.1 . 10.17
 OARP2P_NFT
 _done nft $s
 rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz
+}
 # -------------------- gengar-2 --------------------
+{
 set -euo pipefail
 umask 022
 _t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
@@ -172,3 +175,4 @@ add element ip oar-p2p mark_pairs { 10.17.0.1 . 10.16.0.1 : 257, 10.17.0.1 . 10.
 OARP2P_NFT
 _done nft $s
 rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz
+}
