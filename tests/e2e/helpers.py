@@ -11,8 +11,12 @@ from oar_p2p.testbed import Testbed
 
 
 def cli(
-    bed: Testbed, *args: str, env: dict[str, str] | None = None, timeout: float = 900,
-    input: bytes | None = None, cwd: Path | None = None,
+    bed: Testbed,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+    input: bytes | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`oar-p2p ARGS` as a cluster user on their laptop (the client namespace)."""
     argv = [sys.executable, "-m", "oar_p2p", *args]
@@ -30,7 +34,9 @@ def cli_ok(bed: Testbed, *args: str, **kw: object) -> subprocess.CompletedProces
     return r
 
 
-def with_stats(bed: Testbed, tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+def with_stats(
+    bed: Testbed, tmp: Path, *args: str
+) -> tuple[subprocess.CompletedProcess[str], dict]:
     """Run the CLI with OAR_P2P_STATS and return its counts."""
     path = tmp / f"stats-{abs(hash(args))}.json"
     r = cli(bed, *args, env={"OAR_P2P_STATS": str(path)})

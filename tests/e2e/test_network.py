@@ -65,8 +65,18 @@ def test_apply_gives_the_matrix_rtts(testbed, exp: Path) -> None:
     assert "Apply complete: 3 machine(s) changed." in r.stdout
     assert all(m["writes"] == 1 and m["reads"] == 1 for m in stats["machines"].values())
     # every pair, on the same machine and across machines, within max(1 ms, 5%)
-    v = cli(testbed, "verify", str(exp / "spec.yaml"), "--pairs", "all", "--count", "3", "--parallel", "1",
-            "--json")
+    v = cli(
+        testbed,
+        "verify",
+        str(exp / "spec.yaml"),
+        "--pairs",
+        "all",
+        "--count",
+        "3",
+        "--parallel",
+        "1",
+        "--json",
+    )
     report = json.loads(v.stdout)
     bad = [p for p in report["pairs"] if not p["ok"]]
     assert v.returncode == 0 and not bad, bad or v.stderr
@@ -106,10 +116,23 @@ def test_one_cell_change_touches_only_that_pair(testbed, exp: Path) -> None:
     g1s = stats["machines"]["gengar-1"]
     assert (g1s["elements_added"], g1s["elements_removed"]) == (1, 1)
     assert stats["machines"]["gengar-2"]["writes"] == 0
-    v = cli(testbed, "verify", str(exp / "spec.yaml"), "--pairs", "all", "--count", "3", "--parallel", "1",
-            "--json")
-    pair = next(p for p in json.loads(v.stdout)["pairs"]
-                if (p["src"], p["dst"]) == ("10.16.0.1", "10.17.0.2"))
+    v = cli(
+        testbed,
+        "verify",
+        str(exp / "spec.yaml"),
+        "--pairs",
+        "all",
+        "--count",
+        "3",
+        "--parallel",
+        "1",
+        "--json",
+    )
+    pair = next(
+        p
+        for p in json.loads(v.stdout)["pairs"]
+        if (p["src"], p["dst"]) == ("10.16.0.1", "10.17.0.2")
+    )
     assert abs(pair["requested_ms"] - (7.7 + m[5][0])) < 1e-6
     assert pair["ok"], pair
 
@@ -122,29 +145,49 @@ def test_drift_is_seen_and_repaired(testbed, exp: Path) -> None:
     assert plan.returncode == 2
     doc = {mp["hostname"]: mp for mp in json.loads(plan.stdout)["machines"]}
     assert {"resource": "address:10.17.0.3", "action": "+"}.items() <= next(
-        c for c in doc["gengar-2"]["changes"] if c["resource"] == "address:10.17.0.3").items()
+        c for c in doc["gengar-2"]["changes"] if c["resource"] == "address:10.17.0.3"
+    ).items()
     assert any(c["resource"] == "tc:bond0:root" for c in doc["gengar-3"]["changes"])
     assert any(c["resource"] == "nft:table" for c in doc["gengar-1"]["changes"])
     cli_ok(testbed, "apply", str(exp / "spec.yaml"))
     assert cli(testbed, "plan", str(exp / "spec.yaml"), "--detailed-exitcode").returncode == 0
 
     # an element deleted by hand: found by a full read
-    node(testbed, "gengar-2", "nft", "delete", "element", "ip", "oar-p2p", "mark_pairs",
-         "{ 10.17.0.2 . 10.16.0.1 }")
+    node(
+        testbed,
+        "gengar-2",
+        "nft",
+        "delete",
+        "element",
+        "ip",
+        "oar-p2p",
+        "mark_pairs",
+        "{ 10.17.0.2 . 10.16.0.1 }",
+    )
     full = cli(testbed, "plan", str(exp / "spec.yaml"), "--refresh", "full", "--json")
     g2 = {mp["hostname"]: mp for mp in json.loads(full.stdout)["machines"]}["gengar-2"]
     assert g2["pairs"]["added"] == 1
     cli_ok(testbed, "apply", str(exp / "spec.yaml"), "--refresh", "full")
-    again = cli(testbed, "plan", str(exp / "spec.yaml"), "--refresh", "full",
-                "--detailed-exitcode")
+    again = cli(testbed, "plan", str(exp / "spec.yaml"), "--refresh", "full", "--detailed-exitcode")
     assert again.returncode == 0, again.stdout
 
 
 def test_destroy_removes_only_what_is_ours(testbed, exp: Path) -> None:
     node(testbed, "gengar-1", "nft", "add", "table", "ip", "foreign")
     node(testbed, "gengar-1", "ip", "addr", "add", "192.168.50.1/24", "dev", "bond0")
-    node(testbed, "gengar-1", "docker", "run", "-d", "--name", "foreign-c",
-         "oar-p2p/demo:latest", "sleep", "600", user="alice")
+    node(
+        testbed,
+        "gengar-1",
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        "foreign-c",
+        "oar-p2p/demo:latest",
+        "sleep",
+        "600",
+        user="alice",
+    )
     try:
         cli_ok(testbed, "destroy", str(exp / "spec.yaml"))
         addrs = node(testbed, "gengar-1", "ip", "-j", "addr", "show", "dev", "bond0")
