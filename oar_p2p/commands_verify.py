@@ -157,7 +157,7 @@ def write_plot(report: VerifyReport, path: Path) -> None:
     ax1.set_title("requested vs measured")
     ax1.legend()
     ax2.hist([p.error_ms for p in ok if p.error_ms is not None], bins=30, color="tab:blue")
-    ax2.set_xlabel("measured - requested (ms)")
+    ax2.set_xlabel("measured min - requested (ms)")
     ax2.set_ylabel("pairs")
     ax2.set_title("error distribution")
     fig.tight_layout()
