@@ -20,7 +20,7 @@ fi
 
 # one build at a time: concurrent callers wait, then reuse the cached result
 mkdir -p "$cache"
-exec 9>"$cache/uml-build.lock"
+exec 9>"$cache/uml-build-script.lock"  # (the Python caller holds uml-build.lock)
 flock 9
 
 key="$( (sha256sum "$options" | cut -c1-16; stat -c %s "$tarball") | sha256sum | cut -c1-16)"
