@@ -510,8 +510,8 @@ class Suite:
         return self.add(tool_case(self.bed, case, size, spec, self.work, timeout))
 
 
-def run_suite(args: argparse.Namespace) -> list[CaseResult]:
-    results: list[CaseResult] = []
+def run_suite(args: argparse.Namespace, results: list[CaseResult]) -> None:
+    """Run the cases, appending to `results` as they finish (kept when interrupted)."""
     if not args.skip_offline:
         print(f"(a) offline plan, {args.offline_size} addresses", flush=True)
         results += case_offline(args.offline_size)
@@ -557,7 +557,6 @@ def run_suite(args: argparse.Namespace) -> list[CaseResult]:
                 suite.add(CaseResult("probe", args.probe, False, 0.0, error=str(exc)))
             if not suite.results[-1].ok:
                 suite.results[-1].note = guest_oom_evidence(bed)
-        return suite.results
     finally:
         subprocess.run(["rm", "-rf", str(work)], check=False)
         bed.down()
@@ -685,7 +684,13 @@ def main() -> int:
 
     started = dt.datetime.now().astimezone()
     t0 = time.perf_counter()
-    results = run_suite(args)
+    results: list[CaseResult] = []
+    interrupted = ""
+    try:
+        run_suite(args, results)
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - report what finished
+        interrupted = f"interrupted: {exc!r}"
+        print(interrupted, file=sys.stderr)
     total = time.perf_counter() - t0
     lines = list(table(results))
     goals = list(targets(results))
@@ -719,6 +724,7 @@ def main() -> int:
                 },
                 "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                 "total_s": round(total, 1),
+                "interrupted": interrupted,
                 "results": [r.to_json() for r in results],
                 "table": lines,
                 "targets": goals,
@@ -728,7 +734,7 @@ def main() -> int:
         + "\n"
     )
     print(f"\nwrote {path}")
-    return 0
+    return 1 if interrupted else 0
 
 
 if __name__ == "__main__":

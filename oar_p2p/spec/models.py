@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema, field_validator
 
 from oar_p2p.errors import ValueParseError
 from oar_p2p.spec.values import SIGNAL_NAME_RULE, AddressPolicy, parse_signal_name
@@ -54,7 +54,7 @@ class ClusterSpec(_Model):
     """Where the experiment runs."""
 
     frontend: str | None = Field(default=None, description="ssh alias of the OAR frontend")
-    job: int | Literal["infer"] | None = Field(
+    job: StrictInt | Literal["infer"] | None = Field(
         default=None, description="OAR job id, or `infer` for the user's only running job"
     )
     username: str | None = Field(default=None, description="remote user name on the cluster")
