@@ -17,25 +17,60 @@ from oar_p2p.schedule import parse_schedule
 from oar_p2p.spec.load import parse_spec_text
 from oar_p2p.spec.values import AddressPolicy, SignalSpec
 
-CASES = settings(
-    max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+CASES = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 pytestmark = pytest.mark.timeout(600)
 
 nasty = st.sampled_from(
-    ["", " ", "-", "--x", "'", '"', "$(touch /tmp/pwned)", "`id`", ";", "\n", "{", "}",
-     "{index}", "{bogus}", "0", "-1", "1.5", "nan", "inf", "1e309", "10/cpu", "4/core",
-     "a" * 70, "ünïcode", "\x00", "null", "true", "[]", "{}", "10.16.0.1", "@", ":", "#"]
+    [
+        "",
+        " ",
+        "-",
+        "--x",
+        "'",
+        '"',
+        "$(touch /tmp/pwned)",
+        "`id`",
+        ";",
+        "\n",
+        "{",
+        "}",
+        "{index}",
+        "{bogus}",
+        "0",
+        "-1",
+        "1.5",
+        "nan",
+        "inf",
+        "1e309",
+        "10/cpu",
+        "4/core",
+        "a" * 70,
+        "ünïcode",
+        "\x00",
+        "null",
+        "true",
+        "[]",
+        "{}",
+        "10.16.0.1",
+        "@",
+        ":",
+        "#",
+    ]
 )
 scalar = st.one_of(
-    nasty, st.text(max_size=12), st.integers(-5, 10**6), st.floats(allow_nan=True),
-    st.booleans(), st.none(),
+    nasty,
+    st.text(max_size=12),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.none(),
 )
 value = st.recursive(
     scalar,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.one_of(nasty, st.text(max_size=8)), inner,
-                                            max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(nasty, st.text(max_size=8)), inner, max_size=4),
+    ),
     max_leaves=12,
 )
 
@@ -47,10 +82,22 @@ BASE = {
     "containers": [{"name": "p-{index}", "image": "demo:latest", "env": {"A": "{address}"}}],
     "signals": [{"name": "start", "delay": 5}],
 }
-PATHS = [("version",), ("name",), ("cluster",), ("cluster", "machines"), ("cluster", "job"),
-         ("network",), ("network", "addresses"), ("network", "latency_matrix"),
-         ("network", "matrix_wrap"), ("network", "latency_resolution_ms"), ("containers",),
-         ("signals",), ("bogus",), ("network", "bogus")]
+PATHS = [
+    ("version",),
+    ("name",),
+    ("cluster",),
+    ("cluster", "machines"),
+    ("cluster", "job"),
+    ("network",),
+    ("network", "addresses"),
+    ("network", "latency_matrix"),
+    ("network", "matrix_wrap"),
+    ("network", "latency_resolution_ms"),
+    ("containers",),
+    ("signals",),
+    ("bogus",),
+    ("network", "bogus"),
+]
 
 
 def _mutate(doc: dict, path: tuple[str, ...], new: object) -> dict:
@@ -84,9 +131,15 @@ def test_spec_raw_text(text):
 
 
 @CASES
-@given(st.lists(st.lists(st.one_of(nasty, st.floats(), st.integers(-3, 500).map(str)),
-                         min_size=0, max_size=5), max_size=5),
-       st.sampled_from([" ", "\t", "  "]))
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(nasty, st.floats(), st.integers(-3, 500).map(str)), min_size=0, max_size=5
+        ),
+        max_size=5,
+    ),
+    st.sampled_from([" ", "\t", "  "]),
+)
 def test_matrix_text(rows, sep):
     text = "\n".join(sep.join(str(v) for v in row) for row in rows)
     try:
