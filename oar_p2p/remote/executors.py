@@ -61,14 +61,24 @@ class Executor(Protocol):
     def wrap(self, script: str) -> tuple[str, bytes]: ...
 
 
+# The script is spooled to a file before bash runs it: bash reading a script from a pipe
+# (`bash -s`) reads it one byte per system call, which made an 8 MB nft write script take
+# minutes on a slow machine. A script cut in transit still runs nothing: the write script
+# is one `{ ... }` group that bash parses whole before running.
+SPOOL = (
+    'f=$(mktemp /tmp/oar-p2p-script.XXXXXX) && cat > "$f" && bash "$f"; r=$?; rm -f "$f"; exit $r'
+)
+SPOOLED_BASH = f"bash -c {shlex.quote(SPOOL)}"
+
+
 @dataclass(frozen=True)
 class RootExecutor:
-    """The SSH user is root: plain ``bash -s``."""
+    """The SSH user is root: plain bash (script spooled, see `SPOOL`)."""
 
     name: str = "root"
 
     def wrap(self, script: str) -> tuple[str, bytes]:
-        return "bash -s", script.encode()
+        return SPOOLED_BASH, script.encode()
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,7 @@ class SudoExecutor:
     name: str = "sudo"
 
     def wrap(self, script: str) -> tuple[str, bytes]:
-        return "sudo -n bash -s", script.encode()
+        return f"sudo -n {SPOOLED_BASH}", script.encode()
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,7 @@ class DockerExecutor:
         line = (
             "docker run --rm -i --privileged --network=host -v /run/oar-p2p:/run/oar-p2p "
             "--entrypoint bash "
-            f"{shlex.quote(self.image)} -s"
+            f"{shlex.quote(self.image)} -c {shlex.quote(SPOOL)}"
         )
         return line, script.encode()
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 from oar_p2p.errors import ClusterError, RemoteCommandError, ValueParseError
 from oar_p2p.remote.executors import (
     HELPER_DOCKERFILE,
+    SPOOL,
+    SPOOLED_BASH,
     DockerExecutor,
     RootExecutor,
     SudoExecutor,
@@ -23,26 +26,38 @@ SCRIPT = "set -e\nip -b - <<'EOF'\naddr add 10.16.0.1/32 dev bond0\nEOF\n"
 
 
 def test_root_runs_bash_with_the_script_on_stdin() -> None:
-    assert RootExecutor().wrap(SCRIPT) == ("bash -s", SCRIPT.encode())
+    assert RootExecutor().wrap(SCRIPT) == (SPOOLED_BASH, SCRIPT.encode())
     assert RootExecutor().name == "root"
 
 
 def test_sudo_never_waits_for_a_password() -> None:
-    assert SudoExecutor().wrap(SCRIPT) == ("sudo -n bash -s", SCRIPT.encode())
+    assert SudoExecutor().wrap(SCRIPT) == (f"sudo -n {SPOOLED_BASH}", SCRIPT.encode())
+
+
+def test_the_spooled_script_runs_from_a_file_and_keeps_its_exit_status(tmp_path) -> None:
+    script = "{\necho hi $((6*7)); echo err >&2; exit 3\n}\n"
+    line, stdin = RootExecutor().wrap(script)
+    r = subprocess.run(["bash", "-c", line], input=stdin, capture_output=True, check=False)
+    assert (r.returncode, r.stdout, r.stderr) == (3, b"hi 42\n", b"err\n")
+    # a script cut in transit (the group never closed) runs nothing
+    r = subprocess.run(
+        ["bash", "-c", line], input=b"{\necho ran\n", capture_output=True, check=False
+    )
+    assert r.returncode != 0 and r.stdout == b""
 
 
 def test_docker_runs_a_privileged_host_network_helper_container() -> None:
     line, stdin = DockerExecutor("local/x:1").wrap(SCRIPT)
     assert line == (
         "docker run --rm -i --privileged --network=host -v /run/oar-p2p:/run/oar-p2p "
-        "--entrypoint bash local/x:1 -s"
+        f"--entrypoint bash local/x:1 -c {shlex.quote(SPOOL)}"
     )
     assert stdin == SCRIPT.encode()
 
 
 def test_docker_image_is_quoted() -> None:
     line, _ = DockerExecutor("we ird;rm").wrap("true")
-    assert "'we ird;rm' -s" in line
+    assert "'we ird;rm' -c " in line
 
 
 def test_default_helper_image_tag_is_the_dockerfile_hash() -> None:
