@@ -60,6 +60,7 @@ def _timed(name: str, bed, *args: str, stats_dir: Path) -> tuple[object, dict]:
 
 
 def test_apply_gives_the_matrix_rtts(testbed, exp: Path) -> None:
+    cli_ok(testbed, "destroy", str(exp / "spec.yaml"))  # start from nothing of ours
     r, stats = _timed("fresh apply", testbed, "apply", str(exp / "spec.yaml"), stats_dir=exp)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Apply complete: 3 machine(s) changed." in r.stdout

@@ -202,7 +202,7 @@ def test_sigkill_during_the_nft_transaction(testbed: Testbed, exp: Path) -> None
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait(timeout=60)
+        proc.communicate(timeout=60)  # reap it and close its pipes
     assert proc.returncode == -9
     for h in MACHINES:  # let any transaction already in the kernel end
         _wait_for(f"nft to end on {h}",
