@@ -30,6 +30,7 @@ __all__ = [
     "Cluster",
     "MachineResult",
     "apply_plan",
+    "observe_current",
     "observe_machines",
     "plan_destroy",
     "plan_network",
@@ -114,6 +115,12 @@ def observe_machines(
         unreachable.update({h: str(r) for h, r in failed.items()})
         results = {h: r for h, r in results.items() if h not in failed}
     return _all_or_raise(results, "reading the machines")
+
+
+def observe_current(cluster: Cluster) -> dict[str, MachineState]:
+    """What every machine holds now (for `show`, `net show`): one read each."""
+    empty = {m.hostname: MachineState.empty(m.hostname, m.interface) for m in cluster.machines}
+    return observe_machines(cluster, empty)
 
 
 def _all_or_raise(

@@ -11,7 +11,7 @@ import typer
 from oar_p2p.apply import (
     ApplyResult,
     apply_plan,
-    observe_machines,
+    observe_current,
     plan_destroy,
     plan_network,
 )
@@ -44,7 +44,6 @@ from oar_p2p.session import open_cluster
 from oar_p2p.settings import resolve_settings
 from oar_p2p.spec.models import SignalEntry
 from oar_p2p.spec.values import SignalSpec
-from oar_p2p.state import MachineState
 
 __all__ = ["net_app"]
 
@@ -212,10 +211,7 @@ def net_show(
         settings = resolve_settings(flags, os.environ)
         cluster = open_cluster(settings)
         try:
-            empty = {
-                m.hostname: MachineState.empty(m.hostname, m.interface) for m in cluster.machines
-            }
-            observed = observe_machines(cluster, empty)
+            observed = observe_current(cluster)
         finally:
             close_cluster(cluster)
         _echo_lines(net_show_lines(observed, interleave=interleave))

@@ -14,7 +14,7 @@ from oar_p2p.apply import (
     ApplyResult,
     Cluster,
     apply_plan,
-    observe_machines,
+    observe_current,
     plan_destroy,
     plan_network,
 )
@@ -160,17 +160,29 @@ def cluster_flags(
     }
 
 
+def spec_cluster(
+    project: Project,
+    flags: dict[str, object],
+    machine: list[str],
+    *,
+    progress: bool = True,
+    privileged: bool = True,
+) -> Cluster:
+    """Settings (flag > env > spec) resolved and the job's machines connected."""
+    settings = resolve_settings(flags, os.environ, project.spec.cluster)
+    return open_cluster(
+        settings,
+        fixed=machine or project.spec.cluster.machines,
+        overrides=project.spec.cluster.overrides,
+        progress=_progress if progress else (lambda _m: None),
+        privileged=privileged,
+    )
+
+
 def _online(
     project: Project, flags: dict[str, object], machine: list[str], progress: bool
 ) -> tuple[Cluster, Network]:
-    settings = resolve_settings(flags, os.environ, project.spec.cluster)
-    fixed = machine or project.spec.cluster.machines
-    cluster = open_cluster(
-        settings,
-        fixed=fixed,
-        overrides=project.spec.cluster.overrides,
-        progress=_progress if progress else (lambda _m: None),
-    )
+    cluster = spec_cluster(project, flags, machine, progress=progress)
     try:
         network = build_project_network(project, cluster.machines)
     except BaseException:
@@ -424,13 +436,7 @@ def destroy(
 
     def body() -> int:
         project = load_project(spec)
-        settings = resolve_settings(flags, os.environ, project.spec.cluster)
-        cluster = open_cluster(
-            settings,
-            fixed=machine or project.spec.cluster.machines,
-            overrides=project.spec.cluster.overrides,
-            progress=_progress,
-        )
+        cluster = spec_cluster(project, flags, machine or [])
         try:
             with cluster_lock(cluster.transport, cluster.hosts[0], "destroy"):
                 remove_owned_containers(cluster, project.spec.name)
@@ -476,17 +482,9 @@ def show(
 
     def body() -> int:
         project = load_project(spec)
-        settings = resolve_settings(flags, os.environ, project.spec.cluster)
-        cluster = open_cluster(
-            settings,
-            fixed=machine or project.spec.cluster.machines,
-            overrides=project.spec.cluster.overrides,
-        )
+        cluster = spec_cluster(project, flags, machine or [], progress=False)
         try:
-            empty = {
-                m.hostname: MachineState.empty(m.hostname, m.interface) for m in cluster.machines
-            }
-            observed = observe_machines(cluster, empty)
+            observed = observe_current(cluster)
         finally:
             close_cluster(cluster)
         _write(render_show(observed, as_json=as_json))
@@ -520,13 +518,7 @@ def force_unlock_cmd(
 
     def body() -> int:
         project = load_project(spec)
-        settings = resolve_settings(flags, os.environ, project.spec.cluster)
-        cluster = open_cluster(
-            settings,
-            fixed=machine or project.spec.cluster.machines,
-            overrides=project.spec.cluster.overrides,
-            privileged=False,
-        )
+        cluster = spec_cluster(project, flags, machine or [], progress=False, privileged=False)
         try:
             holder = force_unlock(cluster.transport, cluster.hosts[0])
         finally:
