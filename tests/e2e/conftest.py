@@ -21,6 +21,22 @@ import pytest
 
 from oar_p2p.testbed import Testbed, TestbedInfo
 
+# Everything the tool (or a test) may leave on a machine: 10.x addresses and the route
+# to them on bond0, the root qdisc of bond0, the tool's nft table, its containers, its
+# apply record and lock. Foreign state other tests plant is removed by those tests.
+_RESET = """
+nft delete table ip oar-p2p 2>/dev/null
+tc qdisc del dev bond0 root 2>/dev/null
+ip route del 10.0.0.0/8 dev bond0 2>/dev/null
+for a in $(ip -4 -o addr show dev bond0 | awk '{print $4}' | grep '^10[.]'); do
+  ip addr del "$a" dev bond0
+done
+ids=$(docker ps -aq --filter label=oar-p2p.experiment)
+[ -z "$ids" ] || docker rm -f $ids >/dev/null
+rm -rf /run/oar-p2p /tmp/oar-p2p.lock
+true
+"""
+
 
 def _reusable() -> Testbed | None:
     reuse = os.environ.get("OAR_P2P_E2E_REUSE", "")
@@ -47,6 +63,21 @@ def testbed() -> Iterator[Testbed]:
         yield bed
     finally:
         bed.down()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clean_machines(request: pytest.FixtureRequest) -> None:
+    """Each test module starts from machines with none of the tool's state on them.
+
+    Modules then never depend on the order they run in (a module that leaves a network
+    applied cannot break the next one's assumptions).
+    """
+    if os.geteuid() != 0:
+        return  # the tests skip themselves
+    bed: Testbed = request.getfixturevalue("testbed")
+    for host in bed.info().machines:
+        r = bed.exec(host, ["sh", "-c", _RESET], timeout=120)
+        assert r.returncode == 0, f"reset of {host}: {r.stderr.decode()}"
 
 
 @pytest.fixture(scope="session")
