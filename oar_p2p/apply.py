@@ -52,6 +52,8 @@ class Cluster:
     writes: dict[str, int] = field(default_factory=dict)
     elements: dict[str, tuple[int, int]] = field(default_factory=dict)
     kernel_ns: dict[str, dict[str, int]] = field(default_factory=dict)
+    # machines found unusable while connecting (hostname -> error), see `open_cluster`
+    unreachable: dict[str, str] = field(default_factory=dict)
 
     def stats(self) -> dict[str, object]:
         """Counts for `OAR_P2P_STATS` (benchmarks and tests)."""
@@ -108,8 +110,13 @@ def observe_machines(
         cluster.reads[host] = cluster.reads.get(host, 0) + 1
         return snapshot(host, m.interface, split_sections(result.stdout.decode()))
 
-    cluster.progress(f"reading {len(by_host)} machines")
-    results = for_each_machine(cluster.hosts, read, cluster.limit)
+    usable = [h for h in cluster.hosts if h not in cluster.unreachable]
+    cluster.progress(f"reading {len(usable)} machines")
+    results: dict[str, MachineState | BaseException] = {
+        h: ClusterError(cluster.unreachable[h]) for h in cluster.unreachable
+    }
+    results.update(for_each_machine(usable, read, cluster.limit))
+    results = {h: results[h] for h in cluster.hosts}
     failed = {h: r for h, r in results.items() if isinstance(r, BaseException)}
     if unreachable is not None and failed and len(failed) < len(results):
         unreachable.update({h: str(r) for h, r in failed.items()})

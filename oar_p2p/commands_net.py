@@ -167,6 +167,7 @@ def spec_cluster(
     *,
     progress: bool = True,
     privileged: bool = True,
+    partial: bool = False,
 ) -> Cluster:
     """Settings (flag > env > spec) resolved and the job's machines connected."""
     settings = resolve_settings(flags, os.environ, project.spec.cluster)
@@ -176,13 +177,18 @@ def spec_cluster(
         overrides=project.spec.cluster.overrides,
         progress=_progress if progress else (lambda _m: None),
         privileged=privileged,
+        partial=partial,
     )
 
 
 def _online(
-    project: Project, flags: dict[str, object], machine: list[str], progress: bool
+    project: Project,
+    flags: dict[str, object],
+    machine: list[str],
+    progress: bool,
+    partial: bool = False,
 ) -> tuple[Cluster, Network]:
-    cluster = spec_cluster(project, flags, machine, progress=progress)
+    cluster = spec_cluster(project, flags, machine, progress=progress, partial=partial)
     try:
         network = build_project_network(project, cluster.machines)
     except BaseException:
@@ -305,7 +311,7 @@ def _partial_apply(
     if p.has_changes:
         _network_step(cluster, p, network)
     lines = [
-        f"could not read {len(unreachable)} of {len(cluster.hosts)} machines "
+        f"could not reach {len(unreachable)} of {len(cluster.hosts)} machines "
         f"(the other {len(p.machines)} were applied; the experiment was not run):"
     ]
     lines += [f"{h}: {err}" for h, err in unreachable.items()]
@@ -365,11 +371,11 @@ def apply(
         saved = load_saved_plan(target)
         spec = Path(saved["spec"]) if saved else target
         project = load_project(spec)
-        cluster, network = _online(project, flags, machine or [], True)
+        # a machine that cannot be reached does not stop the others (a saved plan is all
+        # or nothing: it must match every machine)
+        cluster, network = _online(project, flags, machine or [], True, partial=not saved)
         try:
             with cluster_lock(cluster.transport, cluster.hosts[0], "apply"):
-                # a machine that cannot be read does not stop the others (a saved plan
-                # is all or nothing: it must match every machine)
                 unreachable: dict[str, str] = {}
                 p = plan_network(
                     cluster,

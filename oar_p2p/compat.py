@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from oar_p2p.errors import MatrixError
-from oar_p2p.matrix import load_matrix
+from oar_p2p.matrix_file import load_matrix
 from oar_p2p.project import Project
 from oar_p2p.spec.load import LoadedSpec, Locator
 from oar_p2p.spec.models import ClusterSpec, NetworkSpec, Spec

@@ -1,7 +1,8 @@
 """Latency matrices: one row per line, whitespace-separated milliseconds.
 
 Rows are stored as `array('d')` (8 bytes per value), so a 5,000 x 5,000 matrix takes
-about 200 MB. Errors name the 1-based line and column of the offending value.
+about 200 MB (files are loaded by `matrix_file`, which caches large ones). Errors name
+the 1-based line and column of the offending value.
 
 Value semantics (as the original tool): m[i][j] is the one-way delay, in ms, applied on
 the egress of address i towards address j; the RTT between i and j is m[i][j] + m[j][i].
@@ -11,40 +12,31 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NoReturn
 
 from oar_p2p.errors import MatrixError
 
-__all__ = ["LatencyMatrix", "load_matrix", "parse_matrix"]
+__all__ = ["LatencyMatrix", "parse_matrix"]
 
 
 @dataclass(frozen=True)
 class LatencyMatrix:
     """A square matrix of finite, non-negative one-way latencies in ms."""
 
-    rows: tuple[array[float], ...]
+    rows: tuple[Sequence[float], ...]  # arrays, or views of a cached copy (matrix_file)
     file: str = "<matrix>"
 
     @property
     def dimension(self) -> int:
         return len(self.rows)
 
-    def row(self, i: int) -> array[float]:
+    def row(self, i: int) -> Sequence[float]:
         return self.rows[i]
 
     def __getitem__(self, ij: tuple[int, int]) -> float:
         return self.rows[ij[0]][ij[1]]
-
-
-def load_matrix(path: Path) -> LatencyMatrix:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise MatrixError(f"cannot read latency matrix: {exc.strerror}", file=str(path)) from None
-    return parse_matrix(text, str(path))
 
 
 def parse_matrix(text: str, file: str = "<matrix>") -> LatencyMatrix:

@@ -14,7 +14,8 @@ from oar_p2p.cluster.machines import Machine, MachineSource, lookup
 from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.network import Network, build_network
 from oar_p2p.errors import InputError, MatrixError, SpecError
-from oar_p2p.matrix import LatencyMatrix, load_matrix
+from oar_p2p.matrix import LatencyMatrix
+from oar_p2p.matrix_file import load_matrix
 from oar_p2p.spec.load import LoadedSpec, load_spec
 from oar_p2p.spec.models import MachineOverrideSpec, Spec
 

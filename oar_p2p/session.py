@@ -26,8 +26,14 @@ def open_cluster(
     overrides: dict[str, MachineOverrideSpec] | None = None,
     progress: Progress = lambda _m: None,
     privileged: bool = True,
+    partial: bool = False,
 ) -> Cluster:
-    """Connect, list the job's machines and prepare the executor."""
+    """Connect, list the job's machines and prepare the executor.
+
+    With `partial`, machines that cannot be prepared (unreachable, no helper image) are
+    recorded in `Cluster.unreachable` instead of failing the whole command, as long as one
+    machine can be; the command then works on the others and reports these.
+    """
     location = detect_location()
     frontend = settings.frontend.value
     job = settings.job.value
@@ -50,6 +56,7 @@ def open_cluster(
         jump=location.jump,
     )
     transport = CountingTransport(ssh)
+    unreachable: dict[str, str] = {}
     try:
         progress("listing the job's machines")
         machines = resolve_machines(
@@ -72,10 +79,14 @@ def open_cluster(
                 lambda h: ensure_helper_image(transport, h, image),
                 settings.concurrency_limit.value,
             )
-            failed = [f"{h}: {r}" for h, r in results.items() if isinstance(r, BaseException)]
-            if failed:
-                raise ClusterError("helper image:\n" + "\n".join(failed))
-            executor = DockerExecutor(next(iter(results.values())))  # type: ignore[arg-type]
+            failed = {h: str(r) for h, r in results.items() if isinstance(r, BaseException)}
+            ready = [r for r in results.values() if not isinstance(r, BaseException)]
+            if failed and (not partial or not ready):
+                raise ClusterError(
+                    "helper image:\n" + "\n".join(f"{h}: {e}" for h, e in failed.items())
+                )
+            unreachable.update(failed)
+            executor = DockerExecutor(ready[0])
     except BaseException:
         transport.close()
         raise
@@ -85,4 +96,5 @@ def open_cluster(
         machines=machines,
         limit=settings.concurrency_limit.value,
         progress=progress,
+        unreachable=unreachable,
     )

@@ -21,7 +21,7 @@ import pytest
 
 from oar_p2p.desired.network import Network
 from oar_p2p.diff import diff_machine
-from oar_p2p.matrix import load_matrix
+from oar_p2p.matrix_file import load_matrix
 from oar_p2p.plan import Plan
 from oar_p2p.project import Project, build_project_network, load_project, machines_from_names
 from oar_p2p.render.commands import render_write_script

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from oar_p2p.errors import MatrixError
-from oar_p2p.matrix import load_matrix, parse_matrix
+from oar_p2p.matrix import parse_matrix
+from oar_p2p.matrix_file import load_matrix
 
 SEED = """\
 0.0 25.5687 78.64806 83.50032 99.91315

@@ -1,0 +1,79 @@
+"""plan_network with machines that could not be reached: left out, named, never silent."""
+
+from __future__ import annotations
+
+import pytest
+
+from oar_p2p.apply import Cluster, plan_network
+from oar_p2p.desired.latency import Quantizer
+from oar_p2p.desired.network import Network, build_network
+from oar_p2p.errors import ClusterError, ConnectError
+from oar_p2p.matrix import parse_matrix
+from oar_p2p.project import machines_from_names
+from oar_p2p.remote.executors import RootExecutor
+from oar_p2p.spec.values import AddressPolicy
+from tests.fakes import Call, FakeTransport
+
+HOSTS = ["gengar-1", "gengar-2", "gengar-3"]
+MACHINES = machines_from_names(HOSTS, {})
+REFUSED = "testbed-frontend could not open a connection to gengar-3:22"
+
+
+def _network() -> Network:
+    text = "\n".join(" ".join("0" if i == j else "5" for j in range(6)) for i in range(6))
+    return build_network(
+        AddressPolicy.parse("2"), MACHINES, parse_matrix(text), wrap=False, quantizer=Quantizer(100)
+    )
+
+
+def _cluster(
+    unreachable: dict[str, str], fail_read: frozenset[str] = frozenset()
+) -> tuple[FakeTransport, Cluster]:
+    def reply(call: Call) -> str | BaseException:
+        return ConnectError(f"{call.host}: reset by peer") if call.host in fail_read else ""
+
+    transport = FakeTransport(handler=reply)
+    return transport, Cluster(
+        transport=transport,
+        executor=RootExecutor(),
+        machines=list(MACHINES),
+        unreachable=dict(unreachable),
+    )
+
+
+def test_a_machine_unreachable_at_connect_is_left_out_and_named() -> None:
+    transport, cluster = _cluster({"gengar-3": REFUSED})
+    named: dict[str, str] = {}
+    plan = plan_network(cluster, _network(), unreachable=named)
+    assert [mp.hostname for mp in plan.machines] == ["gengar-1", "gengar-2"]
+    assert all(mp.has_changes for mp in plan.machines)  # empty machines: everything to add
+    assert named == {"gengar-3": REFUSED}
+    assert {c.host for c in transport.calls} == {"gengar-1", "gengar-2"}
+
+
+def test_a_machine_whose_read_fails_joins_the_unreachable_ones() -> None:
+    named: dict[str, str] = {}
+    plan = plan_network(
+        _cluster({"gengar-3": REFUSED}, frozenset({"gengar-1"}))[1], _network(), unreachable=named
+    )
+    assert [mp.hostname for mp in plan.machines] == ["gengar-2"]
+    assert list(named) == ["gengar-1", "gengar-3"]  # in the job's order
+    assert "reset by peer" in named["gengar-1"]
+
+
+def test_without_tolerance_one_unreachable_machine_fails_the_plan() -> None:
+    with pytest.raises(ClusterError) as err:
+        plan_network(_cluster({"gengar-3": REFUSED})[1], _network())
+    assert "failed on 1 of 3 machines" in str(err.value)
+    assert f"gengar-3: {REFUSED}" in str(err.value)
+
+
+def test_when_no_machine_can_be_read_the_plan_fails() -> None:
+    named: dict[str, str] = {}
+    with pytest.raises(ClusterError) as err:
+        plan_network(
+            _cluster({"gengar-3": REFUSED}, frozenset({"gengar-1", "gengar-2"}))[1],
+            _network(),
+            unreachable=named,
+        )
+    assert "failed on 3 of 3 machines" in str(err.value)
