@@ -68,6 +68,15 @@ def create_client_netns(layout: Layout) -> None:
     run(["ip", "-n", ns, "link", "set", tap, "up"])
 
 
+def close_ssh_masters(mux: Path, layout: Layout) -> None:
+    """Ask every multiplexing ssh master with a socket in `mux` to exit (idempotent)."""
+    if not mux.is_dir() or not netns_exists(layout.client_netns):
+        return
+    for sock in mux.iterdir():
+        run(["ip", "netns", "exec", layout.client_netns, "ssh", "-o", f"ControlPath={sock}",
+             "-O", "exit", "testbed-node"], check=False)  # fmt: skip
+
+
 def delete_client_netns(layout: Layout) -> None:
     """Remove the tap and the client namespace if present (idempotent)."""
     if not netns_exists(layout.client_netns):

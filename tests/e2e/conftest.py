@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,30 @@ done
 ids=$(docker ps -aq --filter label=oar-p2p.experiment)
 [ -z "$ids" ] || docker rm -f $ids >/dev/null
 rm -rf /run/oar-p2p /tmp/oar-p2p.lock
+true
+"""
+
+# Someone else's state on every machine, planted before each module's tests and checked
+# after them (issue 9, ownership "in every test"): a qdisc on another interface, an nft
+# table, an address outside the tool's ranges on the cluster interface, a container.
+_PLANT = """
+set -e
+ip link add e2e-foreign type dummy && ip link set e2e-foreign up
+tc qdisc add dev e2e-foreign root handle 1: htb default 1
+nft add table ip e2e-foreign
+ip addr add 192.168.77.{n}/24 dev bond0
+docker run -d --name e2e-foreign-c oar-p2p/demo:latest sleep 100000 >/dev/null
+"""
+_CHECK = """
+tc qdisc show dev e2e-foreign | grep -q 'htb 1:' || echo "qdisc htb 1: on e2e-foreign"
+nft list table ip e2e-foreign >/dev/null 2>&1 || echo "nft table ip e2e-foreign"
+ip -4 -o addr show dev bond0 | grep -q ' 192[.]168[.]77[.]{n}/24 ' || echo "192.168.77.{n}/24"
+[ "$(docker inspect -f '{{{{.State.Running}}}}' e2e-foreign-c 2>&1)" = true ] ||
+  echo "container e2e-foreign-c"
+"""
+_UNPLANT = """
+ip link del e2e-foreign 2>/dev/null; nft delete table ip e2e-foreign 2>/dev/null
+ip addr del 192.168.77.{n}/24 dev bond0 2>/dev/null; docker rm -f e2e-foreign-c >/dev/null 2>&1
 true
 """
 
@@ -65,19 +90,38 @@ def testbed() -> Iterator[Testbed]:
         bed.down()
 
 
+def _on_all(bed: Testbed, script: str) -> dict[str, str]:
+    """`script` ({n} = the machine's number) as root on every machine at once -> stdout."""
+    hosts = bed.info().machines
+
+    def one(i: int, host: str) -> str:
+        r = bed.exec(host, ["sh", "-c", script.format(n=i + 1)], timeout=300)
+        assert r.returncode == 0, f"{host}: {script.strip()[:60]}...: {r.stderr.decode()}"
+        return r.stdout.decode()
+
+    with ThreadPoolExecutor(len(hosts)) as pool:
+        return dict(zip(hosts, pool.map(one, range(len(hosts)), hosts), strict=True))
+
+
 @pytest.fixture(scope="module", autouse=True)
-def clean_machines(request: pytest.FixtureRequest) -> None:
-    """Each test module starts from machines with none of the tool's state on them.
+def clean_machines_with_foreign_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test module starts from machines with none of the tool's state on them, and
+    with foreign state that must still be there, untouched, after the module's tests.
 
     Modules then never depend on the order they run in (a module that leaves a network
-    applied cannot break the next one's assumptions).
+    applied cannot break the next one's assumptions), and every test runs next to state
+    the tool does not own.
     """
     if os.geteuid() != 0:
-        return  # the tests skip themselves
+        yield  # the tests skip themselves
+        return
     bed: Testbed = request.getfixturevalue("testbed")
-    for host in bed.info().machines:
-        r = bed.exec(host, ["sh", "-c", _RESET], timeout=120)
-        assert r.returncode == 0, f"reset of {host}: {r.stderr.decode()}"
+    _on_all(bed, _RESET + _UNPLANT + _PLANT)
+    yield
+    _on_all(bed, _RESET)  # the tool's state first: cheaper nft reads after
+    missing = {h: out.split("\n") for h, out in _on_all(bed, _CHECK).items() if out.strip()}
+    _on_all(bed, _UNPLANT)
+    assert not missing, f"foreign state destroyed during {request.module.__name__}: {missing}"
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from oar_p2p.testbed import Testbed
-from tests.e2e.helpers import cli, cli_ok, node, with_stats
+from tests.e2e.helpers import EXECUTOR, cli, cli_ok, node, with_stats
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
@@ -107,8 +107,8 @@ def _elements(bed: Testbed, host: str) -> int:
 
 def _popen_cli(bed: Testbed, *args: str) -> subprocess.Popen[bytes]:
     argv = bed.client_argv([sys.executable, "-m", "oar_p2p", *args])
-    return subprocess.Popen(argv, env=bed.client_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)  # fmt: skip
+    env = {**bed.client_env(), "OAR_P2P_EXECUTOR": EXECUTOR}
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _wait_for(what: str, check, timeout: float = 600, every: float = 0.3) -> None:

@@ -150,10 +150,11 @@ def _leftovers(name: str, state_dir: Path) -> list[str]:
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and f"umid={name}-testbed".encode() in (
-                (proc / "cmdline").read_bytes()
-            ):
+            cmdline = (proc / "cmdline").read_bytes() if proc.name.isdigit() else b""
+            if f"umid={name}-testbed".encode() in cmdline:
                 found.append(f"process {proc.name}")
+            elif b"ssh\0" in cmdline and str(state_dir).encode() in cmdline:
+                found.append(f"ssh process {proc.name}")  # e.g. a multiplexing master
         except OSError:
             continue
     if Path(f"/run/netns/{name}-client").exists():

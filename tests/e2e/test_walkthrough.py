@@ -26,6 +26,7 @@ DEMO_CMD = (
     'ping -c 3 -I "$ADDRESS" "$REMOTE"'
 )
 ORIGINAL_IMAGE = "ghcr.io/diogo464/oar-p2p/demo:latest"
+DOCKER = {"OAR_P2P_EXECUTOR": "docker"}  # the default executor, as a user runs it
 
 
 def _min_rtt(text: str) -> float:
@@ -42,8 +43,10 @@ def test_spec_walkthrough(testbed: Testbed, tmp_path: Path) -> None:
     exp = tmp_path / "ping-demo"
     shutil.copytree(ROOT / "examples/ping-demo", exp)
     runs = tmp_path / "runs"
-    cli_ok(testbed, "destroy", str(exp / "spec.yaml"))  # start from machines with nothing of ours
-    r = cli_ok(testbed, "apply", str(exp / "spec.yaml"), "--output-dir", str(runs))
+    cli_ok(
+        testbed, "destroy", str(exp / "spec.yaml"), env=DOCKER
+    )  # start from machines with nothing of ours
+    r = cli_ok(testbed, "apply", str(exp / "spec.yaml"), "--output-dir", str(runs), env=DOCKER)
     assert "Run finished: 2 of 2 containers exited 0" in r.stdout, r.stdout + r.stderr
     run_dir = next(p for p in runs.iterdir() if p.is_dir() and not p.is_symlink())
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -54,15 +57,17 @@ def test_spec_walkthrough(testbed: Testbed, tmp_path: Path) -> None:
         assert "64 bytes from" in out
         assert _within(_min_rtt(out), 51.2), out
 
-    again = cli_ok(testbed, "apply", str(exp / "spec.yaml"), "--output-dir", str(runs))
+    again = cli_ok(testbed, "apply", str(exp / "spec.yaml"), "--output-dir", str(runs), env=DOCKER)
     assert "No changes." in again.stdout and "Experiment ping-demo: no changes" in again.stdout
     assert "Running experiment" not in again.stdout
     assert len([p for p in runs.iterdir() if not p.is_symlink()]) == 1
 
-    rerun = cli_ok(testbed, "apply", str(exp / "spec.yaml"), "--output-dir", str(runs), "--rerun")
+    rerun = cli_ok(
+        testbed, "apply", str(exp / "spec.yaml"), "--output-dir", str(runs), "--rerun", env=DOCKER
+    )
     assert "Running experiment" in rerun.stdout
     assert len([p for p in runs.iterdir() if not p.is_symlink()]) == 2
-    cli_ok(testbed, "destroy", str(exp / "spec.yaml"))
+    cli_ok(testbed, "destroy", str(exp / "spec.yaml"), env=DOCKER)
 
 
 def test_failing_container_is_reported(testbed: Testbed, tmp_path: Path) -> None:
@@ -76,7 +81,14 @@ def test_failing_container_is_reported(testbed: Testbed, tmp_path: Path) -> None
         "  - name: 'bad-{index}'\n    addresses: [1]\n    image: oar-p2p/demo:latest\n"
         "    command: [sh, -c, 'echo about to fail; echo oops >&2; exit 3']\n"
     )
-    r = cli(testbed, "apply", str(tmp_path / "spec.yaml"), "--output-dir", str(tmp_path / "runs"))
+    r = cli(
+        testbed,
+        "apply",
+        str(tmp_path / "spec.yaml"),
+        "--output-dir",
+        str(tmp_path / "runs"),
+        env=DOCKER,
+    )
     assert r.returncode == 1
     assert "bad-1 on gengar-2 exited with 3" in r.stderr and "oops" in r.stderr
     run_dir = next(p for p in (tmp_path / "runs").iterdir() if not p.is_symlink())
@@ -85,7 +97,7 @@ def test_failing_container_is_reported(testbed: Testbed, tmp_path: Path) -> None
     assert codes == {"ok-0": 0, "bad-1": 3}
     assert (run_dir / "ok-0.stdout").read_text().strip() == "fine"
     assert "about to fail" in (run_dir / "bad-1.stdout").read_text()
-    cli_ok(testbed, "destroy", str(tmp_path / "spec.yaml"))
+    cli_ok(testbed, "destroy", str(tmp_path / "spec.yaml"), env=DOCKER)
 
 
 WALKTHROUGH = r"""
