@@ -28,6 +28,8 @@ INFO = TestbedInfo(
     boot_seconds=31.5,
 )
 SSH = ["ip", "netns", "exec", "oarp2p-client", "ssh", "-F", "/run/tb/ssh_config"]
+# one multiplexed connection per node and user, sockets in the state directory
+SSH += ["-o", "ControlMaster=auto", "-o", "ControlPath=/run/tb/mux/%C", "-o", "ControlPersist=300"]
 
 
 def test_frontend_is_reached_by_its_alias() -> None:
