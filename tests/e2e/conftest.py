@@ -53,7 +53,7 @@ _CHECK = """
 tc qdisc show dev e2e-foreign | grep -q 'htb 1:' || echo "qdisc htb 1: on e2e-foreign"
 nft list table ip e2e-foreign >/dev/null 2>&1 || echo "nft table ip e2e-foreign"
 ip -4 -o addr show dev bond0 | grep -q ' 192[.]168[.]77[.]{n}/24 ' || echo "192.168.77.{n}/24"
-[ "$(docker inspect -f '{{{{.State.Running}}}}' e2e-foreign-c 2>&1)" = true ] ||
+[ "$(docker inspect -f '{{.State.Running}}' e2e-foreign-c 2>&1)" = true ] ||
   echo "container e2e-foreign-c"
 """
 _UNPLANT = """
@@ -95,7 +95,7 @@ def _on_all(bed: Testbed, script: str) -> dict[str, str]:
     hosts = bed.info().machines
 
     def one(i: int, host: str) -> str:
-        r = bed.exec(host, ["sh", "-c", script.format(n=i + 1)], timeout=300)
+        r = bed.exec(host, ["sh", "-c", script.replace("{n}", str(i + 1))], timeout=300)
         assert r.returncode == 0, f"{host}: {script.strip()[:60]}...: {r.stderr.decode()}"
         return r.stdout.decode()
 
@@ -118,9 +118,9 @@ def clean_machines_with_foreign_state(request: pytest.FixtureRequest) -> Iterato
     bed: Testbed = request.getfixturevalue("testbed")
     _on_all(bed, _RESET + _UNPLANT + _PLANT)
     yield
-    _on_all(bed, _RESET)  # the tool's state first: cheaper nft reads after
-    missing = {h: out.split("\n") for h, out in _on_all(bed, _CHECK).items() if out.strip()}
-    _on_all(bed, _UNPLANT)
+    # the tool's state first (nft reads are cheaper without its map), then check, remove
+    after = _on_all(bed, _RESET + _CHECK + _UNPLANT)
+    missing = {h: out.strip().split("\n") for h, out in after.items() if out.strip()}
     assert not missing, f"foreign state destroyed during {request.module.__name__}: {missing}"
 
 
