@@ -1,7 +1,7 @@
 """The one read script per machine, and the splitting of its output into sections.
 
 The script prints sections delimited by ``### oar-p2p:<name> ###`` lines:
-`hostname`, `nproc`, `ip-addr`, `ip-route`, `tc-qdisc:<if>`, `tc-class:<if>`,
+`hostname`, `ip-addr`, `ip-route`, `tc-qdisc:<if>`, `tc-class:<if>`,
 `tc-filter:<if>` (for the cluster interface and `lo`), `sysctl`, `record`, `nft` (the
 table as `nft -j`, or the word `skipped` when the record is trusted) and `rows` (base64
 of the record's rows, only when the map is large and its digest differs from the desired
@@ -14,6 +14,7 @@ import re
 import shlex
 
 from oar_p2p.record import LARGE
+from oar_p2p.render.commands import RECORD_DIR
 
 __all__ = ["read_script", "split_sections"]
 
@@ -27,16 +28,20 @@ def read_script(
     refresh: str = "auto",
     desired_digest: str = "",
     large: int = LARGE,
+    record_dir: str = RECORD_DIR,
 ) -> str:
-    """Bash text of the read script (no user strings: interface and keys are validated)."""
+    """Bash text of the read script (no user strings: interface and keys are validated).
+
+    Few processes: on a slow machine (the testbed's guest) every fork costs; sysctls and
+    the record are read with bash builtins.
+    """
     q = shlex.quote
     keys = " ".join(q(k) for k in sysctls)
     return f"""\
 IF={q(interface)}; REFRESH={q(refresh)}; WANT={q(desired_digest)}; LARGE={int(large)}
-R=/run/oar-p2p
+R={q(record_dir)}
 s() {{ echo "### oar-p2p:$1 ###"; }}
-s hostname; cat /etc/hostname 2>/dev/null || hostname
-s nproc; nproc 2>/dev/null || true
+s hostname; echo "$HOSTNAME"
 s ip-addr; ip -j addr show dev "$IF" 2>/dev/null || true
 s ip-route; ip -j route show exact 10.0.0.0/8 2>/dev/null || true
 for d in "$IF" lo; do
@@ -46,13 +51,16 @@ for d in "$IF" lo; do
 done
 s sysctl
 for k in {keys}; do
-  if v=$(sysctl -n "$k" 2>/dev/null); then echo "$k=$v"; else echo "$k="; fi
+  v=; read -r v 2>/dev/null <"/proc/sys/${{k//.//}}"; echo "$k=$v"
 done
-s record; cat "$R/record.json" 2>/dev/null || true
-state=$(sed -n 's/.*"state": *"\\([a-z]*\\)".*/\\1/p' "$R/record.json" 2>/dev/null)
-size=$(sed -n 's/.*"size": *\\([0-9]*\\).*/\\1/p' "$R/record.json" 2>/dev/null)
-digest=$(sed -n 's/.*"digest": *"\\([0-9a-f]*\\)".*/\\1/p' "$R/record.json" 2>/dev/null)
-big=0; [ "$state" = applied ] && [ "${{size:-0}}" -gt "$LARGE" ] && big=1
+s record
+rec=; [ -r "$R/record.json" ] && IFS= read -r -d '' rec <"$R/record.json"
+printf '%s' "$rec"
+state=; size=0; digest=
+p='"state": *"([a-z]*)"'; [[ $rec =~ $p ]] && state=${{BASH_REMATCH[1]}}
+p='"size": *([0-9]+)'; [[ $rec =~ $p ]] && size=${{BASH_REMATCH[1]}}
+p='"digest": *"([0-9a-f]*)"'; [[ $rec =~ $p ]] && digest=${{BASH_REMATCH[1]}}
+big=0; [ "$state" = applied ] && [ "$size" -gt "$LARGE" ] && big=1
 trust=0; [ "$REFRESH" != full ] && {{ [ "$state" = pending ] || [ "$big" = 1 ]; }} && trust=1
 s nft
 if [ "$trust" = 1 ]; then
