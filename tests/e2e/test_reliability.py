@@ -190,11 +190,16 @@ def test_connection_cut_during_apply(testbed: Testbed, exp: Path) -> None:
     cli_ok(testbed, "apply", str(exp / "spec.yaml"))  # start converged
     new = BIG * 3 * BIG
     # on gengar-2 itself (polling over ssh is too slow): wait for the write script to mark
-    # the record pending (just before its `nft -f`; the read runs nft too), then cut
+    # the record pending (just before its `nft -f`; the read runs nft too), then kill the
+    # cluster user's sshd processes of this machine only (the testbed's nodes share one
+    # PID namespace: the frontend's, the jump host, must live)
     cut = (
         "rm -f /run/cut.done; "
         "until grep -q pending /run/oar-p2p/record.json 2>/dev/null; do sleep 0.02; done; "
-        "pkill -KILL -u alice -x sshd; echo cut > /run/cut.done"
+        "me=$(readlink /proc/self/ns/net); "
+        "for p in $(pgrep -u alice -x sshd); do "
+        '[ "$(readlink /proc/$p/ns/net)" = "$me" ] && kill -KILL $p; done; '
+        "echo cut > /run/cut.done"
     )
     watcher = subprocess.Popen(testbed.exec_argv("gengar-2", ["sh", "-c", cut]),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from oar_p2p.testbed import Testbed
-from tests.e2e.helpers import cli, cli_ok, node
+from tests.e2e.helpers import EXECUTOR, cli, cli_ok, node
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -26,7 +26,7 @@ DEMO_CMD = (
     'ping -c 3 -I "$ADDRESS" "$REMOTE"'
 )
 ORIGINAL_IMAGE = "ghcr.io/diogo464/oar-p2p/demo:latest"
-DOCKER = {"OAR_P2P_EXECUTOR": "docker"}  # the default executor, as a user runs it
+DOCKER = {"OAR_P2P_EXECUTOR": "docker"}  # the default executor: the spec walkthrough uses it
 
 
 def _min_rtt(text: str) -> float:
@@ -87,7 +87,6 @@ def test_failing_container_is_reported(testbed: Testbed, tmp_path: Path) -> None
         str(tmp_path / "spec.yaml"),
         "--output-dir",
         str(tmp_path / "runs"),
-        env=DOCKER,
     )
     assert r.returncode == 1
     assert "bad-1 on gengar-2 exited with 3" in r.stderr and "oops" in r.stderr
@@ -97,7 +96,7 @@ def test_failing_container_is_reported(testbed: Testbed, tmp_path: Path) -> None
     assert codes == {"ok-0": 0, "bad-1": 3}
     assert (run_dir / "ok-0.stdout").read_text().strip() == "fine"
     assert "about to fail" in (run_dir / "bad-1.stdout").read_text()
-    cli_ok(testbed, "destroy", str(tmp_path / "spec.yaml"), env=DOCKER)
+    cli_ok(testbed, "destroy", str(tmp_path / "spec.yaml"))
 
 
 WALKTHROUGH = r"""
@@ -171,7 +170,9 @@ def test_original_walkthrough_unchanged(testbed: Testbed, tmp_path: Path) -> Non
     bin_dir.mkdir()
     (bin_dir / "oar-p2p").write_text(f'#!/bin/sh\nexec {sys.executable} -m oar_p2p "$@"\n')
     (bin_dir / "oar-p2p").chmod(0o755)
-    env = {"OAR_JOB_ID": "4243", "PATH": f"{bin_dir}:{testbed.client_env()['PATH']}"}
+    # test_spec_walkthrough runs the docker executor; here the test's default (helpers.py)
+    env = {"OAR_JOB_ID": "4243", "PATH": f"{bin_dir}:{testbed.client_env()['PATH']}",
+           "OAR_P2P_EXECUTOR": EXECUTOR}  # fmt: skip
     r = testbed.run_in_client(["env", "-C", str(tmp_path), "bash", str(script)], env, timeout=900)
     out = r.stdout.decode() + r.stderr.decode()
     assert r.returncode == 0, out
