@@ -341,7 +341,7 @@ def docker_cmd(info: TestbedInfo, mount_record: bool = False) -> list[str]:
 def ssh_step(bed: Testbed, host: str, script: str, timeout: float = APPLY_TIMEOUT) -> Run:
     """One step the original's way: a new ssh process (-J frontend), a new container."""
     info = bed.info()
-    argv = bed.exec_argv(host, docker_cmd(info), user=info.username)
+    argv = bed.exec_argv(host, docker_cmd(info), user=info.username, multiplex=False)
     r = run_measured(argv, stdin=script.encode(), timeout=timeout)
     if r.code != 0:
         raise RuntimeError(f"{host}: exit {r.code}: {r.stderr.strip()[-800:]}")
@@ -452,7 +452,8 @@ def case_offline(size: int) -> list[CaseResult]:
             f"load_project(Path({spec!r}))"
         )
         stages = [
-            ("load", [py, "-c", load_src]),
+            ("load", [py, "-c", load_src]),  # an empty matrix cache: parsed, then cached
+            ("load-warm", [py, "-c", load_src]),  # the matrix from the cache
             ("validate", [py, "-m", "oar_p2p", "validate", spec]),
             ("plan", [py, "-m", "oar_p2p", "plan", "--offline", spec]),
             ("json-full", [py, "-m", "oar_p2p", "plan", "--offline", "--json", "--full", spec]),
@@ -460,7 +461,8 @@ def case_offline(size: int) -> list[CaseResult]:
         out = []
         for name, argv in stages:
             load = loads(None)
-            r = run_measured(argv, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
+            env = {**os.environ, "PYTHONPATH": str(REPO), "OAR_P2P_CACHE_DIR": str(work / "cache")}
+            r = run_measured(argv, env=env, timeout=600)
             out.append(
                 CaseResult(
                     f"a:{name}",

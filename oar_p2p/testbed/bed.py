@@ -93,7 +93,12 @@ def mux_dir(state_dir: Path) -> Path:
 
 
 def node_ssh_argv(
-    info: TestbedInfo, node: str, argv: Sequence[str], *, user: str = "root"
+    info: TestbedInfo,
+    node: str,
+    argv: Sequence[str],
+    *,
+    user: str = "root",
+    multiplex: bool = True,
 ) -> list[str]:
     """The host command running `argv` on `node` over ssh from the client namespace.
 
@@ -107,8 +112,10 @@ def node_ssh_argv(
         known = ", ".join([FRONTEND, *info.machines])
         raise TestbedError(f"unknown testbed node {node!r}; nodes: {known}")
     ssh = ["ip", "netns", "exec", info.client_netns, "ssh", "-F", str(info.ssh_config)]
-    ssh += ["-o", "ControlMaster=auto", "-o", f"ControlPath={mux_dir(info.state_dir)}/%C"]
-    ssh += ["-o", f"ControlPersist={MUX_PERSIST_S}", "-l", user]
+    if multiplex:
+        ssh += ["-o", "ControlMaster=auto", "-o", f"ControlPath={mux_dir(info.state_dir)}/%C"]
+        ssh += ["-o", f"ControlPersist={MUX_PERSIST_S}"]
+    ssh += ["-l", user]
     if node == FRONTEND:
         return [*ssh, info.frontend_alias, shlex.join(argv)]
     return [*ssh, "-J", info.frontend_alias, node, shlex.join(argv)]
@@ -291,11 +298,15 @@ class Testbed:
             raise TestbedError(f"no testbed is up ({self.state_dir}); run `oar-p2p testbed up`")
         return info
 
-    def exec_argv(self, node: str, argv: Sequence[str], *, user: str = "root") -> list[str]:
-        """The host command that runs `argv` on `node` (for callers that stream stdio)."""
+    def exec_argv(
+        self, node: str, argv: Sequence[str], *, user: str = "root", multiplex: bool = True
+    ) -> list[str]:
+        """The host command that runs `argv` on `node` (for callers that stream stdio);
+        `multiplex=False`: a connection of its own (a new ssh handshake, as a tool that
+        opens one per step would)."""
         info = self.info()
         mux_dir(info.state_dir).mkdir(mode=0o700, exist_ok=True)
-        return node_ssh_argv(info, node, argv, user=user)
+        return node_ssh_argv(info, node, argv, user=user, multiplex=multiplex)
 
     def exec(
         self,
