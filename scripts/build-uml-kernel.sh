@@ -2,20 +2,24 @@
 # Build (or reuse) the user-mode-linux kernel the local test cluster boots.
 #
 # Debian's own linux.uml lacks the nf_tables ip/inet families, so we build one from
-# Debian's linux-source-6.1 with the options in oar_p2p/testbed/data/uml-kernel.config.
-# The result is cached outside the repository, keyed by the digest of that option file
-# and of the source tarball:  ${OAR_P2P_CACHE:-~/.cache/oar-p2p}/uml-<key>/linux
+# Debian's linux-source-6.1 with the options in oar_p2p/testbed/data/uml-kernel.config and
+# the patches oar_p2p/testbed/data/uml-*.patch (applied in name order).
+# The result is cached outside the repository, keyed by the digest of the option file and
+# the patches, and by the size of the source tarball:
+#   ${OAR_P2P_CACHE:-~/.cache/oar-p2p}/uml-<key>/linux
 # Prints the path of the kernel binary on its last line.
 set -euo pipefail
+export LC_ALL=C  # the patches glob sorts as Python sorts it (kernel.py computes the same key)
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 options="$here/oar_p2p/testbed/data/uml-kernel.config"
+patches=("$here"/oar_p2p/testbed/data/uml-*.patch)
 tarball=/usr/src/linux-source-6.1.tar.xz
 cache="${OAR_P2P_CACHE:-$HOME/.cache/oar-p2p}"
 
-if [ ! -f "$tarball" ] || ! command -v flex >/dev/null || ! command -v bison >/dev/null || ! command -v bc >/dev/null; then
+if [ ! -f "$tarball" ] || ! command -v flex >/dev/null || ! command -v bison >/dev/null || ! command -v bc >/dev/null || ! command -v patch >/dev/null; then
     echo "build-uml-kernel: installing linux-source-6.1 and build tools" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-source-6.1 flex bison bc build-essential libelf-dev >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-source-6.1 flex bison bc patch build-essential libelf-dev >&2
 fi
 
 # one build at a time: concurrent callers wait, then reuse the cached result
@@ -23,7 +27,7 @@ mkdir -p "$cache"
 exec 9>"$cache/uml-build-script.lock"  # (the Python caller holds uml-build.lock)
 flock 9
 
-key="$( (sha256sum "$options" | cut -c1-16; stat -c %s "$tarball") | sha256sum | cut -c1-16)"
+key="$( (cat "$options" "${patches[@]}" | sha256sum | cut -c1-16; stat -c %s "$tarball") | sha256sum | cut -c1-16)"
 out="$cache/uml-$key"
 if [ -x "$out/linux" ]; then
     echo "build-uml-kernel: reusing cached kernel $out/linux" >&2
@@ -38,6 +42,9 @@ start=$(date +%s)
 tar -xf "$tarball" -C "$work"
 src="$(find "$work" -maxdepth 1 -mindepth 1 -type d | head -n1)"
 cd "$src"
+for p in "${patches[@]}"; do
+    patch -p1 -s --forward <"$p" || { echo "build-uml-kernel: $p does not apply" >&2; exit 1; }
+done
 make ARCH=um defconfig >/dev/null
 ARCH=um scripts/kconfig/merge_config.sh -m .config "$options" >/dev/null
 make ARCH=um olddefconfig >/dev/null

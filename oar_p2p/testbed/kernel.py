@@ -16,7 +16,14 @@ from pathlib import Path
 
 from oar_p2p.errors import TestbedError
 
-__all__ = ["KERNEL_CONFIG", "SOURCE_TARBALL", "cache_dir", "cache_key", "ensure_kernel"]
+__all__ = [
+    "KERNEL_CONFIG",
+    "SOURCE_TARBALL",
+    "cache_dir",
+    "cache_key",
+    "ensure_kernel",
+    "kernel_inputs",
+]
 
 KERNEL_CONFIG = Path(__file__).parent / "data" / "uml-kernel.config"
 SOURCE_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
@@ -28,8 +35,15 @@ def cache_dir() -> Path:
     return Path(os.environ.get("OAR_P2P_CACHE") or Path.home() / ".cache" / "oar-p2p")
 
 
+def kernel_inputs() -> bytes:
+    """What the build depends on besides the tarball: the options, then the patches."""
+    patches = sorted(KERNEL_CONFIG.parent.glob("uml-*.patch"))
+    return KERNEL_CONFIG.read_bytes() + b"".join(p.read_bytes() for p in patches)
+
+
 def cache_key(config_text: bytes, tarball_size: int) -> str:
-    """The cache key `build-uml-kernel.sh` computes (same digest, in Python).
+    """The cache key `build-uml-kernel.sh` computes (same digest, in Python) from
+    `kernel_inputs()` and the tarball's size.
 
     >>> cache_key(b"", 1)[:4]
     'bc11'
@@ -41,7 +55,7 @@ def cache_key(config_text: bytes, tarball_size: int) -> str:
 def _cached_kernel() -> Path | None:
     if not SOURCE_TARBALL.is_file():
         return None
-    key = cache_key(KERNEL_CONFIG.read_bytes(), SOURCE_TARBALL.stat().st_size)
+    key = cache_key(kernel_inputs(), SOURCE_TARBALL.stat().st_size)
     path = cache_dir() / f"uml-{key}" / "linux"
     return path if os.access(path, os.X_OK) else None
 
