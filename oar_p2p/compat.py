@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from oar_p2p.cluster.oar import check_hostname
 from oar_p2p.errors import MatrixError
 from oar_p2p.matrix_file import load_matrix
 from oar_p2p.project import Project
@@ -30,6 +31,8 @@ def compat_project(
 ) -> Project:
     """An in-memory project for `net up` / `net preview` (flags instead of a spec file)."""
     AddressPolicy.parse(addresses)  # the original's rule, stated in the error
+    for name in machines or []:
+        check_hostname(name, "--machine")
     if not latency_matrix.is_file():
         raise MatrixError("latency matrix not found", file=str(latency_matrix))
     spec = Spec(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oar_p2p.cluster.machines import Machine, MachineSource, lookup
+from oar_p2p.cluster.oar import check_hostname
 from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.network import Network, build_network
 from oar_p2p.errors import InputError, MatrixError, SpecError
@@ -164,7 +165,7 @@ def _check_signals(project: Project) -> None:
 
 def offline_machine_names(project: Project, flags: Sequence[str]) -> list[str]:
     if flags:
-        return list(flags)
+        return [check_hostname(name, "--machine") for name in flags]
     if project.spec.cluster.machines:
         return list(project.spec.cluster.machines)
     raise SpecError(

@@ -34,6 +34,7 @@ from oar_p2p.cluster.machines import Machine, MachineSource, TableEntry, lookup
 from oar_p2p.cluster.oar import (
     USER_JOBS_COMMAND,
     OarJob,
+    check_hostname,
     infer_job,
     job_command,
     job_machines,
@@ -115,7 +116,8 @@ def list_hostnames(
 ) -> HostList:
     """The job's hostnames by the first rule of the module docstring that applies."""
     if fixed:
-        return HostList(list(dict.fromkeys(fixed)), "the given machine list")
+        names = [check_hostname(n, "the given machine list") for n in dict.fromkeys(fixed)]
+        return HostList(names, "the given machine list")
     if location.place is Place.MACHINE and location.nodefile is not None:
         return _from_nodefile(location)
     if job_id is None and not infer:

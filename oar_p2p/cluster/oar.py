@@ -23,11 +23,13 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from oar_p2p.errors import OarError
+from oar_p2p.spec.values import HOSTNAME_RULE, is_hostname
 
 __all__ = [
     "NO_JOBS_PATTERN",
     "USER_JOBS_COMMAND",
     "OarJob",
+    "check_hostname",
     "infer_job",
     "job_command",
     "job_machines",
@@ -41,6 +43,16 @@ NO_JOBS_PATTERN = re.compile(
     r"at \S+ line \d+\.?"
 )
 RUNNING = "Running"
+
+
+def check_hostname(name: str, origin: str) -> str:
+    """`name` when it is a plain hostname, else an error naming where it came from."""
+    if not is_hostname(name):
+        raise OarError(
+            f"{origin} lists the machine {name!r}, which is not a hostname: "
+            f"allowed: {HOSTNAME_RULE}"
+        )
+    return name
 
 
 class OarJob(BaseModel):
@@ -94,7 +106,7 @@ def job_machines(jobs: dict[int, OarJob], job_id: int) -> list[str]:
         raise OarError(
             f"OAR has no job {job_id} (oarstat shows: {known}); check --job-id / OAR_JOB_ID"
         )
-    machines = list(dict.fromkeys(job.machines))
+    machines = [check_hostname(m, f"oarstat (job {job_id})") for m in dict.fromkeys(job.machines)]
     if not machines:
         raise OarError(
             f"job {job_id} is not running yet (state: {job.state}), so it has no machines; "
@@ -125,7 +137,7 @@ def infer_job(jobs: dict[int, OarJob]) -> OarJob:
 def parse_nodefile(text: str) -> list[str]:
     """An OAR_NODEFILE (a hostname per core) -> the hostnames, first appearance first."""
     names = (line.strip() for line in text.splitlines())
-    return list(dict.fromkeys(name for name in names if name))
+    return [check_hostname(n, "OAR_NODEFILE") for n in dict.fromkeys(n for n in names if n)]
 
 
 def _snippet(text: str, width: int = 200) -> str:

@@ -12,7 +12,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema, field_validator
 
 from oar_p2p.errors import ValueParseError
-from oar_p2p.spec.values import SIGNAL_NAME_RULE, AddressPolicy, parse_signal_name
+from oar_p2p.spec.values import (
+    HOSTNAME_RULE,
+    SIGNAL_NAME_RULE,
+    AddressPolicy,
+    is_hostname,
+    parse_signal_name,
+)
 
 __all__ = [
     "ClusterSpec",
@@ -77,6 +83,9 @@ class ClusterSpec(_Model):
         if v is not None and len(set(v)) != len(v):
             dup = sorted({m for m in v if v.count(m) > 1})
             raise ValueError(f"machine listed twice: {', '.join(dup)}")
+        for name in v or []:
+            if not is_hostname(name):
+                raise ValueError(f"machine {name!r} is not a hostname: allowed: {HOSTNAME_RULE}")
         return v
 
 

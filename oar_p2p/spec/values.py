@@ -23,6 +23,8 @@ __all__ = [
     "parse_signal_name",
     "SIGNAL_NAME_RULE",
     "POLICY_RULE",
+    "HOSTNAME_RULE",
+    "is_hostname",
 ]
 
 POLICY_RULE = (
@@ -32,6 +34,20 @@ POLICY_RULE = (
 SIGNAL_NAME_RULE = "1-64 characters of letters, digits, '_' and '-'"
 _SIGNAL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NUMBER = re.compile(r"[0-9]+")
+# A machine's name reaches ssh (connections, the jump host's direct-tcpip channel) and the
+# experiment's env templates: anything but a plain DNS name is refused where it enters
+# (spec, oarstat, OAR_NODEFILE).
+HOSTNAME_RULE = (
+    "a DNS name: dot-separated labels of letters, digits and '-', each 1-63 long and not "
+    "starting with '-', at most 253 characters"
+)
+_LABEL = r"[A-Za-z0-9][A-Za-z0-9-]{0,62}"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+def is_hostname(name: str) -> bool:
+    """True for a plain DNS name (`gengar-1`, `gengar-1.nova`); False for anything else."""
+    return len(name) <= 253 and _HOSTNAME.fullmatch(name) is not None
 
 
 class PolicyKind(StrEnum):

@@ -319,3 +319,25 @@ def test_example_plans_offline(example: str, machines: int, addresses: int) -> N
     doc = json.loads(full.stdout)
     assert sum(len(m["addresses"]) for m in doc["machines"]) == addresses
     assert sum(len(m["entries"]) for m in doc["machines"]) == addresses * addresses
+
+
+# --- machine names that are not hostnames -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "--offline", "--machine", "a;b", "{spec}"],
+        ["net", "preview", "--machine", "-oProxyCommand=x", "--addresses", "4",
+         "--latency-matrix", "{matrix}"],
+    ],
+    ids=["plan-offline", "net-preview"],
+)  # fmt: skip
+def test_a_machine_flag_that_is_not_a_hostname_is_one_error_line(
+    project: Path, args: list[str]
+) -> None:
+    matrix = project.parent / "latency.txt"
+    result = run(*(a.format(spec=project, matrix=matrix) for a in args))
+    line = _one_error_line(result)
+    assert line.startswith("error: --machine lists the machine "), line
+    assert "which is not a hostname: allowed: a DNS name" in line

@@ -229,6 +229,11 @@ def test_ping_demo_example_loads() -> None:
             "cluster.machines: machine listed twice: a",
         ),
         (
+            BASE + "cluster:\n  machines: [gengar-1, '-oProxyCommand=x']\n",
+            "spec.yaml:6:13",
+            "cluster.machines: machine '-oProxyCommand=x' is not a hostname: allowed: a DNS name",
+        ),
+        (
             BASE + "cluster:\n  overrides:\n    gengar-1:\n      cpus: 0\n",
             "spec.yaml:8:13",
             "cluster.overrides.gengar-1.cpus: Input should be greater than or equal to 1",

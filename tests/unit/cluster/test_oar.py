@@ -112,3 +112,25 @@ def test_infer_with_only_waiting_jobs_lists_them() -> None:
 
 def test_nodefile_ignores_blank_lines_and_spaces() -> None:
     assert parse_nodefile("  a \n\n b\na\n") == ["a", "b"]
+
+
+HOSTILE_NAMES = ["-oProxyCommand=touch /tmp/pwned", "a;b", "$(id)", "`id`", "a b", "a\nb", "'a'"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_machine_name_from_oarstat_that_is_not_a_hostname_is_refused(name: str) -> None:
+    text = json.dumps({"7": {"Job_Id": 7, "state": "Running", "assigned_network_address": [name]}})
+    with pytest.raises(OarError) as err:
+        job_machines(parse_oarstat(text), 7)
+    assert str(err.value).startswith(f"oarstat (job 7) lists the machine {name!r}, which is not")
+    assert "allowed: a DNS name" in str(err.value)
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES[:4])
+def test_a_nodefile_line_that_is_not_a_hostname_is_refused(name: str) -> None:
+    with pytest.raises(OarError, match="OAR_NODEFILE lists the machine"):
+        parse_nodefile(f"gengar-1\n{name}\n")
+
+
+def test_dns_names_with_domains_are_machines() -> None:
+    assert parse_nodefile("gengar-1.nova.lan\nGENGAR-2\n") == ["gengar-1.nova.lan", "GENGAR-2"]
