@@ -294,6 +294,8 @@ def tool_case(
     if stats_path.exists():
         stats = json.loads(stats_path.read_text())
         result.connections = stats.get("connections_opened")
+        # the child's own VmHWM: its rusage also counts the benchmark's memory at fork
+        result.peak_rss_mb = stats.get("peak_rss_mb") or result.peak_rss_mb
         for host, m in stats["machines"].items():
             result.machines[host] = MachineFigures(
                 round_trips=m["round_trips"],

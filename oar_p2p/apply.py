@@ -19,7 +19,7 @@ from oar_p2p.observe.read_script import read_script, split_sections
 from oar_p2p.observe.snapshot import snapshot
 from oar_p2p.plan import MachinePlan, PairMode, Plan
 from oar_p2p.record import build_record
-from oar_p2p.remote.executors import Executor
+from oar_p2p.remote.executors import SPOOLED_BASH, Executor
 from oar_p2p.remote.pool import for_each_machine
 from oar_p2p.remote.transport import CommandResult, Transport
 from oar_p2p.render.commands import write_script_chunks
@@ -100,15 +100,29 @@ def observe_machines(
     def read(host: str) -> MachineState:
         m = by_host[host]
         want = desired[host].pairs
-        script = read_script(
-            m.interface,
-            sorted(SYSCTLS),
-            refresh=refresh,
-            desired_digest=want.digest if want else "",
-        )
-        result = cluster.run_privileged(host, script, timeout=900)
+
+        def script(unprivileged: bool) -> str:
+            return read_script(
+                m.interface,
+                sorted(SYSCTLS),
+                refresh=refresh,
+                desired_digest=want.digest if want else "",
+                nft=cluster.executor.nft_argv() if unprivileged else ["nft"],
+                unprivileged=unprivileged,
+            )
+
+        # as the SSH user (no helper container unless the nft table must be listed)
+        result = cluster.transport.run(host, SPOOLED_BASH, stdin=script(True).encode(), timeout=900)
         cluster.reads[host] = cluster.reads.get(host, 0) + 1
-        return snapshot(host, m.interface, split_sections(result.stdout.decode()))
+        sections = split_sections(result.stdout.decode())
+        if "need-privilege" in sections:
+            result = cluster.run_privileged(host, script(False), timeout=900)
+            cluster.reads[host] += 1
+            sections = split_sections(result.stdout.decode())
+        if "nft-error" in sections:
+            error = sections["nft-error"].strip() or "no message"
+            raise ClusterError(f"{host}: listing the nft table ip oar-p2p failed: {error}")
+        return snapshot(host, m.interface, sections)
 
     usable = [h for h in cluster.hosts if h not in cluster.unreachable]
     cluster.progress(f"reading {len(usable)} machines")

@@ -202,9 +202,22 @@ def close_cluster(cluster: Cluster) -> None:
     path = os.environ.get("OAR_P2P_STATS")
     try:
         if path:
-            Path(path).write_text(json.dumps(cluster.stats(), indent=1) + "\n")
+            stats = {**cluster.stats(), "peak_rss_mb": _peak_rss_mb()}
+            Path(path).write_text(json.dumps(stats, indent=1) + "\n")
     finally:
         cluster.transport.close()
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's own peak RSS (VmHWM; a parent's rusage would count what the child
+    inherited from its own parent's memory at fork)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _progress(message: str) -> None:

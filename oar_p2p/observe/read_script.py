@@ -5,13 +5,21 @@ The script prints sections delimited by ``### oar-p2p:<name> ###`` lines:
 `tc-filter:<if>` (for the cluster interface and `lo`), `sysctl`, `record`, `nft` (the
 table as `nft -j`, or the word `skipped` when the record is trusted) and `rows` (base64
 of the record's rows, only when the map is large and its digest differs from the desired
-one).
+one). A failed nft listing other than "no such table" adds an `nft-error` section.
+
+Everything but the nft listing works as an ordinary user (`ip`, `tc`, `/proc/sys`, the
+record, which the write script leaves world-readable), so the script runs unprivileged
+and `nft` is the executor's privileged command for that one listing, started only when
+the record is not trusted: a no-op read of a large map starts no helper container. A
+machine whose user cannot run `ip` or `tc` answers with a `need-privilege` section only;
+the caller then runs the script privileged.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 
 from oar_p2p.record import LARGE
 from oar_p2p.render.commands import RECORD_DIR
@@ -29,19 +37,26 @@ def read_script(
     desired_digest: str = "",
     large: int = LARGE,
     record_dir: str = RECORD_DIR,
+    nft: Sequence[str] = ("nft",),
+    unprivileged: bool = False,
 ) -> str:
-    """Bash text of the read script (no user strings: interface and keys are validated).
+    """Bash text of the read script (no user strings: interface and keys are validated,
+    every value is quoted).
 
+    `nft`: the argv that runs nft with privileges (e.g. in the helper container);
+    `unprivileged`: the script runs as an ordinary user and checks first that it can.
     Few processes: on a slow machine (the testbed's guest) every fork costs; sysctls and
     the record are read with bash builtins.
     """
     q = shlex.quote
     keys = " ".join(q(k) for k in sysctls)
+    nft_argv = " ".join(q(a) for a in nft)
+    check = _CAN_READ if unprivileged else ""
     return f"""\
 IF={q(interface)}; REFRESH={q(refresh)}; WANT={q(desired_digest)}; LARGE={int(large)}
-R={q(record_dir)}
+R={q(record_dir)}; NFT=({nft_argv})
 s() {{ echo "### oar-p2p:$1 ###"; }}
-s hostname; echo "$HOSTNAME"
+{check}s hostname; echo "$HOSTNAME"
 s ip-addr; ip -j addr show dev "$IF" 2>/dev/null || true
 s ip-route; ip -j route show exact 10.0.0.0/8 2>/dev/null || true
 for d in "$IF" lo; do
@@ -66,13 +81,24 @@ s nft
 if [ "$trust" = 1 ]; then
   echo skipped
 else
-  nft -j list table ip oar-p2p 2>/dev/null || true
+  e=$(mktemp); "${{NFT[@]}}" -j list table ip oar-p2p 2>"$e"
+  if [ $? != 0 ] && ! grep -q 'No such file or directory' "$e"; then
+    s nft-error; head -c 2000 "$e"; echo
+  fi
+  rm -f "$e"
 fi
 s rows
 if [ "$trust" = 1 ] && [ "$big" = 1 ] && [ "$digest" != "$WANT" ]; then
   base64 "$R/rows.gz" 2>/dev/null || true
 fi
 s end
+"""
+
+
+# An ordinary user may lack /sbin on PATH; one without ip or tc cannot read the machine.
+_CAN_READ = """\
+export PATH="$PATH:/usr/sbin:/sbin"
+if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then s need-privilege; exit 0; fi
 """
 
 

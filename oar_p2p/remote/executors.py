@@ -34,6 +34,7 @@ __all__ = [
     "DockerExecutor",
     "Executor",
     "ExecutorKind",
+    "SPOOLED_BASH",
     "RootExecutor",
     "SudoExecutor",
     "default_helper_image",
@@ -60,6 +61,10 @@ class Executor(Protocol):
 
     def wrap(self, script: str) -> tuple[str, bytes]: ...
 
+    def nft_argv(self) -> list[str]:
+        """The argv that runs `nft` with privileges, from a script of the SSH user."""
+        ...
+
 
 # The script is spooled to a file before bash runs it: bash reading a script from a pipe
 # (`bash -s`) reads it one byte per system call, which made an 8 MB nft write script take
@@ -80,6 +85,9 @@ class RootExecutor:
     def wrap(self, script: str) -> tuple[str, bytes]:
         return SPOOLED_BASH, script.encode()
 
+    def nft_argv(self) -> list[str]:
+        return ["nft"]
+
 
 @dataclass(frozen=True)
 class SudoExecutor:
@@ -89,6 +97,9 @@ class SudoExecutor:
 
     def wrap(self, script: str) -> tuple[str, bytes]:
         return f"sudo -n {SPOOLED_BASH}", script.encode()
+
+    def nft_argv(self) -> list[str]:
+        return ["sudo", "-n", "nft"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,10 @@ class DockerExecutor:
             f"{shlex.quote(self.image)} -c {shlex.quote(SPOOL)}"
         )
         return line, script.encode()
+
+    def nft_argv(self) -> list[str]:
+        return ["docker", "run", "--rm", "--privileged", "--network=host",
+                "--entrypoint", "nft", self.image]  # fmt: skip
 
 
 def default_helper_image() -> str:

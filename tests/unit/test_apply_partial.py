@@ -10,7 +10,7 @@ from oar_p2p.desired.network import Network, build_network
 from oar_p2p.errors import ClusterError, ConnectError
 from oar_p2p.matrix import parse_matrix
 from oar_p2p.project import machines_from_names
-from oar_p2p.remote.executors import RootExecutor
+from oar_p2p.remote.executors import SPOOLED_BASH, DockerExecutor, RootExecutor
 from oar_p2p.spec.values import AddressPolicy
 from tests.fakes import Call, FakeTransport
 
@@ -77,3 +77,48 @@ def test_when_no_machine_can_be_read_the_plan_fails() -> None:
             unreachable=named,
         )
     assert "failed on 3 of 3 machines" in str(err.value)
+
+
+# --- the read runs as the SSH user; privilege only where it is needed --------------------
+
+
+def _read_cluster(answer) -> tuple[FakeTransport, Cluster]:  # type: ignore[no-untyped-def]
+    transport = FakeTransport(handler=answer)
+    return transport, Cluster(
+        transport=transport,
+        executor=DockerExecutor("local/helper:1"),
+        machines=list(MACHINES),
+    )
+
+
+def test_the_read_is_one_unprivileged_round_trip_per_machine() -> None:
+    transport, cluster = _read_cluster(lambda call: "### oar-p2p:end ###\n")
+    plan_network(cluster, _network())
+    for host in HOSTS:
+        (call,) = [c for c in transport.calls if c.host == host]
+        assert call.command == SPOOLED_BASH  # no `docker run` around the script
+        assert b"NFT=(docker run --rm --privileged --network=host --entrypoint nft" in call.stdin
+    assert cluster.reads == dict.fromkeys(HOSTS, 1)
+
+
+def test_a_machine_that_needs_privilege_to_read_is_read_again_privileged() -> None:
+    def answer(call: Call) -> str:
+        if call.command == SPOOLED_BASH and call.host == "gengar-2":
+            return "### oar-p2p:need-privilege ###\n"
+        return "### oar-p2p:end ###\n"
+
+    transport, cluster = _read_cluster(answer)
+    plan_network(cluster, _network())
+    commands = [c.command for c in transport.calls if c.host == "gengar-2"]
+    assert commands[0] == SPOOLED_BASH and commands[1].startswith("docker run --rm -i --privileged")
+    assert cluster.reads["gengar-2"] == 2 and cluster.reads["gengar-1"] == 1
+
+
+def test_a_failed_nft_listing_fails_the_read_naming_the_machine() -> None:
+    denied = "### oar-p2p:nft ###\n### oar-p2p:nft-error ###\nError: permission denied\n"
+    _, cluster = _read_cluster(lambda call: denied if call.host == "gengar-1" else "")
+    with pytest.raises(ClusterError) as err:
+        plan_network(cluster, _network())
+    assert "gengar-1: listing the nft table ip oar-p2p failed: Error: permission denied" in str(
+        err.value
+    )

@@ -79,3 +79,57 @@ def test_a_pending_record_skips_the_read_and_sends_no_rows(tmp_path: Path) -> No
 def test_refresh_full_always_reads_the_kernel(tmp_path: Path) -> None:
     out = _run(tmp_path / "r", _record("applied", 5000, "cd" * 16), refresh="full")
     assert out["nft"] != "skipped\n" and out["rows"] == ""
+
+
+def _run_with(record_dir: Path, nft: list[str]) -> dict[str, str]:
+    record_dir.mkdir(exist_ok=True)
+    script = read_script(
+        "oarp2p-none0", [REAL_KEY], large=100, record_dir=str(record_dir),
+        nft=nft, unprivileged=True,
+    )  # fmt: skip
+    proc = subprocess.run(["bash", "-s"], input=script.encode(), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return split_sections(proc.stdout.decode())
+
+
+def test_unprivileged_the_listing_goes_through_the_given_privileged_argv(tmp_path: Path) -> None:
+    # a stand-in for `docker run ... nft`: prints its own argv, so the listing is its output
+    out = _run_with(tmp_path / "r", ["sh", "-c", 'echo "listed: $*"', "x", "--quoted arg"])
+    assert out["nft"] == "listed: --quoted arg -j list table ip oar-p2p\n"
+    assert "nft-error" not in out and "need-privilege" not in out
+    assert out["sysctl"] == f"{REAL_KEY}=Linux\n"
+
+
+def test_no_such_table_is_an_absent_table_not_an_error(tmp_path: Path) -> None:
+    absent = 'echo "Error: No such file or directory; did you mean ..." >&2; exit 1'
+    out = _run_with(tmp_path / "r", ["sh", "-c", absent])
+    assert out["nft"] == "" and "nft-error" not in out
+
+
+def test_any_other_failed_listing_is_reported(tmp_path: Path) -> None:
+    denied = 'echo "Error: cache initialization failed: Operation not permitted" >&2; exit 1'
+    out = _run_with(tmp_path / "r", ["sh", "-c", denied])
+    assert out["nft-error"] == "Error: cache initialization failed: Operation not permitted\n\n"
+
+
+def test_a_trusted_record_starts_no_privileged_command(tmp_path: Path) -> None:
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "record.json").write_text(_record("applied", 5000, "cd" * 16))
+    started = tmp_path / "started"
+    out = _run_with(tmp_path / "r", ["sh", "-c", f"touch {started}; exit 1"])
+    assert out["nft"] == "skipped\n" and not started.exists()
+
+
+def test_a_user_without_ip_or_tc_asks_for_privilege(tmp_path: Path) -> None:
+    script = read_script("oarp2p-none0", [REAL_KEY], unprivileged=True)
+    bin_dir = tmp_path / "bin"  # a PATH with bash but neither ip nor tc
+    bin_dir.mkdir()
+    (bin_dir / "bash").symlink_to(shutil.which("bash") or "/bin/bash")
+    # the guard alone, without the PATH extension (this machine has ip in /usr/sbin)
+    guard = script.split("s hostname")[0].replace('export PATH="$PATH:/usr/sbin:/sbin"\n', "")
+    proc = subprocess.run(
+        [str(bin_dir / "bash"), "-c", guard + "echo reached"],
+        env={"PATH": str(bin_dir)}, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert split_sections(proc.stdout.decode()) == {"need-privilege": ""}
+    assert 'export PATH="$PATH:/usr/sbin:/sbin"' in script  # /sbin is searched for real

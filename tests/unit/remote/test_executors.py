@@ -55,6 +55,15 @@ def test_docker_runs_a_privileged_host_network_helper_container() -> None:
     assert stdin == SCRIPT.encode()
 
 
+def test_each_executor_names_its_privileged_nft() -> None:
+    assert RootExecutor().nft_argv() == ["nft"]
+    assert SudoExecutor().nft_argv() == ["sudo", "-n", "nft"]
+    assert DockerExecutor("local/x:1").nft_argv() == [
+        "docker", "run", "--rm", "--privileged", "--network=host", "--entrypoint", "nft",
+        "local/x:1",
+    ]  # fmt: skip
+
+
 def test_docker_image_is_quoted() -> None:
     line, _ = DockerExecutor("we ird;rm").wrap("true")
     assert "'we ird;rm' -c " in line
