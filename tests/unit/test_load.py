@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from oar_p2p.errors import SpecError
+from oar_p2p.experiment.scripts import SIGNAL_DIR, signal_script
 from oar_p2p.spec.load import load_spec, parse_spec_text
 
 BASE = """\
@@ -279,3 +280,48 @@ def test_loaded_spec_base_dir(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(BASE)
     assert load_spec(path).base_dir == tmp_path
+
+
+# --- hostile strings in every spec field that reaches a machine as a name ---------------
+# (issue 9: rejected by validation, or passed verbatim; env values are the verbatim case,
+# proven in tests/unit/experiment/test_scripts.py and on the testbed)
+
+HOSTILE = ["a'b", 'a"b', "$(touch /tmp/pwned)", "`id`", "a;b", "a\nb", "-rf", "--privileged"]
+FIELDS = {
+    "container name": (BASE + "containers:\n  - name: {v}\n    image: alpine:3.20\n", "name"),
+    "image": (BASE + "containers:\n  - name: p-{{index}}\n    image: {v}\n", "image"),
+    "env key": (
+        BASE + "containers:\n  - name: p-{{index}}\n    image: alpine:3.20\n    env: {{{v}: x}}\n",
+        "env",
+    ),
+    "signal name": (BASE + "signals:\n  - name: {v}\n    delay: 1\n", "name"),
+    "experiment name": ("name: {v}\n" + BASE.split("\n", 1)[1], "name"),
+    "machine": (BASE + "cluster:\n  machines: [{v}]\n", "machines"),
+}
+
+
+CASES = [
+    (f, v)
+    for f in FIELDS
+    for v in HOSTILE
+    if not (f == "signal name" and v.startswith("-"))  # the original's rule allows it
+]
+
+
+@pytest.mark.parametrize(("field", "value"), CASES, ids=[f"{f}-{v!r}" for f, v in CASES])
+def test_a_hostile_string_in_a_name_field_is_a_located_error(field: str, value: str) -> None:
+    template, key = FIELDS[field]
+    quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    err = _error(template.format(v=quoted))
+    assert err.line is not None and err.col is not None, str(err)
+    assert key in err.message and "allowed" in err.message, str(err)
+
+
+def test_a_signal_name_with_a_leading_dash_is_only_ever_a_path_under_the_signal_dir() -> None:
+    spec, _ = parse_spec_text(BASE + "signals:\n  - {name: -rf, delay: 1}\n", "spec.yaml")
+    assert spec.signals[0].name == "-rf"
+    script = signal_script(["-rf"], 1700000000)
+    assert script == (
+        f"printf '%s' 1700000000 > {SIGNAL_DIR}/-rf.tmp && "
+        f"mv -f {SIGNAL_DIR}/-rf.tmp {SIGNAL_DIR}/-rf || exit 1\n"
+    )
