@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -62,6 +63,20 @@ containers:
     secret_env: [TOKEN]
     command: ["sh", "-c", "printf %s \\"$TOKEN\\" | sha256sum; echo $PLAIN"]
 """
+# two containers that would run for 10 minutes, on gengar-1 (address 0) and gengar-2 (4)
+LONG_SPEC = """\
+version: 1
+name: e2e-rel-ctrlc
+network:
+  addresses: 4/machine
+  latency_matrix: latency.txt
+containers:
+  - name: "long-{index}"
+    addresses: [0, 4]
+    image: oar-p2p/demo:latest
+    pull: never
+    command: ["sh", "-c", "echo started on {machine}; sleep 600"]
+"""
 MACHINES = ("gengar-1", "gengar-2", "gengar-3")
 PER_MACHINE = 4 * N  # pair elements on one machine: local x all addresses
 
@@ -82,6 +97,7 @@ def exp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "big.yaml").write_text(BIG_SPEC)
     (d / "big.txt").write_text(_matrix(BIG, 7))
     (d / "secret.yaml").write_text(SECRET_SPEC)
+    (d / "long.yaml").write_text(LONG_SPEC)
     return d
 
 
@@ -384,3 +400,40 @@ def test_a_secret_env_value_is_never_printed_nor_written(testbed: Testbed, exp: 
     cli_ok(testbed, "destroy", spec)
     cli_ok(testbed, "apply", str(exp / "spec.yaml"))
     _converged(testbed, exp / "spec.yaml")
+
+
+# --- 5. Ctrl-C during a run -------------------------------------------------------------
+
+
+def _owned(bed: Testbed, host: str, experiment: str, *status: str) -> int:
+    flt = ["--filter", f"label=oar-p2p.experiment={experiment}"]
+    flt += [a for s in status for a in ("--filter", f"status={s}")]
+    return len(node(bed, host, "docker", "ps", "-aq", *flt).split())
+
+
+def test_ctrl_c_during_a_run_stops_collects_and_removes(testbed: Testbed, exp: Path) -> None:
+    spec, out_dir = str(exp / "long.yaml"), exp / "ctrlc-runs"
+    proc = _popen_cli(testbed, "apply", spec, "--output-dir", str(out_dir))
+    try:
+        _wait_for("both containers running", lambda: all(
+            _owned(testbed, h, "e2e-rel-ctrlc", "running") == 1 for h in MACHINES[:2]
+        ), timeout=300)  # fmt: skip
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends to the tool
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode() + err.decode()
+    assert proc.returncode == 1, text
+    assert "interrupted (Ctrl-C): containers stopped, logs collected, removed" in text, text
+    assert "the experiment run interrupted; logs and manifest in" in text, text
+    (run,) = [d for d in out_dir.iterdir() if d.is_dir() and not d.is_symlink()]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert sorted(c["name"] for c in manifest["containers"]) == ["long-0", "long-4"]
+    for name, host in (("long-0", "gengar-1"), ("long-4", "gengar-2")):
+        assert (run / f"{name}.stdout").read_text() == f"started on {host}\n"
+    # stopped and removed on every machine, long before their 600 s were up
+    assert all(_owned(testbed, h, "e2e-rel-ctrlc") == 0 for h in MACHINES)
+    cli_ok(testbed, "destroy", spec)
+    cli_ok(testbed, "apply", str(exp / "spec.yaml"))  # back to the module's baseline
