@@ -121,7 +121,7 @@ def observe_machines(
             sections = split_sections(result.stdout.decode())
         if "nft-error" in sections:
             error = sections["nft-error"].strip() or "no message"
-            raise ClusterError(f"{host}: listing the nft table ip oar-p2p failed: {error}")
+            raise ClusterError(f"listing the nft table ip oar-p2p failed: {error}")
         return snapshot(host, m.interface, sections)
 
     usable = [h for h in cluster.hosts if h not in cluster.unreachable]
