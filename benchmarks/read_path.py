@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -139,6 +140,7 @@ def main() -> int:
     finally:
         host_load = loads(None)["host"]
         bed.down()
+        shutil.rmtree(work, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{started:%Y-%m-%d-%H%M}-read-path.json"
     doc = {
