@@ -81,11 +81,10 @@ s nft
 if [ "$trust" = 1 ]; then
   echo skipped
 else
-  e=$(mktemp); "${{NFT[@]}}" -j list table ip oar-p2p 2>"$e"
-  if [ $? != 0 ] && ! grep -q 'No such file or directory' "$e"; then
-    s nft-error; head -c 2000 "$e"; echo
+  {{ e=$("${{NFT[@]}}" -j list table ip oar-p2p 2>&1 >&3); }} 3>&1  # listing out, stderr kept
+  if [ $? != 0 ] && [[ $e != *"No such file or directory"* ]]; then
+    s nft-error; printf '%s\n\n' "${{e:0:2000}}"
   fi
-  rm -f "$e"
 fi
 s rows
 if [ "$trust" = 1 ] && [ "$big" = 1 ] && [ "$digest" != "$WANT" ]; then

@@ -41,15 +41,15 @@ def kernel_inputs() -> bytes:
     return KERNEL_CONFIG.read_bytes() + b"".join(p.read_bytes() for p in patches)
 
 
-def cache_key(config_text: bytes, tarball_size: int) -> str:
+def cache_key(inputs: bytes, tarball_size: int) -> str:
     """The cache key `build-uml-kernel.sh` computes (same digest, in Python) from
     `kernel_inputs()` and the tarball's size.
 
     >>> cache_key(b"", 1)[:4]
     'bc11'
     """
-    config_digest = hashlib.sha256(config_text).hexdigest()[:16]
-    return hashlib.sha256(f"{config_digest}\n{tarball_size}\n".encode()).hexdigest()[:16]
+    inputs_digest = hashlib.sha256(inputs).hexdigest()[:16]
+    return hashlib.sha256(f"{inputs_digest}\n{tarball_size}\n".encode()).hexdigest()[:16]
 
 
 def _cached_kernel() -> Path | None:
