@@ -12,7 +12,8 @@ from oar_p2p.cli import app, run_cli
 from oar_p2p.cluster.inventory import HostList, build_machines, discover_machines, list_hostnames
 from oar_p2p.cluster.location import Location, detect_location
 from oar_p2p.cluster.machines import Machine
-from oar_p2p.remote.ssh import HostKeyPolicy, SshTransport
+from oar_p2p.remote.ssh import SshTransport
+from oar_p2p.vocab import HostKeyPolicy, choices
 
 __all__ = ["machines", "render_machines"]
 
@@ -66,8 +67,6 @@ LimitOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
-_POLICIES: tuple[HostKeyPolicy, ...] = ("strict", "accept-new", "off")
-
 
 def render_machines(hosts: HostList, machines: list[Machine]) -> str:
     """A fixed-width table: hostname, index, cpus, interface, source."""
@@ -84,10 +83,10 @@ def render_machines(hosts: HostList, machines: list[Machine]) -> str:
 
 
 def _policy(value: str) -> HostKeyPolicy:
-    for policy in _POLICIES:
-        if value == policy:
-            return policy
-    raise typer.BadParameter(f"{value!r}; allowed: {', '.join(_POLICIES)}")
+    try:
+        return HostKeyPolicy(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}; allowed: {choices(HostKeyPolicy)}") from None
 
 
 def _list(

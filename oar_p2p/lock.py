@@ -18,10 +18,9 @@ from contextlib import contextmanager
 
 from oar_p2p.errors import LockError
 from oar_p2p.remote.transport import Transport
+from oar_p2p.vocab import LOCK_DIR
 
 __all__ = ["LOCK_DIR", "cluster_lock", "force_unlock", "holder_text"]
-
-LOCK_DIR = "/tmp/oar-p2p.lock"
 
 
 def holder_text(command: str, now: float | None = None) -> str:

@@ -52,7 +52,7 @@ def open_cluster(
         frontend=frontend,
         username=settings.username.value,
         ssh_config=Path(ssh_config).expanduser() if ssh_config else None,
-        host_key_policy=settings.host_key_policy.value,  # type: ignore[arg-type]
+        host_key_policy=settings.host_key_policy.value,
         jump=location.jump,
     )
     transport = CountingTransport(ssh)

@@ -13,6 +13,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 
 from oar_p2p.errors import ValueParseError
 from oar_p2p.spec.models import ClusterSpec
+from oar_p2p.vocab import ExecutorKind, HostKeyPolicy, choices
 
 __all__ = ["ENV", "Setting", "Settings", "resolve_settings"]
 
@@ -45,9 +46,9 @@ class Settings:
     username: Setting[str | None]
     concurrency_limit: Setting[int]
     ssh_config: Setting[str | None]
-    executor: Setting[str]
+    executor: Setting[ExecutorKind]
     helper_image: Setting[str | None]
-    host_key_policy: Setting[str]
+    host_key_policy: Setting[HostKeyPolicy]
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, value, source) rows for `plan --show-settings`."""
@@ -67,11 +68,15 @@ def _int(name: str, minimum: int = 0) -> Callable[[str], int]:
     return parse
 
 
-def _choice(name: str, allowed: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text not in allowed:
-            raise ValueParseError(f"invalid {name} {text!r}: allowed: {', '.join(allowed)}")
-        return text
+E = TypeVar("E", ExecutorKind, HostKeyPolicy)
+
+
+def _choice(name: str, enum: type[E]) -> Callable[[str], E]:
+    def parse(text: str) -> E:
+        try:
+            return enum(text)
+        except ValueError:
+            raise ValueParseError(f"invalid {name} {text!r}: allowed: {choices(enum)}") from None
 
     return parse
 
@@ -144,8 +149,8 @@ def resolve_settings(
             flags,
             env,
             spec.executor,
-            "docker",
-            _choice("executor", ("docker", "sudo", "root")),
+            ExecutorKind.DOCKER,
+            _choice("executor", ExecutorKind),
         ),
         helper_image=_pick("helper_image", flags, env, spec.helper_image, None),
         host_key_policy=_pick(
@@ -153,7 +158,7 @@ def resolve_settings(
             flags,
             env,
             spec.host_key_policy,
-            "strict",
-            _choice("host key policy", ("strict", "accept-new", "off")),
+            HostKeyPolicy.STRICT,
+            _choice("host key policy", HostKeyPolicy),
         ),
     )

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
+from oar_p2p.vocab import MAP, ROUTE, TABLE
+
 __all__ = [
     "ContainerState",
     "MachineState",
@@ -34,9 +36,6 @@ __all__ = [
     "element_digest",
 ]
 
-TABLE = "oar-p2p"
-MAP = "mark_pairs"
-ROUTE = "10.0.0.0/8"
 HTB_RATE_BPS = 10_000_000_000
 
 

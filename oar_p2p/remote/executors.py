@@ -23,10 +23,11 @@ from __future__ import annotations
 import hashlib
 import shlex
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from oar_p2p.errors import ClusterError, ValueParseError
 from oar_p2p.remote.transport import Transport
+from oar_p2p.vocab import ExecutorKind, choices
 
 __all__ = [
     "HELPER_DOCKERFILE",
@@ -42,8 +43,6 @@ __all__ = [
     "make_executor",
 ]
 
-ExecutorKind = Literal["docker", "sudo", "root"]
-EXECUTOR_KINDS: tuple[ExecutorKind, ...] = ("docker", "sudo", "root")
 
 HELPER_REPOSITORY = "local/oar-p2p-networking"
 HELPER_DOCKERFILE = """\
@@ -128,7 +127,7 @@ def default_helper_image() -> str:
     return f"{HELPER_REPOSITORY}:{digest}"
 
 
-def make_executor(kind: str, helper_image: str | None = None) -> Executor:
+def make_executor(kind: ExecutorKind | str, helper_image: str | None = None) -> Executor:
     """The executor named ``kind``; docker uses ``helper_image`` or the default tag."""
     if kind == "root":
         return RootExecutor()
@@ -136,7 +135,7 @@ def make_executor(kind: str, helper_image: str | None = None) -> Executor:
         return SudoExecutor()
     if kind == "docker":
         return DockerExecutor(helper_image or default_helper_image())
-    allowed = ", ".join(EXECUTOR_KINDS)
+    allowed = choices(ExecutorKind)
     raise ValueParseError(f"unknown executor {kind!r}; allowed: {allowed} (OAR_P2P_EXECUTOR)")
 
 

@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
 
 import paramiko
 
@@ -44,10 +43,10 @@ from oar_p2p.remote.ssh_errors import (
 )
 from oar_p2p.remote.sshconfig import Hop, HostConfig, SshConfig
 from oar_p2p.remote.transport import CommandResult, check_result, summarize_command
+from oar_p2p.vocab import HostKeyPolicy
 
 __all__ = ["COMPRESS_ABOVE", "HostKeyPolicy", "SshTransport", "compress_stdin", "open_tcp"]
 
-HostKeyPolicy = Literal["strict", "accept-new", "off"]
 SocketOpener = Callable[[str, int, float], socket.socket]
 
 COMPRESS_ABOVE = 64 * 1024
@@ -89,7 +88,7 @@ class SshTransport:
         frontend: str | None,
         username: str | None = None,
         ssh_config: Path | None = None,
-        host_key_policy: HostKeyPolicy = "strict",
+        host_key_policy: HostKeyPolicy = HostKeyPolicy.STRICT,
         jump: bool = True,
         connect_timeout: float = 15,
         retries: int = 3,
@@ -101,7 +100,7 @@ class SshTransport:
     ) -> None:
         self.frontend = frontend
         self.username = username or None
-        self.host_key_policy: HostKeyPolicy = host_key_policy
+        self.host_key_policy = HostKeyPolicy(host_key_policy)
         self.jump = jump
         self.connect_timeout = connect_timeout
         self.retries = retries
@@ -237,12 +236,12 @@ class SshTransport:
             return known
 
     def _verify_host_key(self, cfg: HostConfig, key: paramiko.PKey, known: KnownHosts) -> None:
-        if self.host_key_policy == "off":
+        if self.host_key_policy is HostKeyPolicy.OFF:
             return
         check = known.check(cfg.known_hosts_name, key)
         if check.verdict is Verdict.KNOWN:
             return
-        if check.verdict is Verdict.UNKNOWN and self.host_key_policy == "accept-new":
+        if check.verdict is Verdict.UNKNOWN and self.host_key_policy is HostKeyPolicy.ACCEPT_NEW:
             known.add(cfg.known_hosts_name, key)
             return
         raise HostKeyRejected(check, known.user_files)

@@ -25,11 +25,11 @@ from collections.abc import Iterable, Iterator
 
 from oar_p2p.desired.latency import DEFAULT_MINOR
 from oar_p2p.plan import Action, Change, MachinePlan, PairMode
-from oar_p2p.state import MAP, ROUTE, TABLE, NftState, PairMap, TcClass, TcTree
+from oar_p2p.state import NftState, PairMap, TcClass, TcTree
+from oar_p2p.vocab import MAP, RECORD_DIR, ROUTE, TABLE
 
 __all__ = ["RECORD_DIR", "render_write_script", "write_script_chunks", "nft_table_text"]
 
-RECORD_DIR = "/run/oar-p2p"
 CHUNK = 2000
 _IFACE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
 

@@ -163,7 +163,7 @@ def _first_error(exc: ValidationError, locator: Locator) -> SpecError:
     if kind == "missing":
         line, col = locator.at(loc[:-1])
         return SpecError(f"missing required key {where!r}", file=locator.file, line=line, col=col)
-    if kind.startswith("literal_error") or kind.endswith(("_type", "_parsing")):
+    if kind.startswith(("literal_error", "enum")) or kind.endswith(("_type", "_parsing")):
         msg = f"{msg}, got {err.get('input')!r}"
     return locator.error(loc, f"{where}: {msg}")
 

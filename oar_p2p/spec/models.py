@@ -19,6 +19,7 @@ from oar_p2p.spec.values import (
     is_hostname,
     parse_signal_name,
 )
+from oar_p2p.vocab import ExecutorKind, HostKeyPolicy
 
 __all__ = [
     "ClusterSpec",
@@ -32,8 +33,6 @@ __all__ = [
     "PullPolicy",
 ]
 
-ExecutorKind = Literal["docker", "sudo", "root"]
-HostKeyPolicy = Literal["strict", "accept-new", "off"]
 PullPolicy = Literal["missing", "always", "never"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
