@@ -103,7 +103,8 @@ def _pick(
     parse: Callable[[str], Any] = str,
 ) -> Setting[Any]:
     if flags.get(name) is not None:
-        return Setting(flags[name], "flag")
+        given = flags[name]
+        return Setting(parse(given) if isinstance(given, str) else given, "flag")
     var = ENV.get(name)
     if var and env.get(var, "") != "":
         return Setting(parse(env[var]), f"env {var}")

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 import oar_p2p
-from oar_p2p import cli
+from oar_p2p.cli import build_app
 
-cli._register()
+APP = build_app()
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 SEED = [
@@ -62,7 +62,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(*args: str | Path):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli.app, [str(a) for a in args])
+    return CliRunner().invoke(APP, [str(a) for a in args])
 
 
 def _one_error_line(result) -> str:  # type: ignore[no-untyped-def]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from oar_p2p.apply import Cluster, plan_network
+from oar_p2p.apply import plan_network
 from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.network import Network, build_network
 from oar_p2p.errors import ClusterError, ConnectError
 from oar_p2p.matrix import parse_matrix
 from oar_p2p.project import machines_from_names
 from oar_p2p.remote.executors import SPOOLED_BASH, DockerExecutor, RootExecutor
+from oar_p2p.session import Session as Cluster
 from oar_p2p.spec.values import AddressPolicy
 from tests.fakes import Call, FakeTransport
 

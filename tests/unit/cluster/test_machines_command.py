@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import oar_p2p.commands_cluster as cmd
-from oar_p2p.cli import app
+from oar_p2p.cli import build_app
 from oar_p2p.cluster.location import Location, Place
+from oar_p2p.workflows.connect import Connector
 
 runner = CliRunner()
+app = build_app(Connector(locate=lambda: Location(Place.ELSEWHERE, "laptop")))
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +28,6 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "OAR_P2P_CONCURRENCY_LIMIT",
     ):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(cmd, "detect_location", lambda: Location(Place.ELSEWHERE, "laptop"))
 
 
 def test_fixed_machines_table() -> None:
@@ -70,10 +70,12 @@ def test_job_id_from_env_without_frontend_is_one_error_line() -> None:
     )
 
 
-def test_bad_host_key_policy_is_a_usage_error() -> None:
+def test_bad_host_key_policy_is_one_error_line() -> None:
     result = runner.invoke(app, ["machines", "--machine", "gengar-1", "--host-key-policy", "yolo"])
-    assert result.exit_code == 2
-    assert "'yolo'; allowed: strict, accept-new, off" in result.stderr
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: invalid host key policy 'yolo': allowed: strict, accept-new, off"
+    )
 
 
 def test_missing_ssh_config_file() -> None:

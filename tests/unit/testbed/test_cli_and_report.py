@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from oar_p2p.cli import testbed as cli
 from oar_p2p.errors import TestbedError
-from oar_p2p.testbed import cli
 from oar_p2p.testbed.bed import TestbedInfo, node_ssh_argv
 from oar_p2p.testbed.report import describe
 

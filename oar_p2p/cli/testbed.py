@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from oar_p2p.cli import run_cli
+from oar_p2p.cli.funnel import run_cli
 from oar_p2p.errors import TestbedError
 from oar_p2p.testbed.bed import DEFAULT_STATE_DIR, Testbed
 from oar_p2p.testbed.report import describe
@@ -18,9 +18,11 @@ __all__ = ["app"]
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_interspersed_args": False}
 _state_dir = typer.Option(
-    DEFAULT_STATE_DIR, "--state-dir", envvar="OAR_P2P_TESTBED_DIR",
+    DEFAULT_STATE_DIR,
+    "--state-dir",
+    envvar="OAR_P2P_TESTBED_DIR",
     help="Where the testbed keeps its state.",
-)  # fmt: skip
+)
 
 
 def _testbed(state_dir: Path) -> Testbed:

@@ -1,0 +1,152 @@
+"""Options shared by many commands, declared once.
+
+The cluster options (job, frontend, user, ssh config, executor, helper image, host-key
+policy) are added to a command by `@cluster_options()`: the command takes one
+`cluster: ClusterFlags` parameter instead of eight, and `settings(cluster, spec)` resolves
+them once (flag > environment > spec > default).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import typing
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+
+import typer
+
+from oar_p2p.errors import ValueParseError
+from oar_p2p.settings import Settings, resolve_settings
+from oar_p2p.spec.models import ClusterSpec
+from oar_p2p.vocab import ExecutorKind, HostKeyPolicy, RefreshMode, choices
+from oar_p2p.workflows.connect import Connector
+
+__all__ = [
+    "ClusterFlags",
+    "MachineOpt",
+    "RefreshOpt",
+    "SpecArg",
+    "check_refresh",
+    "cluster_options",
+    "connector_of",
+    "settings",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SpecArg = typer.Argument(..., help="experiment spec (YAML)", exists=False, dir_okay=False)
+MachineOpt = typer.Option(None, "--machine", "-m", help="machine hostname (repeatable)")
+RefreshOpt = typer.Option(
+    RefreshMode.AUTO.value,
+    "--refresh",
+    help="auto: read nft unless the map is large and the apply record matches; full: always",
+)
+
+
+@dataclass(frozen=True)
+class ClusterFlags:
+    """The cluster options as given on the command line (None: not given)."""
+
+    job: int | None = None
+    infer: bool | None = None
+    frontend: str | None = None
+    username: str | None = None
+    ssh_config: str | None = None
+    executor: str | None = None
+    helper_image: str | None = None
+    host_key_policy: str | None = None
+
+
+# (field of ClusterFlags, type, option): the one declaration of each cluster option
+_CLUSTER: tuple[tuple[str, Any, Any], ...] = (
+    ("job", int | None, typer.Option(None, "--job-id", help="OAR job id [env OAR_JOB_ID]")),
+    ("infer", bool | None, typer.Option(None, "--infer-job-id", help="use your only running job")),
+    (
+        "frontend",
+        str | None,
+        typer.Option(None, "--frontend-hostname", help="ssh alias of the frontend"),
+    ),
+    ("username", str | None, typer.Option(None, "--cluster-username", help="remote user name")),
+    (
+        "ssh_config",
+        str | None,
+        typer.Option(None, "--ssh-config", help="ssh config file [env OAR_P2P_SSH_CONFIG]"),
+    ),
+    (
+        "executor",
+        str | None,
+        typer.Option(None, "--executor", help=f"{' | '.join(ExecutorKind)} [env OAR_P2P_EXECUTOR]"),
+    ),
+    (
+        "helper_image",
+        str | None,
+        typer.Option(None, "--helper-image", help="helper image [env OAR_P2P_HELPER_IMAGE]"),
+    ),
+    (
+        "host_key_policy",
+        str | None,
+        typer.Option(None, "--host-key-policy", help=" | ".join(HostKeyPolicy)),
+    ),
+)
+_PREFIX = "cluster_"  # parameter names on the command: cluster_job, cluster_frontend, ...
+
+
+def cluster_options(*, without: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Add the cluster options to a command taking `cluster: ClusterFlags` and
+    `connector: Connector` (the app's, from the click context's `obj`)."""
+    chosen = [c for c in _CLUSTER if c[0] not in without]
+
+    def decorate(fn: F) -> F:
+        hints = typing.get_type_hints(fn, include_extras=True)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(fn).parameters.values()
+            if p.name not in ("cluster", "connector")
+        ]
+        added = [
+            inspect.Parameter(
+                _PREFIX + name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=kind
+            )
+            for name, kind, opt in chosen
+        ]
+        added.append(
+            inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        )
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> Any:
+            ctx: typer.Context = kwargs.pop("ctx")
+            given = {name: kwargs.pop(_PREFIX + name, None) for name, _, _ in chosen}
+            return fn(**kwargs, cluster=ClusterFlags(**given), connector=connector_of(ctx))
+
+        params = own + added
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        del command.__wrapped__  # typer must see the new signature, not the function's
+        return typing.cast(F, command)
+
+    return decorate
+
+
+def connector_of(ctx: typer.Context) -> Connector:
+    """The app's connector (`build_app(connector)` puts it in the root context's obj)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Connector) else Connector()
+
+
+def settings(cluster: ClusterFlags, spec: ClusterSpec | None = None) -> Settings:
+    """Resolve the cluster settings once: flag > environment > spec > default."""
+    return resolve_settings(asdict(cluster), os.environ, spec)
+
+
+def check_refresh(refresh: str) -> RefreshMode:
+    """`--refresh` as a RefreshMode, or a usage error naming the allowed values."""
+    try:
+        return RefreshMode(refresh)
+    except ValueError:
+        raise ValueParseError(
+            f"invalid --refresh {refresh!r}: allowed: {choices(RefreshMode)}"
+        ) from None

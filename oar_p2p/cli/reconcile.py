@@ -1,0 +1,257 @@
+"""`validate`, `plan`, `apply`, `destroy`, `show`, `force-unlock`: parse, call, render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from oar_p2p.cli.funnel import run_cli
+from oar_p2p.cli.options import (
+    ClusterFlags,
+    MachineOpt,
+    RefreshOpt,
+    SpecArg,
+    check_refresh,
+    cluster_options,
+    settings,
+)
+from oar_p2p.cli.render import TerminalEvents, echo_lines, report_apply, write
+from oar_p2p.errors import ClusterError
+from oar_p2p.lock import force_unlock
+from oar_p2p.plan import Plan
+from oar_p2p.plan_file import load_saved_plan, save_plan
+from oar_p2p.project import Project, load_project, offline_machine_names
+from oar_p2p.render.commands import render_write_script
+from oar_p2p.render.human import render_plan
+from oar_p2p.render.json import render_plan_json
+from oar_p2p.render.show import render_show
+from oar_p2p.workflows import reconcile
+from oar_p2p.workflows.connect import Connector, Target, session_scope
+
+__all__ = ["register"]
+
+
+def _target(project: Project, machine: list[str] | None) -> Target:
+    return Target(
+        fixed=machine or project.spec.cluster.machines or (),
+        overrides=project.spec.cluster.overrides,
+    )
+
+
+def _render(
+    plan: Plan, project: Project, *, as_json: bool, full: bool, verbose: bool, show_commands: bool
+) -> None:
+    if as_json:
+        write(render_plan_json(plan, full=full, resolution_us=project.quantizer.resolution_us))
+        return
+    echo_lines(render_plan(plan, verbose=verbose))
+    if show_commands:
+        for m in plan.machines:
+            typer.echo(f"-------------------- {m.hostname} --------------------")
+            typer.echo(render_write_script(m), nl=False)
+
+
+def validate(spec: Path = SpecArg) -> None:
+    """Check a spec, its matrix and their consistency, with no cluster access."""
+
+    def body() -> None:
+        project = load_project(spec)
+        v = reconcile.validate(project)
+        detail = "" if v.machines is None else f", {v.addresses} addresses on {v.machines} machines"
+        typer.echo(
+            f"{spec}: valid (matrix {v.dimension}x{v.dimension}, {v.groups} container groups, "
+            f"{v.signals} signals{detail})"
+        )
+
+    run_cli(body)
+
+
+@cluster_options()
+def plan(
+    spec: Path = SpecArg,
+    offline: bool = typer.Option(False, "--offline", help="plan against empty machines"),
+    machine: list[str] = MachineOpt,
+    as_json: bool = typer.Option(False, "--json", help="machine-readable plan"),
+    full: bool = typer.Option(False, "--full", help="with --json: every pair entry"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="list every change"),
+    show_commands: bool = typer.Option(False, "--show-commands", help="print write scripts"),
+    detailed_exitcode: bool = typer.Option(
+        False, "--detailed-exitcode", help="exit 0: no changes, 2: changes, 1: error"
+    ),
+    out: Path | None = typer.Option(None, "--out", help="save the plan for `apply FILE`"),
+    refresh: str = RefreshOpt,
+    *,
+    cluster: ClusterFlags,
+    connector: Connector,
+) -> None:
+    """Show what `apply` would change, machine by machine."""
+
+    def body() -> int:
+        mode = check_refresh(refresh)
+        project = load_project(spec)
+        outcome = reconcile.PlanOutcome(Plan(machines=[]))
+        if offline:
+            names = offline_machine_names(project, machine or [])
+            outcome = reconcile.PlanOutcome(reconcile.offline_plan(project, names))
+        else:
+            events = TerminalEvents(progress=not as_json)
+            with session_scope(
+                settings(cluster, project.spec.cluster),
+                connector,
+                _target(project, machine),
+                progress=events.progress,
+            ) as session:
+                outcome = reconcile.plan_online(session, project, mode)
+            if out is not None:
+                save_plan(out, spec, outcome.plan)
+        p = outcome.plan
+        _render(
+            p, project, as_json=as_json, full=full, verbose=verbose, show_commands=show_commands
+        )
+        if outcome.experiment is not None and outcome.status is not None:
+            what = "run needed" if outcome.run_needed else "no changes"
+            name, reason = outcome.experiment.name, outcome.status.reason
+            typer.echo(f"Experiment {name}: {what} ({reason}).", err=as_json)
+        return 2 if detailed_exitcode and (p.has_changes or outcome.run_needed) else 0
+
+    raise typer.Exit(run_cli(body))
+
+
+@cluster_options()
+def apply(
+    target: Path = typer.Argument(..., help="experiment spec, or a plan saved by `plan --out`"),
+    machine: list[str] = MachineOpt,
+    refresh: str = RefreshOpt,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="list every change"),
+    rerun: bool = typer.Option(False, "--rerun", help="run the experiment even if it ran"),
+    output_dir: Path = typer.Option(
+        Path("runs"), "--output-dir", help="where run directories (logs, manifest) go"
+    ),
+    run_timeout: float | None = typer.Option(
+        None, "--timeout", help="stop the run after this many seconds"
+    ),
+    verify: bool = typer.Option(False, "--verify", help="measure a sample of RTTs after"),
+    *,
+    cluster: ClusterFlags,
+    connector: Connector,
+) -> None:
+    """Converge the network, then run the experiment unless it already ran as specified."""
+
+    def body() -> int:
+        mode = check_refresh(refresh)
+        saved = load_saved_plan(target)
+        spec = Path(saved["spec"]) if saved else target
+        project = load_project(spec)
+        request = reconcile.ApplyRequest(
+            spec_path=spec,
+            refresh=mode,
+            rerun=rerun,
+            output_dir=output_dir,
+            timeout=run_timeout,
+            verify=verify,
+            saved=saved,
+        )
+        events = TerminalEvents(verbose=verbose)
+        # a machine that cannot be reached does not stop the others (a saved plan is
+        # all or nothing: it must match every machine)
+        with session_scope(
+            settings(cluster, project.spec.cluster),
+            connector,
+            _target(project, machine),
+            lock="apply",
+            progress=events.progress,
+            partial=not saved,
+        ) as session:
+            reconcile.apply(session, project, request, events)
+        return 0
+
+    raise typer.Exit(run_cli(body))
+
+
+@cluster_options()
+def destroy(
+    spec: Path = SpecArg,
+    machine: list[str] = MachineOpt,
+    *,
+    cluster: ClusterFlags,
+    connector: Connector,
+) -> None:
+    """Remove everything the tool owns on the job's machines, and nothing else."""
+
+    def body() -> int:
+        project = load_project(spec)
+        events = TerminalEvents()
+        with session_scope(
+            settings(cluster, project.spec.cluster),
+            connector,
+            _target(project, machine),
+            lock="destroy",
+            progress=events.progress,
+        ) as session:
+            result = reconcile.destroy(session, project.spec.name, events)
+        report_apply(result)
+        if result.failed:
+            raise ClusterError(f"destroy failed on {len(result.failed)} machine(s)")
+        typer.echo("Destroy complete.")
+        return 0
+
+    raise typer.Exit(run_cli(body))
+
+
+@cluster_options()
+def show(
+    spec: Path = SpecArg,
+    machine: list[str] = MachineOpt,
+    as_json: bool = typer.Option(False, "--json", help="machine-readable"),
+    *,
+    cluster: ClusterFlags,
+    connector: Connector,
+) -> None:
+    """Print the observed state of every machine (addresses, latency classes)."""
+
+    def body() -> int:
+        project = load_project(spec)
+        with session_scope(
+            settings(cluster, project.spec.cluster), connector, _target(project, machine)
+        ) as session:
+            observed = reconcile.show(session)
+        write(render_show(observed, as_json=as_json))
+        return 0
+
+    raise typer.Exit(run_cli(body))
+
+
+@cluster_options(without=("executor", "helper_image"))
+def force_unlock_cmd(
+    spec: Path = SpecArg,
+    machine: list[str] = MachineOpt,
+    *,
+    cluster: ClusterFlags,
+    connector: Connector,
+) -> None:
+    """Break a lock left by a killed apply (check that its holder is really gone first)."""
+
+    def body() -> int:
+        project = load_project(spec)
+        with session_scope(
+            settings(cluster, project.spec.cluster),
+            connector,
+            _target(project, machine),
+            privileged=False,
+        ) as session:
+            holder = force_unlock(session.transport, session.lock_host)
+        typer.echo(f"lock removed (held by {holder})" if holder else "there was no lock")
+        return 0
+
+    raise typer.Exit(run_cli(body))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the reconciler's commands to `app`, in `--help` order."""
+    app.command()(validate)
+    app.command()(plan)
+    app.command()(apply)
+    app.command()(destroy)
+    app.command()(show)
+    app.command("force-unlock")(force_unlock_cmd)

@@ -1,0 +1,213 @@
+"""Opening and closing a session: the one place connections, the helper image and the job
+lock are set up and torn down.
+
+    with session_scope(settings, connector, Target(fixed=["gengar-1"]), lock="apply") as s:
+        plan = plan_network(s, network)
+
+`Connector` holds the I/O edges a session is made of (the SSH transport, where the tool
+runs, the local shell that runs oarstat on the frontend); production uses `Connector()`,
+tests inject a `FakeTransport` through `Connector(transport=lambda _opts: fake, ...)`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oar_p2p.cluster.inventory import MachineOverride, resolve_machines
+from oar_p2p.cluster.location import Location, detect_location
+from oar_p2p.cluster.machines import Machine
+from oar_p2p.errors import ClusterError, OarP2PError
+from oar_p2p.lock import cluster_lock
+from oar_p2p.remote.counting import CountingTransport
+from oar_p2p.remote.executors import DockerExecutor, ensure_helper_image, make_executor
+from oar_p2p.remote.pool import for_each_machine
+from oar_p2p.remote.ssh import SshTransport
+from oar_p2p.remote.transport import LocalTransport, Transport
+from oar_p2p.session import Progress, Session
+from oar_p2p.settings import Settings
+from oar_p2p.spec.models import MachineOverrideSpec
+from oar_p2p.vocab import HostKeyPolicy
+
+__all__ = ["Connector", "SshOptions", "Target", "close_session", "open_session", "session_scope"]
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    """What the SSH transport is built from (resolved settings plus where we run)."""
+
+    frontend: str | None
+    username: str | None
+    ssh_config: Path | None
+    host_key_policy: HostKeyPolicy
+    jump: bool
+
+    @classmethod
+    def of(cls, settings: Settings, location: Location) -> SshOptions:
+        ssh_config = settings.ssh_config.value
+        return cls(
+            frontend=settings.frontend.value,
+            username=settings.username.value,
+            ssh_config=Path(ssh_config).expanduser() if ssh_config else None,
+            host_key_policy=settings.host_key_policy.value,
+            jump=location.jump,
+        )
+
+
+def ssh_transport(options: SshOptions) -> Transport:
+    return SshTransport(
+        frontend=options.frontend,
+        username=options.username,
+        ssh_config=options.ssh_config,
+        host_key_policy=options.host_key_policy,
+        jump=options.jump,
+    )
+
+
+@dataclass(frozen=True)
+class Connector:
+    """The edges a session is opened with; every field has the production default."""
+
+    transport: Callable[[SshOptions], Transport] = ssh_transport
+    locate: Callable[[], Location] = detect_location
+    local: Callable[[], Transport] = LocalTransport
+    # where `close_session` writes the session's counts (OAR_P2P_STATS), if anywhere
+    stats_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which machines: a fixed list (flags or `cluster.machines`) or the job's."""
+
+    fixed: Sequence[str] = ()
+    overrides: Mapping[str, MachineOverrideSpec] = field(default_factory=dict)
+
+
+def _check_reachable(settings: Settings, target: Target, location: Location) -> None:
+    if not target.fixed and settings.job.value is None:
+        raise OarP2PError(
+            "no job given: pass --job-id, set OAR_JOB_ID (or OAR_P2P_INFER_JOB_ID=true), "
+            "or set `cluster.job` in the spec"
+        )
+    if location.jump and not settings.frontend.value:
+        raise OarP2PError(
+            "no frontend given: pass --frontend-hostname, set FRONTEND_HOSTNAME, or set "
+            "`cluster.frontend` in the spec"
+        )
+
+
+def _machines(
+    settings: Settings, target: Target, transport: Transport, location: Location, local: Transport
+) -> list[Machine]:
+    job = settings.job.value
+    return resolve_machines(
+        job_id=job if isinstance(job, int) else None,
+        infer=job == "infer",
+        fixed=list(target.fixed) or None,
+        transport=transport,
+        frontend=settings.frontend.value,
+        username=settings.username.value,
+        overrides={k: MachineOverride(**v.model_dump()) for k, v in target.overrides.items()},
+        location=location,
+        concurrency=settings.concurrency_limit.value,
+        local=local,
+    )
+
+
+def _helper_images(
+    session: Session, image: str | None, partial: bool
+) -> tuple[DockerExecutor, dict[str, str]]:
+    """Check (build if missing) the helper image on every machine."""
+    session.progress("checking the helper image on every machine")
+    results = for_each_machine(
+        session.hosts,
+        lambda h: ensure_helper_image(session.transport, h, image),
+        session.limit,
+    )
+    failed = {h: str(r) for h, r in results.items() if isinstance(r, BaseException)}
+    ready = [r for r in results.values() if not isinstance(r, BaseException)]
+    if failed and (not partial or not ready):
+        raise ClusterError("helper image:\n" + "\n".join(f"{h}: {e}" for h, e in failed.items()))
+    return DockerExecutor(ready[0]), failed
+
+
+def open_session(
+    settings: Settings,
+    connector: Connector,
+    target: Target,
+    *,
+    progress: Progress = lambda _m: None,
+    privileged: bool = True,
+    partial: bool = False,
+) -> Session:
+    """Connect, list the job's machines and prepare the executor.
+
+    With `partial`, machines that cannot be prepared (unreachable, no helper image) are
+    recorded in `Session.unreachable` instead of failing the whole command, as long as one
+    machine can be; the command then works on the others and reports these.
+    """
+    location = connector.locate()
+    _check_reachable(settings, target, location)
+    transport = CountingTransport(connector.transport(SshOptions.of(settings, location)))
+    try:
+        progress("listing the job's machines")
+        machines = _machines(settings, target, transport, location, connector.local())
+        executor = make_executor(settings.executor.value, settings.helper_image.value)
+        session = Session(transport, executor, machines, settings.concurrency_limit.value, progress)
+        if privileged and isinstance(executor, DockerExecutor):
+            session.executor, failed = _helper_images(session, settings.helper_image.value, partial)
+            session.unreachable.update(failed)
+    except BaseException:
+        transport.close()
+        raise
+    return session
+
+
+def close_session(session: Session, stats_path: str | None = None) -> None:
+    """Close connections; with a stats path (OAR_P2P_STATS), first write the counts there."""
+    try:
+        if stats_path:
+            stats = {**session.stats(), "peak_rss_mb": _peak_rss_mb()}
+            Path(stats_path).write_text(json.dumps(stats, indent=1) + "\n")
+    finally:
+        session.transport.close()
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's own peak RSS (VmHWM; a parent's rusage would count what the child
+    inherited from its own parent's memory at fork)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@contextmanager
+def session_scope(
+    settings: Settings,
+    connector: Connector,
+    target: Target,
+    *,
+    lock: str | None = None,
+    progress: Progress = lambda _m: None,
+    privileged: bool = True,
+    partial: bool = False,
+) -> Iterator[Session]:
+    """An open session for the block; with `lock` (the command's name), the job lock too."""
+    session = open_session(
+        settings, connector, target, progress=progress, privileged=privileged, partial=partial
+    )
+    try:
+        if lock is None:
+            yield session
+        else:
+            with cluster_lock(session.transport, session.lock_host, lock):
+                yield session
+    finally:
+        close_session(session, connector.stats_path)

@@ -1,0 +1,113 @@
+"""The experiment step of `plan`/`apply`/`destroy` and the original's `run`.
+
+The experiment is a resource: its identity is a run digest over what the run depends on,
+the network's pair maps included (`network_digest`); `experiment_status` says whether the
+machines already hold a completed run of it; `run_into` executes one run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from oar_p2p.desired.containers import Experiment, desired_experiment
+from oar_p2p.desired.network import Network
+from oar_p2p.errors import ClusterError
+from oar_p2p.experiment import (
+    RunOptions,
+    RunResult,
+    RunStatus,
+    destroy_containers,
+    new_run_directory,
+    observe_containers,
+    run_experiment,
+    run_status,
+)
+from oar_p2p.plan import Plan
+from oar_p2p.session import Session
+from oar_p2p.spec.models import Spec
+from oar_p2p.workflows.events import Events
+
+__all__ = [
+    "check_run",
+    "experiment_status",
+    "network_digest",
+    "remove_owned_containers",
+    "run_into",
+    "spec_experiment",
+]
+
+
+def network_digest(plan: Plan) -> str:
+    """Digest of addresses and latencies: the desired pair maps of every machine."""
+    h = hashlib.sha256()
+    for m in sorted(plan.machines, key=lambda m: m.hostname):
+        pairs = m.desired.pairs
+        h.update(f"{m.hostname}:{pairs.digest if pairs else '-'};".encode())
+    return h.hexdigest()[:32]
+
+
+def spec_experiment(spec: Spec, network: Network, plan: Plan) -> Experiment | None:
+    if not spec.containers:
+        return None
+    return desired_experiment(spec, network.addresses, network_digest(plan))
+
+
+def experiment_status(session: Session, exp: Experiment) -> RunStatus:
+    observed = observe_containers(session.transport, session.hosts, exp.name, limit=session.limit)
+    return run_status(exp, observed)
+
+
+def run_into(
+    session: Session,
+    exp: Experiment,
+    run_dir: Path,
+    events: Events,
+    *,
+    timeout: float | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """Run the experiment with its logs and manifest in `run_dir`; raise if it failed."""
+    events.run_started(exp.name, len(exp.containers), run_dir)
+    result = run_experiment(
+        session.transport,
+        exp,
+        run_dir,
+        hosts=session.hosts,
+        options=RunOptions(timeout=timeout, limit=session.limit),
+        progress=events.run_progress,
+        extra=extra,
+    )
+    events.run_finished(result, run_dir)
+    check_run(result, run_dir)
+    return result
+
+
+def new_run(output: Path) -> Path:
+    """A new timestamped run directory under `output`."""
+    return new_run_directory(output)
+
+
+def check_run(result: RunResult, run_dir: Path) -> None:
+    if result.ok:
+        return
+    why = (
+        "timed out"
+        if result.timed_out
+        else "interrupted"
+        if result.interrupted
+        else f"{len(result.failed)} container(s) failed"
+    )
+    raise ClusterError(f"the experiment run {why}; logs and manifest in {run_dir}")
+
+
+def remove_owned_containers(
+    session: Session, experiment: str | None, hosts: Sequence[str] | None = None
+) -> int:
+    """Remove the owned containers of `experiment` (all owned ones if None); how many."""
+    removed = destroy_containers(
+        session.transport, list(hosts or session.hosts), experiment, limit=session.limit
+    )
+    return sum(len(v) for v in removed.values())

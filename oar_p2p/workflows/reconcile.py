@@ -1,0 +1,219 @@
+"""The reconciler's use cases: validate, plan, apply, destroy, show.
+
+Each takes a loaded `Project` and, when it needs machines, an open `Session`; each returns
+data and tells its progress through `Events`; none prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oar_p2p.apply import ApplyResult, apply_plan, observe_current, plan_destroy, plan_network
+from oar_p2p.desired.containers import Experiment
+from oar_p2p.desired.network import Network
+from oar_p2p.diff import diff_machine
+from oar_p2p.errors import ClusterError
+from oar_p2p.experiment import RunStatus
+from oar_p2p.plan import Plan
+from oar_p2p.plan_file import check_saved_plan
+from oar_p2p.project import Project, build_project_network, project_machines
+from oar_p2p.session import Session
+from oar_p2p.state import MachineState
+from oar_p2p.vocab import RefreshMode
+from oar_p2p.workflows.events import Events
+from oar_p2p.workflows.experiment import (
+    experiment_status,
+    network_digest,
+    new_run,
+    remove_owned_containers,
+    run_into,
+    spec_experiment,
+)
+from oar_p2p.workflows.verify import run_verify
+
+__all__ = [
+    "ApplyRequest",
+    "PlanOutcome",
+    "Validation",
+    "apply",
+    "destroy",
+    "offline_plan",
+    "plan_online",
+    "show",
+    "validate",
+]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What `validate` checked."""
+
+    dimension: int
+    groups: int
+    signals: int
+    addresses: int | None = None  # known only when the spec lists its machines
+    machines: int | None = None
+
+
+def validate(project: Project) -> Validation:
+    """The spec, its matrix and, when the spec lists machines, the network and containers."""
+    spec = project.spec
+    base = Validation(project.matrix.dimension, len(spec.containers), len(spec.signals))
+    names = spec.cluster.machines
+    if not names:
+        return base
+    machines = project_machines(project, names)
+    network = build_project_network(project, machines)
+    return Validation(
+        base.dimension, base.groups, base.signals, len(network.addresses), len(machines)
+    )
+
+
+def offline_plan(project: Project, machine_names: Sequence[str]) -> Plan:
+    """Plan against empty machines (no cluster access)."""
+    machines = project_machines(project, machine_names)
+    network = build_project_network(project, machines)
+    res = project.quantizer.resolution_us
+    plans = [
+        diff_machine(network.machine_state(m), MachineState.empty(m.hostname, m.interface), res)
+        for m in machines
+    ]
+    return Plan(machines=plans, offline=True, refresh="offline")
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """An online plan: the network's changes and, with containers, the experiment's state."""
+
+    plan: Plan
+    experiment: Experiment | None = None
+    status: RunStatus | None = None
+
+    @property
+    def run_needed(self) -> bool:
+        if self.experiment is None or self.status is None:
+            return False
+        return not self.status.up_to_date or self.plan.has_changes
+
+
+def plan_online(session: Session, project: Project, refresh: RefreshMode) -> PlanOutcome:
+    """Read every machine and diff it against the spec (network and experiment)."""
+    network = build_project_network(project, session.machines)
+    plan = plan_network(session, network, refresh)
+    exp = spec_experiment(project.spec, network, plan)
+    status = experiment_status(session, exp) if exp else None
+    return PlanOutcome(plan, exp, status)
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    """What `apply` was asked for beyond the spec."""
+
+    spec_path: Path
+    refresh: str = RefreshMode.AUTO
+    rerun: bool = False
+    output_dir: Path = Path("runs")
+    timeout: float | None = None
+    verify: bool = False
+    saved: dict[str, Any] | None = None  # a plan saved by `plan --out`, applied exactly
+
+
+def _network_step(session: Session, plan: Plan, network: Network, events: Events) -> None:
+    result = apply_plan(session, plan, network)
+    events.applied(result)
+    if result.failed:
+        names = ", ".join(m.hostname for m in result.failed)
+        raise ClusterError(
+            f"apply failed on {len(result.failed)} machine(s): {names}; "
+            "fix the cause and run apply again (it converges)"
+        )
+    events.note(f"Apply complete: {len(result.machines)} machine(s) changed.")
+
+
+def _partial(
+    session: Session, plan: Plan, network: Network, unreachable: dict[str, str], events: Events
+) -> None:
+    """Apply the machines that could be read, then fail naming the others."""
+    events.plan(plan)
+    if plan.has_changes:
+        _network_step(session, plan, network, events)
+    lines = [
+        f"could not reach {len(unreachable)} of {len(session.hosts)} machines "
+        f"(the other {len(plan.machines)} were applied; the experiment was not run):"
+    ]
+    lines += [f"{h}: {err}" for h, err in unreachable.items()]
+    lines.append("fix the cause and run apply again (it converges)")
+    raise ClusterError("\n".join(lines))
+
+
+def apply(session: Session, project: Project, request: ApplyRequest, events: Events) -> None:
+    """Converge the network, then run the experiment unless it already ran as specified."""
+    network = build_project_network(project, session.machines)
+    saved = request.saved
+    unreachable: dict[str, str] = {}
+    refresh = saved["refresh"] if saved else request.refresh
+    plan = plan_network(session, network, refresh, None if saved else unreachable)
+    if saved:
+        check_saved_plan(saved, request.spec_path, plan)
+    if unreachable:
+        _partial(session, plan, network, unreachable, events)
+    exp = spec_experiment(project.spec, network, plan)
+    status = experiment_status(session, exp) if exp else None
+    events.plan(plan)
+    if plan.has_changes:
+        _network_step(session, plan, network, events)
+    if exp is not None and status is not None:
+        _experiment_step(session, exp, status, plan, request, events)
+    if request.verify:
+        _quick_verify(session, network, events)
+
+
+def _experiment_step(
+    session: Session,
+    exp: Experiment,
+    status: RunStatus,
+    plan: Plan,
+    request: ApplyRequest,
+    events: Events,
+) -> None:
+    if status.up_to_date and not request.rerun and not plan.has_changes:
+        events.note(f"Experiment {exp.name}: no changes ({status.reason}).")
+        return
+    why = "--rerun" if request.rerun else status.reason
+    events.note(f"Experiment {exp.name}: run needed ({why}).")
+    extra = {"spec": str(request.spec_path.resolve()), "network_digest": network_digest(plan)}
+    run_into(
+        session,
+        exp,
+        new_run(request.output_dir),
+        events,
+        timeout=request.timeout,
+        extra=extra,
+    )
+
+
+def _quick_verify(session: Session, network: Network, events: Events) -> None:
+    report = run_verify(session, network, limit=30, count=3, subtract_base=False, parallel=1)
+    events.verified(report)
+    if not report.ok:
+        raise ClusterError(
+            f"{len(report.failed)} sampled pair(s) are outside tolerance (see `oar-p2p verify`)"
+        )
+
+
+def destroy(session: Session, experiment: str | None, events: Events) -> ApplyResult:
+    """Remove the owned containers of `experiment` (all owned ones if None) and the network."""
+    removed = remove_owned_containers(session, experiment)
+    if removed:
+        events.note(f"removed {removed} owned container(s)")
+    plan = plan_destroy(session)
+    events.plan(plan)
+    return apply_plan(session, plan, None) if plan.has_changes else ApplyResult([])
+
+
+def show(session: Session) -> dict[str, MachineState]:
+    """What every machine holds now: one read each."""
+    return observe_current(session)
