@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from oar_p2p.cluster.machines import Machine
 from oar_p2p.desired.network import SYSCTLS, Network
 from oar_p2p.diff import diff_machine
 from oar_p2p.errors import ClusterError
@@ -35,6 +36,37 @@ __all__ = [
 ]
 
 
+def read_machine(
+    session: Session, machine: Machine, desired: MachineState, refresh: str
+) -> MachineState:
+    """One machine's observed state: the read script as the SSH user, privileged only when
+    the script says it must be (a user without ip/tc, or an nft listing to make)."""
+    want = desired.pairs
+
+    def script(unprivileged: bool) -> str:
+        return read_script(
+            machine.interface,
+            sorted(SYSCTLS),
+            refresh=refresh,
+            desired_digest=want.digest if want else "",
+            nft=session.executor.nft_argv() if unprivileged else ["nft"],
+            unprivileged=unprivileged,
+        )
+
+    host = machine.hostname
+    result = session.transport.run(host, SPOOLED_BASH, stdin=script(True).encode(), timeout=900)
+    session.reads[host] = session.reads.get(host, 0) + 1
+    sections = split_sections(result.stdout.decode())
+    if "need-privilege" in sections:
+        result = session.run_privileged(host, script(False), timeout=900)
+        session.reads[host] += 1
+        sections = split_sections(result.stdout.decode())
+    if "nft-error" in sections:
+        error = sections["nft-error"].strip() or "no message"
+        raise ClusterError(f"listing the nft table ip oar-p2p failed: {error}")
+    return snapshot(host, machine.interface, sections)
+
+
 def observe_machines(
     session: Session,
     desired: dict[str, MachineState],
@@ -48,40 +80,16 @@ def observe_machines(
     machine failed.
     """
     by_host = {m.hostname: m for m in session.machines}
-
-    def read(host: str) -> MachineState:
-        m = by_host[host]
-        want = desired[host].pairs
-
-        def script(unprivileged: bool) -> str:
-            return read_script(
-                m.interface,
-                sorted(SYSCTLS),
-                refresh=refresh,
-                desired_digest=want.digest if want else "",
-                nft=session.executor.nft_argv() if unprivileged else ["nft"],
-                unprivileged=unprivileged,
-            )
-
-        # as the SSH user (no helper container unless the nft table must be listed)
-        result = session.transport.run(host, SPOOLED_BASH, stdin=script(True).encode(), timeout=900)
-        session.reads[host] = session.reads.get(host, 0) + 1
-        sections = split_sections(result.stdout.decode())
-        if "need-privilege" in sections:
-            result = session.run_privileged(host, script(False), timeout=900)
-            session.reads[host] += 1
-            sections = split_sections(result.stdout.decode())
-        if "nft-error" in sections:
-            error = sections["nft-error"].strip() or "no message"
-            raise ClusterError(f"listing the nft table ip oar-p2p failed: {error}")
-        return snapshot(host, m.interface, sections)
-
     usable = [h for h in session.hosts if h not in session.unreachable]
     session.progress(f"reading {len(usable)} machines")
     results: dict[str, MachineState | BaseException] = {
         h: ClusterError(session.unreachable[h]) for h in session.unreachable
     }
-    results.update(for_each_machine(usable, read, session.limit))
+    results.update(
+        for_each_machine(
+            usable, lambda h: read_machine(session, by_host[h], desired[h], refresh), session.limit
+        )
+    )
     results = {h: results[h] for h in session.hosts}
     failed = {h: r for h, r in results.items() if isinstance(r, BaseException)}
     if unreachable is not None and failed and len(failed) < len(results):

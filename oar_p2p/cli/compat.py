@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from oar_p2p.cli.funnel import run_cli
-from oar_p2p.cli.options import ClusterFlags, cluster_options, settings
+from oar_p2p.cli.options import ClusterFlags, cluster_options, job_session
 from oar_p2p.cli.render import CompatEvents, echo_lines, report_apply
 from oar_p2p.compat import compat_project, net_show_lines, preview_banner
 from oar_p2p.errors import ClusterError, ScheduleError
@@ -16,7 +16,7 @@ from oar_p2p.render.commands import render_write_script
 from oar_p2p.schedule import parse_schedule
 from oar_p2p.spec.values import SignalSpec
 from oar_p2p.workflows import compat, reconcile
-from oar_p2p.workflows.connect import Connector, Target, session_scope
+from oar_p2p.workflows.connect import Connector
 
 __all__ = ["register"]
 
@@ -36,9 +36,7 @@ def _read_schedule(schedule: Path | None) -> tuple[str, str]:
 
 def _down(connector: Connector, cluster: ClusterFlags, *, containers: bool, name: str) -> int:
     events = CompatEvents()
-    with session_scope(
-        settings(cluster), connector, Target(), lock=name, progress=events.progress
-    ) as session:
+    with job_session(cluster, connector, lock=name, progress=events.progress) as session:
         result = compat.net_down(session, events, containers=containers)
     report_apply(result)
     if result.failed:
@@ -60,9 +58,7 @@ def net_up(
     def body() -> int:
         project = compat_project(addresses, latency_matrix, wrap=matrix_wrap)
         events = CompatEvents()
-        with session_scope(
-            settings(cluster), connector, Target(), lock="net up", progress=events.progress
-        ) as session:
+        with job_session(cluster, connector, lock="net up", progress=events.progress) as session:
             result = compat.net_up(session, project)
         if result is None:
             typer.echo("No changes. The network is already up.")
@@ -91,7 +87,7 @@ def net_show(
     """Print `<hostname> <address>` for every emulated address."""
 
     def body() -> int:
-        with session_scope(settings(cluster), connector, Target()) as session:
+        with job_session(cluster, connector) as session:
             observed = reconcile.show(session)
         echo_lines(net_show_lines(observed, interleave=interleave))
         return 0
@@ -144,10 +140,9 @@ def run_schedule(
         for s in signal:
             SignalSpec.parse(s)
         events = CompatEvents()
-        with session_scope(
-            settings(cluster),
+        with job_session(
+            cluster,
             connector,
-            Target(),
             lock="run",
             progress=events.progress,
             privileged=False,

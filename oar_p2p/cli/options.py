@@ -13,16 +13,19 @@ import inspect
 import os
 import typing
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 import typer
 
 from oar_p2p.errors import ValueParseError
+from oar_p2p.project import Project
+from oar_p2p.session import Session
 from oar_p2p.settings import Settings, resolve_settings
 from oar_p2p.spec.models import ClusterSpec
 from oar_p2p.vocab import ExecutorKind, HostKeyPolicy, RefreshMode, choices
-from oar_p2p.workflows.connect import Connector
+from oar_p2p.workflows.connect import Connector, Target, session_scope
 
 __all__ = [
     "ClusterFlags",
@@ -31,6 +34,8 @@ __all__ = [
     "SpecArg",
     "check_refresh",
     "cluster_options",
+    "job_session",
+    "spec_session",
     "connector_of",
     "settings",
 ]
@@ -58,6 +63,7 @@ class ClusterFlags:
     executor: str | None = None
     helper_image: str | None = None
     host_key_policy: str | None = None
+    machines: tuple[str, ...] = ()  # `--machine`, on commands that take it
 
 
 # (field of ClusterFlags, type, option): the one declaration of each cluster option
@@ -94,10 +100,13 @@ _CLUSTER: tuple[tuple[str, Any, Any], ...] = (
 _PREFIX = "cluster_"  # parameter names on the command: cluster_job, cluster_frontend, ...
 
 
-def cluster_options(*, without: tuple[str, ...] = ()) -> Callable[[F], F]:
+def cluster_options(*, without: tuple[str, ...] = (), machines: bool = False) -> Callable[[F], F]:
     """Add the cluster options to a command taking `cluster: ClusterFlags` and
-    `connector: Connector` (the app's, from the click context's `obj`)."""
+    `connector: Connector` (the app's, from the click context's `obj`); with `machines`,
+    `--machine` too (`cluster.machines`)."""
     chosen = [c for c in _CLUSTER if c[0] not in without]
+    if machines:
+        chosen.append(("machines", list[str] | None, MachineOpt))
 
     def decorate(fn: F) -> F:
         hints = typing.get_type_hints(fn, include_extras=True)
@@ -120,6 +129,7 @@ def cluster_options(*, without: tuple[str, ...] = ()) -> Callable[[F], F]:
         def command(**kwargs: Any) -> Any:
             ctx: typer.Context = kwargs.pop("ctx")
             given = {name: kwargs.pop(_PREFIX + name, None) for name, _, _ in chosen}
+            given["machines"] = tuple(given.get("machines") or ())
             return fn(**kwargs, cluster=ClusterFlags(**given), connector=connector_of(ctx))
 
         params = own + added
@@ -137,9 +147,32 @@ def connector_of(ctx: typer.Context) -> Connector:
     return obj if isinstance(obj, Connector) else Connector()
 
 
+def spec_session(
+    project: Project,
+    cluster: ClusterFlags,
+    connector: Connector,
+    **scope: Any,
+) -> AbstractContextManager[Session]:
+    """A session on the spec's machines (`--machine` flags first, then `cluster.machines`,
+    else the job's), settings resolved with the spec's `cluster` section."""
+    target = Target(
+        fixed=cluster.machines or project.spec.cluster.machines or (),
+        overrides=project.spec.cluster.overrides,
+    )
+    return session_scope(settings(cluster, project.spec.cluster), connector, target, **scope)
+
+
+def job_session(
+    cluster: ClusterFlags, connector: Connector, **scope: Any
+) -> AbstractContextManager[Session]:
+    """A session on the job's machines, settings from flags and environment only."""
+    return session_scope(settings(cluster), connector, Target(), **scope)
+
+
 def settings(cluster: ClusterFlags, spec: ClusterSpec | None = None) -> Settings:
     """Resolve the cluster settings once: flag > environment > spec > default."""
-    return resolve_settings(asdict(cluster), os.environ, spec)
+    flags = {k: v for k, v in asdict(cluster).items() if k != "machines"}
+    return resolve_settings(flags, os.environ, spec)
 
 
 def check_refresh(refresh: str) -> RefreshMode:

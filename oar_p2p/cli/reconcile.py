@@ -9,12 +9,11 @@ import typer
 from oar_p2p.cli.funnel import run_cli
 from oar_p2p.cli.options import (
     ClusterFlags,
-    MachineOpt,
     RefreshOpt,
     SpecArg,
     check_refresh,
     cluster_options,
-    settings,
+    spec_session,
 )
 from oar_p2p.cli.render import TerminalEvents, echo_lines, report_apply, write
 from oar_p2p.errors import ClusterError
@@ -27,16 +26,9 @@ from oar_p2p.render.human import render_plan
 from oar_p2p.render.json import render_plan_json
 from oar_p2p.render.show import render_show
 from oar_p2p.workflows import reconcile
-from oar_p2p.workflows.connect import Connector, Target, session_scope
+from oar_p2p.workflows.connect import Connector
 
 __all__ = ["register"]
-
-
-def _target(project: Project, machine: list[str] | None) -> Target:
-    return Target(
-        fixed=machine or project.spec.cluster.machines or (),
-        overrides=project.spec.cluster.overrides,
-    )
 
 
 def _render(
@@ -67,11 +59,10 @@ def validate(spec: Path = SpecArg) -> None:
     run_cli(body)
 
 
-@cluster_options()
+@cluster_options(machines=True)
 def plan(
     spec: Path = SpecArg,
     offline: bool = typer.Option(False, "--offline", help="plan against empty machines"),
-    machine: list[str] = MachineOpt,
     as_json: bool = typer.Option(False, "--json", help="machine-readable plan"),
     full: bool = typer.Option(False, "--full", help="with --json: every pair entry"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="list every change"),
@@ -92,14 +83,14 @@ def plan(
         project = load_project(spec)
         outcome = reconcile.PlanOutcome(Plan(machines=[]))
         if offline:
-            names = offline_machine_names(project, machine or [])
+            names = offline_machine_names(project, list(cluster.machines))
             outcome = reconcile.PlanOutcome(reconcile.offline_plan(project, names))
         else:
             events = TerminalEvents(progress=not as_json)
-            with session_scope(
-                settings(cluster, project.spec.cluster),
+            with spec_session(
+                project,
+                cluster,
                 connector,
-                _target(project, machine),
                 progress=events.progress,
             ) as session:
                 outcome = reconcile.plan_online(session, project, mode)
@@ -118,10 +109,9 @@ def plan(
     raise typer.Exit(run_cli(body))
 
 
-@cluster_options()
+@cluster_options(machines=True)
 def apply(
     target: Path = typer.Argument(..., help="experiment spec, or a plan saved by `plan --out`"),
-    machine: list[str] = MachineOpt,
     refresh: str = RefreshOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="list every change"),
     rerun: bool = typer.Option(False, "--rerun", help="run the experiment even if it ran"),
@@ -155,10 +145,10 @@ def apply(
         events = TerminalEvents(verbose=verbose)
         # a machine that cannot be reached does not stop the others (a saved plan is
         # all or nothing: it must match every machine)
-        with session_scope(
-            settings(cluster, project.spec.cluster),
+        with spec_session(
+            project,
+            cluster,
             connector,
-            _target(project, machine),
             lock="apply",
             progress=events.progress,
             partial=not saved,
@@ -169,10 +159,9 @@ def apply(
     raise typer.Exit(run_cli(body))
 
 
-@cluster_options()
+@cluster_options(machines=True)
 def destroy(
     spec: Path = SpecArg,
-    machine: list[str] = MachineOpt,
     *,
     cluster: ClusterFlags,
     connector: Connector,
@@ -182,10 +171,10 @@ def destroy(
     def body() -> int:
         project = load_project(spec)
         events = TerminalEvents()
-        with session_scope(
-            settings(cluster, project.spec.cluster),
+        with spec_session(
+            project,
+            cluster,
             connector,
-            _target(project, machine),
             lock="destroy",
             progress=events.progress,
         ) as session:
@@ -199,10 +188,9 @@ def destroy(
     raise typer.Exit(run_cli(body))
 
 
-@cluster_options()
+@cluster_options(machines=True)
 def show(
     spec: Path = SpecArg,
-    machine: list[str] = MachineOpt,
     as_json: bool = typer.Option(False, "--json", help="machine-readable"),
     *,
     cluster: ClusterFlags,
@@ -212,9 +200,7 @@ def show(
 
     def body() -> int:
         project = load_project(spec)
-        with session_scope(
-            settings(cluster, project.spec.cluster), connector, _target(project, machine)
-        ) as session:
+        with spec_session(project, cluster, connector) as session:
             observed = reconcile.show(session)
         write(render_show(observed, as_json=as_json))
         return 0
@@ -222,10 +208,9 @@ def show(
     raise typer.Exit(run_cli(body))
 
 
-@cluster_options(without=("executor", "helper_image"))
+@cluster_options(without=("executor", "helper_image"), machines=True)
 def force_unlock_cmd(
     spec: Path = SpecArg,
-    machine: list[str] = MachineOpt,
     *,
     cluster: ClusterFlags,
     connector: Connector,
@@ -234,10 +219,10 @@ def force_unlock_cmd(
 
     def body() -> int:
         project = load_project(spec)
-        with session_scope(
-            settings(cluster, project.spec.cluster),
+        with spec_session(
+            project,
+            cluster,
             connector,
-            _target(project, machine),
             privileged=False,
         ) as session:
             holder = force_unlock(session.transport, session.lock_host)

@@ -9,13 +9,13 @@ from pathlib import Path
 import typer
 
 from oar_p2p.cli.funnel import run_cli
-from oar_p2p.cli.options import ClusterFlags, MachineOpt, SpecArg, cluster_options, settings
+from oar_p2p.cli.options import ClusterFlags, SpecArg, cluster_options, spec_session
 from oar_p2p.cli.render import echo_lines, progress_line
 from oar_p2p.errors import OarP2PError, ValueParseError
 from oar_p2p.project import build_project_network, load_project
 from oar_p2p.render.verify import render_report
 from oar_p2p.verify import VerifyReport
-from oar_p2p.workflows.connect import Connector, Target, session_scope
+from oar_p2p.workflows.connect import Connector
 from oar_p2p.workflows.verify import run_verify
 
 __all__ = ["register", "write_plot"]
@@ -70,7 +70,7 @@ def _json(report: VerifyReport) -> str:
     return json.dumps(doc)
 
 
-@cluster_options()
+@cluster_options(machines=True)
 def verify(
     spec: Path = SpecArg,
     pairs: str = typer.Option("200", "--pairs", help="all, or how many pairs to sample"),
@@ -81,7 +81,6 @@ def verify(
     subtract_base: bool = typer.Option(
         False, "--subtract-base", help="subtract the unshaped base RTT"
     ),
-    machine: list[str] = MachineOpt,
     *,
     cluster: ClusterFlags,
     connector: Connector,
@@ -90,14 +89,8 @@ def verify(
 
     def body() -> int:
         project = load_project(spec)
-        target = Target(
-            fixed=machine or project.spec.cluster.machines or (),
-            overrides=project.spec.cluster.overrides,
-        )
         progress = (lambda _m: None) if as_json else progress_line
-        with session_scope(
-            settings(cluster, project.spec.cluster), connector, target, progress=progress
-        ) as session:
+        with spec_session(project, cluster, connector, progress=progress) as session:
             network = build_project_network(project, session.machines)
             limit = _pair_limit(pairs, len(network.addresses))
             report = run_verify(

@@ -22,7 +22,7 @@ import shlex
 from collections.abc import Sequence
 
 from oar_p2p.record import LARGE
-from oar_p2p.render.commands import RECORD_DIR
+from oar_p2p.vocab import RECORD_DIR
 
 __all__ = ["read_script", "split_sections"]
 
