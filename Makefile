@@ -18,6 +18,7 @@ check:
 	ruff check oar_p2p tests
 	ruff format --check oar_p2p tests
 	mypy
+	lint-imports
 
 unit:
 	python3 -m pytest -q -m "not e2e"

@@ -14,7 +14,7 @@ import os
 import typing
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeVar
 
 import typer
@@ -159,14 +159,22 @@ def spec_session(
         fixed=cluster.machines or project.spec.cluster.machines or (),
         overrides=project.spec.cluster.overrides,
     )
-    return session_scope(settings(cluster, project.spec.cluster), connector, target, **scope)
+    return session_scope(
+        settings(cluster, project.spec.cluster), _with_stats(connector), target, **scope
+    )
 
 
 def job_session(
     cluster: ClusterFlags, connector: Connector, **scope: Any
 ) -> AbstractContextManager[Session]:
     """A session on the job's machines, settings from flags and environment only."""
-    return session_scope(settings(cluster), connector, Target(), **scope)
+    return session_scope(settings(cluster), _with_stats(connector), Target(), **scope)
+
+
+def _with_stats(connector: Connector) -> Connector:
+    """OAR_P2P_STATS=FILE: the session's counts are written there when it closes."""
+    path = os.environ.get("OAR_P2P_STATS") or None
+    return connector if connector.stats_path or not path else replace(connector, stats_path=path)
 
 
 def settings(cluster: ClusterFlags, spec: ClusterSpec | None = None) -> Settings:
