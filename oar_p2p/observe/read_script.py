@@ -1,6 +1,6 @@
 """The one read script per machine, and the splitting of its output into sections.
 
-The script prints sections delimited by ``### oar-p2p:<name> ###`` lines:
+The script prints sections delimited by ``### oar-p2p:<name> ###`` lines (`oar_p2p.wire`):
 `hostname`, `ip-addr`, `ip-route`, `tc-qdisc:<if>`, `tc-class:<if>`,
 `tc-filter:<if>` (for the cluster interface and `lo`), `sysctl`, `record`, `nft` (the
 table as `nft -j`, or the word `skipped` when the record is trusted) and `rows` (base64
@@ -17,16 +17,14 @@ the caller then runs the script privileged.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Sequence
 
 from oar_p2p.record import LARGE
-from oar_p2p.render.commands import RECORD_DIR
+from oar_p2p.vocab import RECORD_DIR
+from oar_p2p.wire import sections
 
 __all__ = ["read_script", "split_sections"]
-
-_MARK = re.compile(r"^### oar-p2p:(?P<name>[\w:.@-]+) ###$", re.M)
 
 
 def read_script(
@@ -81,8 +79,9 @@ s nft
 if [ "$trust" = 1 ]; then
   echo skipped
 else
-  {{ e=$("${{NFT[@]}}" -j list table ip oar-p2p 2>&1 >&3); }} 3>&1  # listing out, stderr kept
-  if [ $? != 0 ] && [[ $e != *"No such file or directory"* ]]; then
+  # the listing to stdout, its stderr kept in $e
+  if ! {{ e=$("${{NFT[@]}}" -j list table ip oar-p2p 2>&1 >&3); }} 3>&1 \
+    && [[ $e != *"No such file or directory"* ]]; then
     s nft-error; printf '%s\n\n' "${{e:0:2000}}"
   fi
 fi
@@ -102,14 +101,12 @@ if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then s need-privile
 
 
 def split_sections(text: str) -> dict[str, str]:
-    """``### oar-p2p:name ###`` delimited text -> {name: body}.
+    """The read script's output -> {section name: body} (`oar_p2p.wire.sections`);
+    anything printed before the first mark is dropped.
 
-    >>> split_sections("### oar-p2p:a ###\\nx\\n### oar-p2p:b ###\\n")
+    >>> split_sections("noise\\n### oar-p2p:a ###\\nx\\n### oar-p2p:b ###\\n")
     {'a': 'x\\n', 'b': ''}
     """
-    out: dict[str, str] = {}
-    marks = list(_MARK.finditer(text))
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        out[m.group("name")] = text[m.end() + 1 : end]
+    out = sections(text)
+    out.pop("", None)
     return out
