@@ -80,12 +80,16 @@ def select_pairs(network: Network, limit: int = 200, seed: int = 0) -> list[tupl
 
 
 def ping_script(pairs: Iterable[tuple[str, str]], *, count: int = 5, parallel: int = 8) -> str:
-    """Bash that pings every (src, dst) pair (warm-up first) and prints one block each."""
+    """Bash that pings every (src, dst) pair (warm-up first) and prints one section each
+    (`oar_p2p.wire`); no pairs, no script (a machine with no source address in the sample).
+    """
     lines = []
     for src, dst in pairs:
         if not (_IPV4.fullmatch(src) and _IPV4.fullmatch(dst)):
             raise ValueError(f"not an IPv4 address pair: {src!r} {dst!r}")
         lines.append(f"{src} {dst}")
+    if not lines:
+        return ""
     body = "\n".join(lines)
     return f"""\
 one() {{
