@@ -49,11 +49,10 @@ _MARK = re.compile(r"^### oar-p2p:(?P<name>[\w:.@-]+) ###$", re.M)
 
 @dataclass(frozen=True)
 class Line:
-    """One tagged line: its tag, its fields, and its 1-based line number in the output."""
+    """One tagged line: its tag and its fields."""
 
     tag: str
     fields: tuple[str, ...]
-    number: int
 
 
 def mark(name: str) -> str:
@@ -93,16 +92,16 @@ def read_lines(text: str, formats: Mapping[str, Sequence[str]]) -> list[Line]:
     the rest of the line.
 
     >>> read_lines("image 0 pulled\\nnoise\\nimage 1\\nimage 2 pre", {"image": ("i", "st")})
-    [Line(tag='image', fields=('0', 'pulled'), number=1)]
+    [Line(tag='image', fields=('0', 'pulled'))]
     """
     out: list[Line] = []
-    for number, line in enumerate(text.split("\n")[:-1], start=1):
+    for line in text.split("\n")[:-1]:
         tag, _, rest = line.partition(" ")
         names = formats.get(tag)
         if names is not None:
             fields = _fields(rest, len(names), bool(names) and names[-1].endswith(REST))
             if fields is not None:
-                out.append(Line(tag, fields, number))
+                out.append(Line(tag, fields))
     return out
 
 
