@@ -27,6 +27,12 @@ restricts to ``[a-zA-Z0-9][a-zA-Z0-9_.-]``).
                     image <index> present|absent|pulled|pull-failed
     prepare         created <name> | failed <name>
     lock            acquired | held <holder*>       (`lock.py`)
+    discovery       cpus <n> | peer-route <route*> | default-route <route*>
+                    (`cluster/inventory.py::DISCOVERY_SCRIPT`, read by its own
+                    `parse_discovery` so far)
+
+Plain lists, one value per line, are docker's own output, not ours: ``docker wait`` exit
+codes, the names the destroy script prints.
 
 Reading rules, the same for every script: only complete lines count (a last line with no
 newline was cut in transit and is dropped, so a cut ``oar-p2p-timing nft 12`` never reads

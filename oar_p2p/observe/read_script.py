@@ -47,14 +47,17 @@ def read_script(
     the record are read with bash builtins.
     """
     q = shlex.quote
-    keys = " ".join(q(k) for k in sysctls)
-    nft_argv = " ".join(q(a) for a in nft)
-    check = _CAN_READ if unprivileged else ""
-    return f"""\
-IF={q(interface)}; REFRESH={q(refresh)}; WANT={q(desired_digest)}; LARGE={int(large)}
-R={q(record_dir)}; NFT=({nft_argv})
-s() {{ echo "### oar-p2p:$1 ###"; }}
-{check}s hostname; echo "$HOSTNAME"
+    head = (
+        f"IF={q(interface)}; REFRESH={q(refresh)}; WANT={q(desired_digest)}; LARGE={int(large)}\n"
+        f"R={q(record_dir)}; NFT=({' '.join(q(a) for a in nft)})\n"
+        f"KEYS=({' '.join(q(k) for k in sysctls)})\n"
+        's() { echo "### oar-p2p:$1 ###"; }\n'
+    )
+    return head + (_CAN_READ if unprivileged else "") + _KERNEL + _RECORD + _NFT
+
+
+# ip, tc and the sysctls: what every user can read.
+_KERNEL = r"""s hostname; echo "$HOSTNAME"
 s ip-addr; ip -j addr show dev "$IF" 2>/dev/null || true
 s ip-route; ip -j route show exact 10.0.0.0/8 2>/dev/null || true
 for d in "$IF" lo; do
@@ -63,26 +66,33 @@ for d in "$IF" lo; do
   s "tc-filter:$d"; tc filter show dev "$d" 2>/dev/null || true
 done
 s sysctl
-for k in {keys}; do
-  v=; read -r v 2>/dev/null <"/proc/sys/${{k//.//}}"; echo "$k=$v"
+for k in "${KEYS[@]}"; do
+  v=; read -r v 2>/dev/null <"/proc/sys/${k//.//}"; echo "$k=$v"
 done
-s record
+"""
+
+# The record, and whether it is trusted (then the nft listing is skipped).
+_RECORD = r"""s record
 rec=; [ -r "$R/record.json" ] && IFS= read -r -d '' rec <"$R/record.json"
 printf '%s' "$rec"
 state=; size=0; digest=
-p='"state": *"([a-z]*)"'; [[ $rec =~ $p ]] && state=${{BASH_REMATCH[1]}}
-p='"size": *([0-9]+)'; [[ $rec =~ $p ]] && size=${{BASH_REMATCH[1]}}
-p='"digest": *"([0-9a-f]*)"'; [[ $rec =~ $p ]] && digest=${{BASH_REMATCH[1]}}
+p='"state": *"([a-z]*)"'; [[ $rec =~ $p ]] && state=${BASH_REMATCH[1]}
+p='"size": *([0-9]+)'; [[ $rec =~ $p ]] && size=${BASH_REMATCH[1]}
+p='"digest": *"([0-9a-f]*)"'; [[ $rec =~ $p ]] && digest=${BASH_REMATCH[1]}
 big=0; [ "$state" = applied ] && [ "$size" -gt "$LARGE" ] && big=1
-trust=0; [ "$REFRESH" != full ] && {{ [ "$state" = pending ] || [ "$big" = 1 ]; }} && trust=1
-s nft
+trust=0; [ "$REFRESH" != full ] && { [ "$state" = pending ] || [ "$big" = 1 ]; } && trust=1
+"""
+
+# The nft listing (privileged: through $NFT) unless trusted, and the record's rows when
+# the trusted map differs from the desired one.
+_NFT = r"""s nft
 if [ "$trust" = 1 ]; then
   echo skipped
 else
   # the listing to stdout, its stderr kept in $e
-  if ! {{ e=$("${{NFT[@]}}" -j list table ip oar-p2p 2>&1 >&3); }} 3>&1 \
+  if ! { e=$("${NFT[@]}" -j list table ip oar-p2p 2>&1 >&3); } 3>&1 \
     && [[ $e != *"No such file or directory"* ]]; then
-    s nft-error; printf '%s\n\n' "${{e:0:2000}}"
+    s nft-error; printf '%s\n\n' "${e:0:2000}"
   fi
 fi
 s rows
