@@ -26,9 +26,16 @@ from oar_p2p import lock, verify
 from oar_p2p.cluster.inventory import DISCOVERY_SCRIPT
 from oar_p2p.desired.containers import Experiment, build_experiment, make_container
 from oar_p2p.experiment import scripts
+from oar_p2p.observe.docker import inspect_command
 from oar_p2p.observe.read_script import read_script
 from oar_p2p.record import build_record
-from oar_p2p.remote.executors import helper_image_script
+from oar_p2p.remote.executors import (
+    SPOOL,
+    DockerExecutor,
+    RootExecutor,
+    SudoExecutor,
+    helper_image_script,
+)
 from oar_p2p.render.commands import render_write_script
 from oar_p2p.spec.models import SignalEntry
 from tests.golden.test_golden import CASES as GOLDEN_CASES
@@ -54,6 +61,10 @@ KNOWN: dict[tuple[str, str], str] = {
     ("SC2015", "docker image inspect "): (
         "remote/executors.py helper_image_script `A && echo present || { build; }`: the "
         "build also runs if `echo present` fails (stdout closed); an if/then/else fixes it"
+    ),
+    ("SC2086", 'if [ -n "$ids" ]; then docker inspect $ids'): (
+        "observe/docker.py inspect_command splits the container ids on purpose (64 hex "
+        "digits each, no glob characters); a `# shellcheck disable=SC2086` line there says so"
     ),
     ("SC2086", "set -- $SSH_CONNECTION"): (
         "cluster/inventory.py DISCOVERY_SCRIPT splits $SSH_CONNECTION on purpose (four "
@@ -162,7 +173,13 @@ SCRIPTS: dict[str, Script] = {
         ),
     ),
     "verify-ping-none": Script("bash", lambda: verify.ping_script([]) + verify.base_script([])),
+    "inspect-experiment": Script("sh", lambda: inspect_command("demo")),
+    "inspect-all": Script("sh", lambda: inspect_command(None)),
     "helper-image": Script("sh", lambda: helper_image_script("local/oar-p2p-helper:abc")),
+    "spool": Script("bash", lambda: SPOOL + "\n"),
+    "executor-root": Script("sh", lambda: RootExecutor().wrap("")[0] + "\n"),
+    "executor-sudo": Script("sh", lambda: SudoExecutor().wrap("")[0] + "\n"),
+    "executor-docker": Script("sh", lambda: DockerExecutor("local/h:1").wrap("")[0] + "\n"),
     "discovery": Script("sh", lambda: DISCOVERY_SCRIPT),
 }
 
