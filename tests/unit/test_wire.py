@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 
+from oar_p2p.render.commands import render_write_script
 from oar_p2p.wire import Line, mark, read_lines, sections, timings
+from tests.golden.test_golden import HERE as GOLDEN_DIR
+from tests.golden.test_golden import _plan
 
 IMAGE = {"image": ("index", "state")}
 
@@ -120,3 +126,16 @@ def test_mark_builds_what_sections_reads_and_refuses_bad_names() -> None:
     for bad in ["", "a b", "a###", "a\nb"]:
         with pytest.raises(ValueError, match="invalid section name"):
             mark(bad)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_timings_reads_what_the_write_script_prints() -> None:
+    plan, _ = _plan(GOLDEN_DIR / "ping-demo")
+    script = render_write_script(plan.machines[0])
+    helpers = [line for line in script.splitlines() if line.startswith(("_t()", "_done()"))]
+    assert len(helpers) == 2, "the write script's timer helpers moved: update this test"
+    run = [*helpers, "s=$(_t)", "_done ip $s", "_done tc $s", "echo noise", "_done tc $s"]
+    proc = subprocess.run(["bash", "-c", "\n".join(run)], capture_output=True, check=True)
+    got = timings(proc.stdout.decode())
+    assert set(got) == {"ip", "tc"}
+    assert got["tc"] >= 2 * got["ip"] >= 0  # tc twice, each measured later than ip
