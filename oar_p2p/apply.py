@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from oar_p2p import wire
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.desired.network import SYSCTLS, Network
 from oar_p2p.diff import diff_machine
@@ -191,7 +192,7 @@ def apply_plan(session: Session, plan: Plan, network: Network | None) -> ApplyRe
         session.writes[host] = session.writes.get(host, 0) + 1
         added = mp.pairs.added + mp.pairs.changed
         session.elements[host] = (added, mp.pairs.removed + mp.pairs.changed)
-        timings = _timings(result.stdout.decode())
+        timings = wire.timings(result.stdout.decode())
         session.kernel_ns[host] = timings
         return MachineResult(host, True, time.monotonic() - start, timings, len(script))
 
@@ -203,12 +204,3 @@ def apply_plan(session: Session, plan: Plan, network: Network | None) -> ApplyRe
         else:
             out.append(r)
     return ApplyResult(out)
-
-
-def _timings(stdout: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for line in stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0] == "oar-p2p-timing" and parts[2].isdigit():
-            out[parts[1]] = out.get(parts[1], 0) + int(parts[2])
-    return out

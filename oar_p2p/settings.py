@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from oar_p2p.errors import ValueParseError
@@ -49,14 +49,6 @@ class Settings:
     executor: Setting[ExecutorKind]
     helper_image: Setting[str | None]
     host_key_policy: Setting[HostKeyPolicy]
-
-    def describe(self) -> list[tuple[str, str, str]]:
-        """(name, value, source) rows for `plan --show-settings`."""
-        out = []
-        for f in fields(self):
-            s: Setting[Any] = getattr(self, f.name)
-            out.append((f.name, "" if s.value is None else str(s.value), s.source))
-        return out
 
 
 def _int(name: str, minimum: int = 0) -> Callable[[str], int]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from oar_p2p.desired.addressing import Address
 from oar_p2p.desired.network import Network
+from oar_p2p.wire import sections
 
 __all__ = [
     "PairResult",
@@ -79,18 +80,22 @@ def select_pairs(network: Network, limit: int = 200, seed: int = 0) -> list[tupl
 
 
 def ping_script(pairs: Iterable[tuple[str, str]], *, count: int = 5, parallel: int = 8) -> str:
-    """Bash that pings every (src, dst) pair (warm-up first) and prints one block each."""
+    """Bash that pings every (src, dst) pair (warm-up first) and prints one section each
+    (`oar_p2p.wire`); no pairs, no script (a machine with no source address in the sample).
+    """
     lines = []
     for src, dst in pairs:
         if not (_IPV4.fullmatch(src) and _IPV4.fullmatch(dst)):
             raise ValueError(f"not an IPv4 address pair: {src!r} {dst!r}")
         lines.append(f"{src} {dst}")
+    if not lines:
+        return ""
     body = "\n".join(lines)
     return f"""\
 one() {{
   ping -c 1 -W 2 -I "$1" "$2" >/dev/null 2>&1 || true
   out=$(ping -n -q -c {int(count)} -i 0.2 -W 2 -I "$1" "$2" 2>&1)
-  printf '### pair %s %s\\n%s\\n' "$1" "$2" "$out"
+  printf '### oar-p2p:pair:%s:%s ###\\n%s\\n' "$1" "$2" "$out"
 }}
 while read -r s d; do
   one "$s" "$d" &
@@ -109,24 +114,28 @@ def base_script(targets: Sequence[str], *, count: int = 5) -> str:
     return (
         f'for t in {quoted}; do ping -c 1 -W 2 "$t" >/dev/null 2>&1 || true; '
         f'out=$(ping -n -q -c {int(count)} -i 0.2 -W 2 "$t" 2>&1); '
-        'printf \'### pair base %s\\n%s\\n\' "$t" "$out"; done\n'
+        'printf \'### oar-p2p:pair:base:%s ###\\n%s\\n\' "$t" "$out"; done\n'
     )
 
 
 def parse_ping_output(text: str) -> dict[tuple[str, str], tuple[float, float] | None]:
-    """`### pair SRC DST` blocks -> {(src, dst): (min ms, avg ms)} (None: no reply).
+    """``pair:SRC:DST`` sections (`oar_p2p.wire`) -> {(src, dst): (min ms, avg ms)}
+    (None: no reply); the base pings are ``pair:base:HOST``.
 
-    >>> parse_ping_output("### pair a b\\nround-trip min/avg/max = 1.0/2.0/3.0 ms\\n")
-    {('a', 'b'): (1.0, 2.0)}
+    >>> parse_ping_output(
+    ...     "### oar-p2p:pair:a:b ###\\nround-trip min/avg/max = 1.0/2.0/3.0 ms\\n"
+    ...     "### oar-p2p:pair:base:c ###\\n1 packets transmitted, 0 received\\n"
+    ... )
+    {('a', 'b'): (1.0, 2.0), ('base', 'c'): None}
     """
     out: dict[tuple[str, str], tuple[float, float] | None] = {}
-    for block in text.split("### pair ")[1:]:
-        head, _, rest = block.partition("\n")
-        parts = head.split()
-        if len(parts) != 2:
+    for name, body in sections(text).items():
+        kind, _, pair = name.partition(":")
+        src, sep, dst = pair.partition(":")
+        if kind != "pair" or not sep or not src or not dst or ":" in dst:
             continue
-        m = _RTT.search(rest)
-        out[(parts[0], parts[1])] = (float(m.group(1)), float(m.group(2))) if m else None
+        m = _RTT.search(body)
+        out[(src, dst)] = (float(m.group(1)), float(m.group(2))) if m else None
     return out
 
 

@@ -1,4 +1,5 @@
-"""Pure builders of the per-machine shell scripts of a run, and parsers of their reports.
+"""Pure builders of the per-machine shell scripts of a run, and parsers of their reports
+(the report formats are documented and read in `oar_p2p.wire`).
 
 Every script is sent on stdin to `SHELL` (``sh -s``): one round trip per machine per phase.
 Each user value (container name, image, env value, label) reaches docker as one argv
@@ -29,6 +30,7 @@ from oar_p2p.desired.containers import CREATE_OPTIONS, DesiredContainer, Experim
 from oar_p2p.errors import ClusterError
 from oar_p2p.observe.docker import owner_filter, ps_command
 from oar_p2p.spec.models import PullPolicy
+from oar_p2p.wire import mark, read_lines, sections
 
 __all__ = [
     "CREATE_PARALLELISM",
@@ -55,7 +57,9 @@ __all__ = [
 SHELL = "sh -s"
 SIGNAL_DIR = "/tmp/oar-p2p-signal"
 CREATE_PARALLELISM = 16
-_CONTAINERS_MARK = "### oar-p2p:containers ###"
+_CONTAINERS = "containers"
+_PREFLIGHT = {"signal-dir": ("state",), "image": ("index", "state")}
+_PREPARE = {"created": ("name",), "failed": ("name",)}
 _RANK: dict[PullPolicy, int] = {"never": 0, "missing": 1, "always": 2}
 _q = shlex.quote
 
@@ -98,7 +102,7 @@ def preflight_script(images: Mapping[str, PullPolicy]) -> str:
         'else echo "signal-dir unwritable"; fi\n',
     ]
     lines += [_image_lines(i, img, pol) for i, (img, pol) in enumerate(images.items())]
-    lines += [f"echo {_q(_CONTAINERS_MARK)}\n", ps_command()]
+    lines += [f"echo {_q(mark(_CONTAINERS))}\n", ps_command()]
     return "".join(lines)
 
 
@@ -112,10 +116,10 @@ class ImageReport:
 
 def split_preflight(text: str) -> tuple[str, str]:
     """(report part, containers part) of the preflight output."""
-    head, sep, tail = text.partition(_CONTAINERS_MARK + "\n")
-    if not sep:
+    parts = sections(text)
+    if _CONTAINERS not in parts:
         raise ClusterError("preflight script output has no containers section")
-    return head, tail
+    return parts.get("", ""), parts[_CONTAINERS]
 
 
 def parse_image_report(text: str, images: Sequence[str]) -> ImageReport:
@@ -126,13 +130,11 @@ def parse_image_report(text: str, images: Sequence[str]) -> ImageReport:
     """
     ok = False
     found: dict[str, str] = {}
-    for line in text.splitlines():
-        words = line.split()
-        if words[:1] == ["signal-dir"] and len(words) == 2:
-            ok = words[1] == "ok"
-        elif words[:1] == ["image"] and len(words) == 3 and words[1].isdigit():
-            if int(words[1]) < len(images):
-                found[images[int(words[1])]] = words[2]
+    for line in read_lines(text, _PREFLIGHT):
+        if line.tag == "signal-dir":
+            ok = line.fields[0] == "ok"
+        elif line.fields[0].isdigit() and int(line.fields[0]) < len(images):
+            found[images[int(line.fields[0])]] = line.fields[1]
     missing = [i for i in images if i not in found]
     if missing:
         raise ClusterError(f"preflight script reported nothing for image {missing[0]}")
@@ -193,14 +195,7 @@ def parse_prepare_report(text: str, names: Sequence[str]) -> PrepareReport:
 
     A name with no line at all counts as failed.
     """
-    created: set[str] = set()
-    failed: set[str] = set()
-    for line in text.splitlines():
-        verb, _, name = line.partition(" ")
-        if verb == "created":
-            created.add(name)
-        elif verb == "failed":
-            failed.add(name)
+    created = {line.fields[0] for line in read_lines(text, _PREPARE) if line.tag == "created"}
     return PrepareReport(
         created=tuple(n for n in names if n in created),
         failed=tuple(n for n in names if n not in created),

@@ -1,6 +1,6 @@
 """The one read script per machine, and the splitting of its output into sections.
 
-The script prints sections delimited by ``### oar-p2p:<name> ###`` lines:
+The script prints sections delimited by ``### oar-p2p:<name> ###`` lines (`oar_p2p.wire`):
 `hostname`, `ip-addr`, `ip-route`, `tc-qdisc:<if>`, `tc-class:<if>`,
 `tc-filter:<if>` (for the cluster interface and `lo`), `sysctl`, `record`, `nft` (the
 table as `nft -j`, or the word `skipped` when the record is trusted) and `rows` (base64
@@ -17,16 +17,14 @@ the caller then runs the script privileged.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Sequence
 
 from oar_p2p.record import LARGE
 from oar_p2p.vocab import RECORD_DIR
+from oar_p2p.wire import sections
 
 __all__ = ["read_script", "split_sections"]
-
-_MARK = re.compile(r"^### oar-p2p:(?P<name>[\w:.@-]+) ###$", re.M)
 
 
 def read_script(
@@ -49,14 +47,17 @@ def read_script(
     the record are read with bash builtins.
     """
     q = shlex.quote
-    keys = " ".join(q(k) for k in sysctls)
-    nft_argv = " ".join(q(a) for a in nft)
-    check = _CAN_READ if unprivileged else ""
-    return f"""\
-IF={q(interface)}; REFRESH={q(refresh)}; WANT={q(desired_digest)}; LARGE={int(large)}
-R={q(record_dir)}; NFT=({nft_argv})
-s() {{ echo "### oar-p2p:$1 ###"; }}
-{check}s hostname; echo "$HOSTNAME"
+    head = (
+        f"IF={q(interface)}; REFRESH={q(refresh)}; WANT={q(desired_digest)}; LARGE={int(large)}\n"
+        f"R={q(record_dir)}; NFT=({' '.join(q(a) for a in nft)})\n"
+        f"KEYS=({' '.join(q(k) for k in sysctls)})\n"
+        's() { echo "### oar-p2p:$1 ###"; }\n'
+    )
+    return head + (_CAN_READ if unprivileged else "") + _KERNEL + _RECORD + _NFT
+
+
+# ip, tc and the sysctls: what every user can read.
+_KERNEL = r"""s hostname; echo "$HOSTNAME"
 s ip-addr; ip -j addr show dev "$IF" 2>/dev/null || true
 s ip-route; ip -j route show exact 10.0.0.0/8 2>/dev/null || true
 for d in "$IF" lo; do
@@ -65,25 +66,33 @@ for d in "$IF" lo; do
   s "tc-filter:$d"; tc filter show dev "$d" 2>/dev/null || true
 done
 s sysctl
-for k in {keys}; do
-  v=; read -r v 2>/dev/null <"/proc/sys/${{k//.//}}"; echo "$k=$v"
+for k in "${KEYS[@]}"; do
+  v=; read -r v 2>/dev/null <"/proc/sys/${k//.//}"; echo "$k=$v"
 done
-s record
+"""
+
+# The record, and whether it is trusted (then the nft listing is skipped).
+_RECORD = r"""s record
 rec=; [ -r "$R/record.json" ] && IFS= read -r -d '' rec <"$R/record.json"
 printf '%s' "$rec"
 state=; size=0; digest=
-p='"state": *"([a-z]*)"'; [[ $rec =~ $p ]] && state=${{BASH_REMATCH[1]}}
-p='"size": *([0-9]+)'; [[ $rec =~ $p ]] && size=${{BASH_REMATCH[1]}}
-p='"digest": *"([0-9a-f]*)"'; [[ $rec =~ $p ]] && digest=${{BASH_REMATCH[1]}}
+p='"state": *"([a-z]*)"'; [[ $rec =~ $p ]] && state=${BASH_REMATCH[1]}
+p='"size": *([0-9]+)'; [[ $rec =~ $p ]] && size=${BASH_REMATCH[1]}
+p='"digest": *"([0-9a-f]*)"'; [[ $rec =~ $p ]] && digest=${BASH_REMATCH[1]}
 big=0; [ "$state" = applied ] && [ "$size" -gt "$LARGE" ] && big=1
-trust=0; [ "$REFRESH" != full ] && {{ [ "$state" = pending ] || [ "$big" = 1 ]; }} && trust=1
-s nft
+trust=0; [ "$REFRESH" != full ] && { [ "$state" = pending ] || [ "$big" = 1 ]; } && trust=1
+"""
+
+# The nft listing (privileged: through $NFT) unless trusted, and the record's rows when
+# the trusted map differs from the desired one.
+_NFT = r"""s nft
 if [ "$trust" = 1 ]; then
   echo skipped
 else
-  {{ e=$("${{NFT[@]}}" -j list table ip oar-p2p 2>&1 >&3); }} 3>&1  # listing out, stderr kept
-  if [ $? != 0 ] && [[ $e != *"No such file or directory"* ]]; then
-    s nft-error; printf '%s\n\n' "${{e:0:2000}}"
+  # the listing to stdout, its stderr kept in $e
+  if ! { e=$("${NFT[@]}" -j list table ip oar-p2p 2>&1 >&3); } 3>&1 \
+    && [[ $e != *"No such file or directory"* ]]; then
+    s nft-error; printf '%s\n\n' "${e:0:2000}"
   fi
 fi
 s rows
@@ -102,14 +111,12 @@ if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then s need-privile
 
 
 def split_sections(text: str) -> dict[str, str]:
-    """``### oar-p2p:name ###`` delimited text -> {name: body}.
+    """The read script's output -> {section name: body} (`oar_p2p.wire.sections`);
+    anything printed before the first mark is dropped.
 
-    >>> split_sections("### oar-p2p:a ###\\nx\\n### oar-p2p:b ###\\n")
+    >>> split_sections("noise\\n### oar-p2p:a ###\\nx\\n### oar-p2p:b ###\\n")
     {'a': 'x\\n', 'b': ''}
     """
-    out: dict[str, str] = {}
-    marks = list(_MARK.finditer(text))
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        out[m.group("name")] = text[m.end() + 1 : end]
+    out = sections(text)
+    out.pop("", None)
     return out

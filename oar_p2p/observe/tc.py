@@ -23,8 +23,7 @@ and printed as ``0.002499``. `netem_delay_us` undoes this and returns the value 
 given: exact for every delay that is not ``8k + 1`` us (so for every multiple of 2 us;
 ``8k + 1`` reads back as ``8k``). tc prints seconds with ``%g`` (six significant digits),
 so delays of 1 s or more are exact only when a multiple of 10 us (100 us from 10 s).
-Newer iproute2 prints the delay in nanoseconds: pass ``netem_ticks=False``
-(`tc_prints_ticks` decides from ``tc -V``).
+Newer iproute2 prints the delay in nanoseconds: pass ``netem_ticks=False``.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from oar_p2p.observe import output_error
 from oar_p2p.state import RootQdisc, TcClass, TcTree
 
-__all__ = ["netem_delay_us", "parse_rate", "parse_tc", "tc_prints_ticks"]
+__all__ = ["netem_delay_us", "parse_rate", "parse_tc"]
 
 _RATE = re.compile(r"(?P<num>\d+(?:\.\d+)?)(?P<prefix>[KMGT]i?)?bit")
 _SCALE = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -143,16 +142,6 @@ def netem_delay_us(seconds: float, *, ticks: bool = True) -> int:
     if not ticks or printed >= 1_000_000:  # from 1 s on, %g has already rounded it
         return printed
     return printed if _tick_roundtrip(printed) == printed else printed + 1
-
-
-def tc_prints_ticks(version_text: str) -> bool:
-    """``tc -V`` -> does this tc print netem delays through psched ticks (before 6.9)?
-
-    >>> tc_prints_ticks("tc utility, iproute2-6.1.0, libbpf 1.1.2")
-    True
-    """
-    m = re.search(r"iproute2-v?(\d+)\.(\d+)", version_text)
-    return m is None or (int(m[1]), int(m[2])) < (6, 9)
 
 
 def _tick_roundtrip(us: int) -> int:

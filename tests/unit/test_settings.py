@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from oar_p2p.errors import ValueParseError
-from oar_p2p.settings import ENV, resolve_settings
+from oar_p2p.settings import ENV, Setting, resolve_settings
 from oar_p2p.spec.models import ClusterSpec
 
 NO_FLAGS: dict[str, Any] = {}
@@ -132,13 +132,12 @@ def test_bad_env_values(env: dict[str, str], message: str) -> None:
     assert info.value.message.startswith(message)
 
 
-def test_describe_lists_every_setting_with_its_source() -> None:
-    rows = resolve_settings({"frontend": "f"}, {"OAR_JOB_ID": "3"}).describe()
-    table = {name: (value, source) for name, value, source in rows}
-    assert table["job"] == ("3", "env OAR_JOB_ID")
-    assert table["frontend"] == ("f", "flag")
-    assert table["username"] == ("", "default")
-    assert set(table) >= {"job", "frontend", "username", "concurrency_limit"}
+def test_every_setting_carries_its_source() -> None:
+    settings = resolve_settings({"frontend": "f"}, {"OAR_JOB_ID": "3"})
+    assert settings.job == Setting(3, "env OAR_JOB_ID")
+    assert settings.frontend == Setting("f", "flag")
+    assert settings.username == Setting(None, "default")
+    assert settings.concurrency_limit == Setting(0, "default")
 
 
 def test_env_names_match_the_original_tool() -> None:

@@ -22,7 +22,7 @@ from oar_p2p.observe import ObservedOutputError
 from oar_p2p.observe.ip import parse_ip_addr, parse_route
 from oar_p2p.observe.nft import parse_nft_elements_text, parse_nft_table, render_rule
 from oar_p2p.observe.sysctl import parse_sysctls
-from oar_p2p.observe.tc import netem_delay_us, parse_rate, parse_tc, tc_prints_ticks
+from oar_p2p.observe.tc import netem_delay_us, parse_rate, parse_tc
 from oar_p2p.state import NftState, PairMap, RootQdisc, TcClass, TcTree
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "observed"
@@ -223,9 +223,7 @@ def test_only_8k_plus_1_microseconds_are_lost_by_tc() -> None:
 
 def test_exact_printing_tc_is_read_as_is() -> None:
     assert netem_delay_us(0.0025, ticks=False) == 2500
-    assert not tc_prints_ticks("tc utility, iproute2-6.15.0, libbpf 1.5.0")
-    assert tc_prints_ticks("tc utility, iproute2-6.1.0, libbpf 1.1.2")
-    assert tc_prints_ticks("")
+    assert netem_delay_us(0.002501, ticks=False) == 2501
 
 
 @pytest.mark.parametrize(
