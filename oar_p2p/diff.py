@@ -9,12 +9,12 @@ first and by set arithmetic only when both sides can be enumerated.
 from __future__ import annotations
 
 from oar_p2p.containers_diff import container_noop
-from oar_p2p.differs import describe_class, sysctl_notes, table_rebuilt
+from oar_p2p.differs import sysctl_notes, table_rebuilt
 from oar_p2p.fields import FIELDS
 from oar_p2p.plan import Change, MachinePlan, PairDelta, PairMode
 from oar_p2p.state import MachineState, PairMap
 
-__all__ = ["diff_machine", "diff_pairs", "describe_class"]
+__all__ = ["diff_machine", "diff_pairs"]
 
 SAMPLE = 5
 

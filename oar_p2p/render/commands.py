@@ -86,13 +86,14 @@ def _sysctl_lines(changes: list[Change]) -> Iterator[str]:
 def _ip_lines(plan: MachinePlan) -> Iterator[str]:
     dev, old_dev = plan.desired.interface, plan.observed.interface
     for c in plan.changes:
-        add = c.action is Action.ADD
-        match c.resource:
-            case AddressId(ip):
-                yield f"addr {'add' if add else 'del'} {ip}/32 dev {dev if add else old_dev}"
-            case RouteId(prefix) if add:
+        match c.resource, c.action:
+            case AddressId(ip), Action.ADD:
+                yield f"addr add {ip}/32 dev {dev}"
+            case AddressId(ip), Action.REMOVE:
+                yield f"addr del {ip}/32 dev {old_dev}"
+            case RouteId(prefix), Action.ADD:
                 yield f"route replace {prefix} dev {dev}"
-            case RouteId(prefix) if c.action is Action.REMOVE:
+            case RouteId(prefix), Action.REMOVE:
                 yield f"route del {prefix} dev {old_dev}"
 
 
