@@ -123,7 +123,7 @@ class ContainerState(_Frozen):
     """An owned container (labelled with the experiment name).
 
     `secret_keys` (desired side: the spec's `secret_env`) names env keys whose values plans
-    mask; it is plan metadata, not state, so it is left out of dumps and comparisons.
+    mask; it is plan metadata, not state, so `model_dump` leaves it out.
     """
 
     name: str
