@@ -1,130 +1,43 @@
 """diff(desired, observed) -> MachinePlan. Pure: no I/O, no printing.
 
-Small structured state (tc classes, sysctls) is compared field by field; the pair map is
-compared by digest first and by set arithmetic only when both sides can be enumerated.
+Every field of `MachineState` with a differ in `oar_p2p.fields.FIELDS` contributes its
+changes, in field order; structured values (tc classes, containers) carry a field-level
+detail computed with deepdiff. The pair map (up to 1.28 M elements) is compared by digest
+first and by set arithmetic only when both sides can be enumerated.
 """
 
 from __future__ import annotations
 
-from oar_p2p.plan import Action, Change, MachinePlan, PairDelta, PairMode
-from oar_p2p.state import ROUTE, MachineState, PairMap, TcClass, TcTree
+from oar_p2p.containers_diff import container_noop
+from oar_p2p.differs import sysctl_notes, table_rebuilt
+from oar_p2p.fields import FIELDS
+from oar_p2p.plan import Change, MachinePlan, PairDelta, PairMode
+from oar_p2p.state import MachineState, PairMap
 
-__all__ = ["diff_machine", "diff_pairs", "describe_class"]
+__all__ = ["diff_machine", "diff_pairs"]
 
 SAMPLE = 5
 
 
 def diff_machine(desired: MachineState, observed: MachineState, resolution_us: int) -> MachinePlan:
+    """The plan of one machine; containers are compared when `desired.containers` is set."""
     changes: list[Change] = []
-    changes += _addresses(desired, observed)
-    changes += _route(desired, observed)
-    for iface in sorted(set(desired.tc) | set(observed.tc)):
-        want = desired.tc.get(iface, TcTree(interface=iface))
-        have = observed.tc.get(iface, TcTree(interface=iface))
-        changes += _tc(want, have)
-    table_changes, rebuild = _table(desired, observed)
-    changes += table_changes
+    for f in FIELDS:
+        if f.diff is not None:
+            changes += f.diff(desired, observed)
+    rebuild = table_rebuilt(desired, observed)
     pairs = diff_pairs(desired.pairs, observed.pairs, resolution_us, rebuild=rebuild)
-    changes += _sysctls(desired, observed)
     plan = MachinePlan(
         hostname=desired.hostname,
         changes=changes,
         pairs=pairs,
         desired=desired,
         observed=observed,
-        notes=list(observed.notes) + _sysctl_notes(desired, observed),
+        notes=list(observed.notes) + sysctl_notes(desired, observed),
     )
     if not plan.has_changes:
-        plan.noop_reason = _noop_reason(desired, pairs)
+        plan.noop_reason = _noop_reason(desired, observed, pairs)
     return plan
-
-
-def _addresses(desired: MachineState, observed: MachineState) -> list[Change]:
-    want, have = set(desired.addresses), set(observed.addresses)
-    out = [
-        Change(f"address:{a}", Action.ADD, after=f"{a}/32")
-        for a in desired.addresses
-        if a not in have
-    ]
-    out += [
-        Change(f"address:{a}", Action.REMOVE, before=f"{a}/32")
-        for a in observed.addresses
-        if a not in want
-    ]
-    return out
-
-
-def _route(desired: MachineState, observed: MachineState) -> list[Change]:
-    if desired.route and not observed.route:
-        return [Change(f"route:{ROUTE}", Action.ADD, after=f"{ROUTE} dev {desired.interface}")]
-    if observed.route and not desired.route:
-        return [Change(f"route:{ROUTE}", Action.REMOVE, before=f"{ROUTE} dev {observed.interface}")]
-    return []
-
-
-def describe_class(c: TcClass) -> str:
-    if c.delay_us is None:
-        return f"1:{c.minor:x} htb (default, no delay)"
-    return f"1:{c.minor:x} htb + netem {c.delay_us / 1000:g} ms, mark {c.mark}"
-
-
-def _tc(want: TcTree, have: TcTree) -> list[Change]:
-    rid = f"tc:{want.interface}"
-    if want.root is None:
-        if have.root is not None and have.root.kind == "htb" and have.root.handle == "1:":
-            return [Change(f"{rid}:root", Action.REMOVE, before="htb 1:")]
-        return []
-    if have.root != want.root:
-        before = f"{have.root.kind} {have.root.handle}" if have.root else None
-        action = Action.ADD if have.root is None else Action.CHANGE
-        out = [Change(f"{rid}:root", action, before=before, after="htb 1: default fffe")]
-        return out + [
-            Change(f"{rid}:class:{c.minor:x}", Action.ADD, after=describe_class(c))
-            for c in want.classes
-        ]
-    wanted, present = want.by_minor(), have.by_minor()
-    out = []
-    for minor in sorted(set(wanted) | set(present)):
-        w, h = wanted.get(minor), present.get(minor)
-        if w is not None and h is None:
-            out.append(Change(f"{rid}:class:{minor:x}", Action.ADD, after=describe_class(w)))
-        elif w is None and h is not None:
-            out.append(Change(f"{rid}:class:{minor:x}", Action.REMOVE, before=describe_class(h)))
-        elif w is not None and h is not None and w != h:
-            out.append(
-                Change(
-                    f"{rid}:class:{minor:x}",
-                    Action.CHANGE,
-                    before=describe_class(h),
-                    after=describe_class(w),
-                )
-            )
-    return out
-
-
-def _table(desired: MachineState, observed: MachineState) -> tuple[list[Change], bool]:
-    if desired.nft is None:
-        if observed.nft is not None:
-            return [Change("nft:table", Action.REMOVE, before="table ip oar-p2p")], False
-        return [], False
-    if observed.nft is None:
-        return [Change("nft:table", Action.ADD, after="table ip oar-p2p")], True
-    if observed.nft != desired.nft:
-        names = sorted(
-            n
-            for n in set(desired.nft.chains) | set(observed.nft.chains)
-            if desired.nft.chains.get(n) != observed.nft.chains.get(n)
-        )
-        return [
-            Change(
-                "nft:table",
-                Action.CHANGE,
-                before="chains differ: " + ", ".join(names),
-                after="table rebuilt",
-                reason="chain definitions changed",
-            )
-        ], True
-    return [], False
 
 
 def diff_pairs(
@@ -196,29 +109,14 @@ def _first(
     return out
 
 
-def _sysctls(desired: MachineState, observed: MachineState) -> list[Change]:
-    out = []
-    for key, value in sorted(desired.sysctls.items()):
-        have = observed.sysctls.get(key, "")
-        if have is None:  # the key does not exist on this machine (e.g. a netns)
-            continue
-        if have != value:
-            out.append(Change(f"sysctl:{key}", Action.CHANGE, before=have or "?", after=value))
-    return out
-
-
-def _sysctl_notes(desired: MachineState, observed: MachineState) -> list[str]:
-    missing = [k for k in sorted(desired.sysctls) if observed.sysctls.get(k, "") is None]
-    if not missing:
-        return []
-    return [f"sysctl {', '.join(missing)} not available on this machine (skipped)"]
-
-
-def _noop_reason(desired: MachineState, pairs: PairDelta) -> str:
+def _noop_reason(desired: MachineState, observed: MachineState, pairs: PairDelta) -> str:
     if not desired.addresses:
-        return "no addresses here and nothing of ours installed"
-    n_classes = max((len(t.classes) - 1 for t in desired.tc.values()), default=0)
-    return (
-        f"{len(desired.addresses)} addresses and the route present, {n_classes} latency "
-        f"classes on {', '.join(sorted(desired.tc))} match, {pairs.reason}"
-    )
+        reason = "no addresses here and nothing of ours installed"
+    else:
+        n_classes = max((len(t.classes) - 1 for t in desired.tc.values()), default=0)
+        reason = (
+            f"{len(desired.addresses)} addresses and the route present, {n_classes} latency "
+            f"classes on {', '.join(sorted(desired.tc))} match, {pairs.reason}"
+        )
+    containers = container_noop(desired, observed)
+    return reason if containers is None else f"{reason}, {containers}"

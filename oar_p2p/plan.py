@@ -1,5 +1,8 @@
 """The plan is data: per machine, per resource, an `Action` with before/after.
 
+A `Change` names its resource as a typed value (`oar_p2p.resources`) and carries what a
+renderer needs: the short `before`/`after` texts, the structured values it compares
+(`have`/`want`: a `TcClass` or a `ContainerState`) and, for `~`, a field-level `detail`.
 Renderers (`render.human`, `render.json`) take a finished `Plan`; `render.commands` turns
 a `MachinePlan` into the write script.
 """
@@ -9,9 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from oar_p2p.state import MachineState
+from oar_p2p.resources import ContainerId, Resource
+from oar_p2p.state import ContainerState, MachineState, TcClass
 
-__all__ = ["Action", "Change", "MachinePlan", "PairDelta", "Plan", "PairMode"]
+__all__ = [
+    "Action",
+    "Change",
+    "Detail",
+    "JsonValue",
+    "MachinePlan",
+    "PairDelta",
+    "PairMode",
+    "Plan",
+    "Value",
+]
+
+JsonValue = str | int | float | bool | None
+Value = TcClass | ContainerState | None
 
 
 class Action(StrEnum):
@@ -23,12 +40,24 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
+class Detail:
+    """One field of a `~` change: ``env.X: "a" → "b"`` (None: the field is absent)."""
+
+    path: str
+    before: JsonValue
+    after: JsonValue
+
+
+@dataclass(frozen=True)
 class Change:
-    resource: str
+    resource: Resource
     action: Action
     before: str | None = None
     after: str | None = None
     reason: str = ""
+    detail: tuple[Detail, ...] = ()
+    have: Value = field(default=None, repr=False)
+    want: Value = field(default=None, repr=False)
 
 
 class PairMode(StrEnum):
@@ -65,11 +94,20 @@ class MachinePlan:
     observed: MachineState
     noop_reason: str = ""
     notes: list[str] = field(default_factory=list)
-    fingerprint: str = ""
 
     @property
     def has_changes(self) -> bool:
         return bool(self.changes) or self.pairs.mode is not PairMode.NONE
+
+    @property
+    def has_network_changes(self) -> bool:
+        """Changes the write script makes (everything but containers, which a run makes)."""
+        network = any(not isinstance(c.resource, ContainerId) for c in self.changes)
+        return network or self.pairs.mode is not PairMode.NONE
+
+    @property
+    def container_changes(self) -> list[Change]:
+        return [c for c in self.changes if isinstance(c.resource, ContainerId)]
 
     def counts(self) -> tuple[int, int, int]:
         """(to add, to change, to destroy), pairs included."""
@@ -84,11 +122,14 @@ class Plan:
     machines: list[MachinePlan]
     offline: bool = False
     refresh: str = "auto"
-    spec_digest: str = ""
 
     @property
     def has_changes(self) -> bool:
         return any(m.has_changes for m in self.machines)
+
+    @property
+    def has_network_changes(self) -> bool:
+        return any(m.has_network_changes for m in self.machines)
 
     def counts(self) -> tuple[int, int, int]:
         totals = [m.counts() for m in self.machines]

@@ -4,36 +4,65 @@ A saved plan records the spec (path and digest of spec + matrix text) and a fing
 every machine's observed state. `apply FILE` re-reads the machines, and refuses when the
 spec or any machine changed since the plan was made; otherwise the recomputed plan is the
 saved one (the diff is a pure function of desired and observed state).
+
+The fingerprint covers every field `oar_p2p.fields.FIELDS` gives a fingerprint part, so a
+new resource cannot be left out by forgetting this module. A file that says it is a saved
+plan is validated as `SavedPlan`; a missing key or a wrong type is an `InputError` naming
+the file, never a `KeyError`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from oar_p2p.errors import PlanStaleError, SpecError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from oar_p2p.errors import InputError, PlanStaleError, SpecError
+from oar_p2p.fields import FIELDS, OMIT
 from oar_p2p.plan import Plan
 from oar_p2p.render.json import render_plan_json
 from oar_p2p.state import MachineState
 
-__all__ = ["check_saved_plan", "fingerprint", "load_saved_plan", "save_plan", "spec_digest"]
+__all__ = [
+    "SavedPlan",
+    "check_saved_plan",
+    "fingerprint",
+    "load_saved_plan",
+    "save_plan",
+    "spec_digest",
+]
 
 KIND = "oar-p2p-saved-plan"
 
 
+class SavedPlan(BaseModel):
+    """The document `plan --out` writes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["oar-p2p-saved-plan"]
+    format_version: Literal[1]
+    spec: str
+    spec_digest: str
+    refresh: str
+    fingerprints: dict[str, str]
+    plan: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        """``saved["spec"]``, as when saved plans were plain dicts."""
+        if key not in type(self).model_fields:
+            raise KeyError(key)
+        return getattr(self, key)
+
+
 def fingerprint(state: MachineState) -> str:
-    """Digest of an observed state (addresses, route, tc, nft chains, pair map)."""
-    pairs = state.pairs
-    doc = {
-        "addresses": sorted(state.addresses),
-        "route": state.route,
-        "tc": {k: v.model_dump() for k, v in sorted(state.tc.items())},
-        "nft": state.nft.model_dump() if state.nft else None,
-        "pairs": [pairs.size, pairs.digest] if pairs else None,
-        "sysctls": state.sysctls,
-    }
+    """Digest of an observed state: every field with a fingerprint part in `FIELDS`."""
+    doc = {f.name: f.fingerprint(state) for f in FIELDS if f.fingerprint is not None}
+    doc = {name: part for name, part in doc.items() if part is not OMIT}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -49,20 +78,24 @@ def spec_digest(spec: Path) -> str:
 
 
 def save_plan(path: Path, spec: Path, plan: Plan) -> None:
-    doc = {
-        "kind": KIND,
-        "format_version": 1,
-        "spec": str(spec.resolve()),
-        "spec_digest": spec_digest(spec),
-        "refresh": plan.refresh,
-        "fingerprints": {m.hostname: fingerprint(m.observed) for m in plan.machines},
-        "plan": json.loads("".join(render_plan_json(plan))),
-    }
-    path.write_text(json.dumps(doc, indent=1) + "\n")
+    doc = SavedPlan(
+        kind=KIND,
+        format_version=1,
+        spec=str(spec.resolve()),
+        spec_digest=spec_digest(spec),
+        refresh=plan.refresh,
+        fingerprints={m.hostname: fingerprint(m.observed) for m in plan.machines},
+        plan=json.loads("".join(render_plan_json(plan))),
+    )
+    path.write_text(json.dumps(doc.model_dump(), indent=1) + "\n")
 
 
-def load_saved_plan(path: Path) -> dict[str, Any] | None:
-    """The saved plan in `path`, or None when `path` is not a saved plan (e.g. a spec)."""
+def load_saved_plan(path: Path) -> SavedPlan | None:
+    """The saved plan in `path`, or None when `path` is not a saved plan (e.g. a spec).
+
+    A JSON object whose "kind" is a saved plan's must be a valid one: otherwise an
+    `InputError` located in `path` says which key is missing or wrong.
+    """
     try:
         text = path.read_text()
     except OSError as exc:
@@ -73,17 +106,35 @@ def load_saved_plan(path: Path) -> dict[str, Any] | None:
         doc = json.loads(text)
     except ValueError:
         return None
-    return doc if isinstance(doc, dict) and doc.get("kind") == KIND else None
+    if not isinstance(doc, dict) or doc.get("kind") != KIND:
+        return None
+    return _validate(doc, str(path))
 
 
-def check_saved_plan(saved: dict[str, Any], spec: Path, plan: Plan) -> None:
+def _validate(doc: Mapping[str, Any], file: str | None) -> SavedPlan:
+    try:
+        return SavedPlan.model_validate(doc)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InputError(
+            f"not a valid saved plan: {problems} (allowed: a file written by "
+            "`oar-p2p plan --out`; make it again)",
+            file=file,
+        ) from None
+
+
+def check_saved_plan(saved: SavedPlan | Mapping[str, Any], spec: Path, plan: Plan) -> None:
     """Refuse when the spec or any machine changed since the plan was saved."""
-    if spec_digest(spec) != saved["spec_digest"]:
+    if not isinstance(saved, SavedPlan):
+        saved = _validate(saved, None)
+    if spec_digest(spec) != saved.spec_digest:
         raise PlanStaleError(
             f"the spec or its matrix changed since the plan was saved ({spec}); "
             "run `oar-p2p plan --out` again"
         )
-    old: dict[str, str] = saved["fingerprints"]
+    old = saved.fingerprints
     now = {m.hostname: fingerprint(m.observed) for m in plan.machines}
     changed = sorted(h for h in set(old) | set(now) if old.get(h) != now.get(h))
     if changed:

@@ -6,9 +6,12 @@ like with like. Everything here is data; the pair map is the one part that can b
 `PairMap` that is either enumerable (desired, or observed with a full read) or only known
 by its digest and size (observed from the record the last apply left).
 
-Resource ids (used in plans): ``address:<ip>``, ``route:10.0.0.0/8``,
-``tc:<iface>:root``, ``tc:<iface>:class:<minor>``, ``nft:table``, ``nft:chain:<name>``,
-``nft:map:mark_pairs``, ``sysctl:<key>``, ``container:<name>``.
+`containers` is None when the plan does not manage the experiment (network-only plans);
+otherwise it holds the owned containers of this machine (desired: from
+`containers_diff.desired_container_states`; observed: from `experiment.run.observe_containers`).
+
+Plans name resources with the typed ids of `oar_p2p.resources`; `oar_p2p.fields` lists every
+field of `MachineState` once, with its differ, its fingerprint and its `show` views.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from oar_p2p.vocab import MAP, ROUTE, TABLE
 
@@ -117,7 +120,11 @@ class NftState(_Frozen):
 
 
 class ContainerState(_Frozen):
-    """An owned container (labelled with the experiment name)."""
+    """An owned container (labelled with the experiment name).
+
+    `secret_keys` (desired side: the spec's `secret_env`) names env keys whose values plans
+    mask; it is plan metadata, not state, so `model_dump` leaves it out.
+    """
 
     name: str
     image: str
@@ -131,6 +138,7 @@ class ContainerState(_Frozen):
     labels: dict[str, str] = {}
     started_at: str | None = None
     finished_at: str | None = None
+    secret_keys: frozenset[str] = Field(default=frozenset(), exclude=True)
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,7 @@ class MachineState:
     nft: NftState | None = None
     pairs: PairMap | None = None
     sysctls: dict[str, str | None] = field(default_factory=dict)
-    containers: tuple[ContainerState, ...] = ()
+    containers: tuple[ContainerState, ...] | None = None
     notes: tuple[str, ...] = ()
 
     @classmethod

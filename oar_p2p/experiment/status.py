@@ -1,7 +1,7 @@
 """Is the run an experiment asks for already on the machines? (pure)
 
-`run_status(experiment, observed)` compares the desired containers with the owned
-containers observed on each machine (by name, machine and run digest label):
+`run_status(experiment, observed)` sums up, for the whole cluster, the container changes
+`containers_diff.diff_containers` finds on each machine (by name and run digest label):
 
     completed  every container of this run digest is there and has exited: nothing to do
     running    every container of this run digest is there, some have not exited yet
@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from oar_p2p.containers_diff import desired_container_states, diff_containers
 from oar_p2p.desired.containers import Experiment
-from oar_p2p.state import ContainerState
+from oar_p2p.plan import Action, Change
+from oar_p2p.state import ContainerState, MachineState
 
 __all__ = ["RunState", "RunStatus", "run_status"]
 
@@ -52,6 +54,19 @@ def _stale_reason(matching: int, total: int, extra: int, other_runs: set[str]) -
     return "; ".join(parts)
 
 
+def _container_changes(
+    experiment: Experiment, observed: Mapping[str, Sequence[ContainerState]]
+) -> list[Change]:
+    """The container changes of every machine (`containers_diff.diff_containers`)."""
+    wanted = desired_container_states(experiment, observed)
+    out: list[Change] = []
+    for host, states in wanted.items():
+        desired = MachineState(hostname=host, interface="", containers=states)
+        seen = MachineState(hostname=host, interface="", containers=tuple(observed.get(host, ())))
+        out += diff_containers(desired, seen)
+    return out
+
+
 def run_status(
     experiment: Experiment, observed: Mapping[str, Sequence[ContainerState]]
 ) -> RunStatus:
@@ -62,19 +77,33 @@ def run_status(
     -> ``RunStatus(state="completed", ...)``.
     """
     digest = experiment.run_digest
-    seen = {(host, c.name): c for host, states in observed.items() for c in states}
-    if not experiment.containers:
-        if not seen:
-            return RunStatus("empty", "the experiment has no containers", digest)
-        return RunStatus("stale", f"{len(seen)} owned containers not in the spec", digest)
+    seen = [c for states in observed.values() for c in states]
+    if not experiment.containers and not seen:
+        return RunStatus("empty", "the experiment has no containers", digest)
     if not seen:
         return RunStatus("absent", "no container of this experiment on the machines", digest)
-    wanted = {(c.machine, c.name) for c in experiment.containers}
-    ours = [seen[k] for k in wanted if k in seen and seen[k].run_digest == digest]
-    extra = len(set(seen) - wanted)
-    if len(ours) < len(wanted) or extra:
-        others = {c.run_digest for c in seen.values() if c.run_digest != digest}
-        return RunStatus("stale", _stale_reason(len(ours), len(wanted), extra, others), digest)
+    changes = _container_changes(experiment, observed)
+    if changes:
+        return _stale(experiment, changes)
+    return _finished(digest, [c for c in seen if c.run_digest == digest])
+
+
+def _stale(experiment: Experiment, changes: list[Change]) -> RunStatus:
+    digest = experiment.run_digest
+    if not experiment.containers:
+        return RunStatus("stale", f"{len(changes)} owned containers not in the spec", digest)
+    total = len(experiment.containers)
+    matching = total - sum(c.action is not Action.REMOVE for c in changes)
+    extra = sum(c.action is Action.REMOVE for c in changes)
+    others = {
+        c.have.run_digest
+        for c in changes
+        if isinstance(c.have, ContainerState) and c.have.run_digest != digest
+    }
+    return RunStatus("stale", _stale_reason(matching, total, extra, others), digest)
+
+
+def _finished(digest: str, ours: list[ContainerState]) -> RunStatus:
     pending = sorted(c.name for c in ours if c.status not in _EXITED)
     if pending:
         return RunStatus("running", f"{len(pending)} of {len(ours)} containers not exited", digest)

@@ -5,7 +5,8 @@ ip, tc, nft, tc: latency classes that are no longer used are deleted only after 
 re-marked their pairs (make before break), so no packet meets a mark without its class
 while the apply runs. Nothing in it
 comes from user strings: addresses, numbers and interface names only (interface names are
-validated); container values never pass through here.
+validated); container values never pass through here (container changes are made by a
+run, `experiment.run`, and ignored by this script).
 
 Around the nft transaction the apply record in `/run/oar-p2p/` is first marked pending,
 then replaced once `nft -f` succeeded (see `oar_p2p.record`), so an interrupted apply
@@ -25,8 +26,9 @@ from collections.abc import Iterable, Iterator
 
 from oar_p2p.desired.latency import DEFAULT_MINOR
 from oar_p2p.plan import Action, Change, MachinePlan, PairMode
-from oar_p2p.state import NftState, PairMap, TcClass, TcTree
-from oar_p2p.vocab import MAP, RECORD_DIR, ROUTE, TABLE
+from oar_p2p.resources import AddressId, RouteId, SysctlId, TcClassId, TcRootId
+from oar_p2p.state import NftState, PairMap, TcClass
+from oar_p2p.vocab import MAP, RECORD_DIR, TABLE
 
 __all__ = ["RECORD_DIR", "render_write_script", "write_script_chunks", "nft_table_text"]
 
@@ -77,58 +79,52 @@ def _batch(step: str, command: str, lines: Iterable[str]) -> Iterator[str]:
 
 def _sysctl_lines(changes: list[Change]) -> Iterator[str]:
     for c in changes:
-        if c.resource.startswith("sysctl:") and c.after is not None:
-            key = c.resource.removeprefix("sysctl:")
-            yield f"sysctl -q -w {key}={c.after}\n"
+        if isinstance(c.resource, SysctlId) and c.after is not None:
+            yield f"sysctl -q -w {c.resource.key}={c.after}\n"
 
 
 def _ip_lines(plan: MachinePlan) -> Iterator[str]:
-    dev = plan.desired.interface
+    dev, old_dev = plan.desired.interface, plan.observed.interface
     for c in plan.changes:
-        kind, _, name = c.resource.partition(":")
-        if kind == "address" and c.action is Action.ADD:
-            yield f"addr add {name}/32 dev {dev}"
-        elif kind == "address" and c.action is Action.REMOVE:
-            yield f"addr del {name}/32 dev {plan.observed.interface}"
-        elif kind == "route" and c.action is Action.ADD:
-            yield f"route replace {ROUTE} dev {dev}"
-        elif kind == "route" and c.action is Action.REMOVE:
-            yield f"route del {ROUTE} dev {plan.observed.interface}"
+        match c.resource, c.action:
+            case AddressId(ip), Action.ADD:
+                yield f"addr add {ip}/32 dev {dev}"
+            case AddressId(ip), Action.REMOVE:
+                yield f"addr del {ip}/32 dev {old_dev}"
+            case RouteId(prefix), Action.ADD:
+                yield f"route replace {prefix} dev {dev}"
+            case RouteId(prefix), Action.REMOVE:
+                yield f"route del {prefix} dev {old_dev}"
 
 
 def _tc_lines(plan: MachinePlan, *, unused: bool) -> Iterator[str]:
-    """`unused=False`: everything but class removals; `unused=True`: only those."""
-    for iface in sorted(set(plan.desired.tc) | set(plan.observed.tc)):
-        _check_iface(iface)
-        mine = [
-            c
-            for c in plan.changes
-            if c.resource.startswith(f"tc:{iface}:")
-            and unused == (c.action is Action.REMOVE and ":class:" in c.resource)
-        ]
-        want = plan.desired.tc.get(iface, TcTree(interface=iface)).by_minor()
-        have = plan.observed.tc.get(iface, TcTree(interface=iface)).by_minor()
-        for c in mine:
-            yield from _tc_change(iface, c, want, have)
+    """`unused=False`: everything but class removals; `unused=True`: only those.
+
+    The diff lists tc changes interface by interface, in name order.
+    """
+    for c in plan.changes:
+        match c.resource:
+            case TcRootId(iface) if not unused:
+                _check_iface(iface)
+                yield from _root_change(iface, c.action)
+            case TcClassId(iface) if unused == (c.action is Action.REMOVE):
+                _check_iface(iface)
+                yield from _class_change(iface, c)
 
 
-def _tc_change(
-    iface: str, c: Change, want: dict[int, TcClass], have: dict[int, TcClass]
-) -> Iterator[str]:
-    part = c.resource.split(":")[2]
-    if part == "root":
-        if c.action is Action.REMOVE:
-            yield f"qdisc del dev {iface} root"
-        else:
-            yield (
-                f"qdisc replace dev {iface} root handle 1: htb default {DEFAULT_MINOR:x} r2q 100000"
-            )
-        return
-    minor = int(c.resource.split(":")[-1], 16)
-    if c.action in (Action.REMOVE, Action.CHANGE) and minor in have:
-        yield from _class_del(iface, have[minor])
+def _root_change(iface: str, action: Action) -> Iterator[str]:
+    if action is Action.REMOVE:
+        yield f"qdisc del dev {iface} root"
+    else:
+        yield f"qdisc replace dev {iface} root handle 1: htb default {DEFAULT_MINOR:x} r2q 100000"
+
+
+def _class_change(iface: str, c: Change) -> Iterator[str]:
+    if c.action in (Action.REMOVE, Action.CHANGE) and isinstance(c.have, TcClass):
+        yield from _class_del(iface, c.have)
     if c.action in (Action.ADD, Action.CHANGE):
-        yield from _class_add(iface, want[minor])
+        assert isinstance(c.want, TcClass), c
+        yield from _class_add(iface, c.want)
 
 
 def _class_add(iface: str, k: TcClass) -> Iterator[str]:

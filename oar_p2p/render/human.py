@@ -1,15 +1,22 @@
 """Plan -> text for people: per machine `+ - ~` lines, then one summary line.
 
-Large sets are summarised (counts and a sample) unless `verbose`.
+Large sets are summarised (counts and a sample) unless `verbose`. A `~` change with a
+field-level detail is followed by one line per field, indented like the pair samples:
+
+      ~ container:peer-0: run 0a1b2c3d4e5f -> run 9f8e7d6c5b4a
+          env.MESSAGE: "hello" → "bye"
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oar_p2p.detail import show_value
 from oar_p2p.plan import Action, Change, MachinePlan, PairMode, Plan
 
-__all__ = ["render_plan", "summary_line"]
+__all__ = ["ARROW", "render_plan", "summary_line"]
+
+ARROW = "→"  # between the old and the new value of a detail line
 
 LIST_LIMIT = 16
 PAIR_LIMIT = 64
@@ -40,19 +47,21 @@ def _machine(m: MachinePlan, verbose: bool) -> Iterator[str]:
         return
     groups: dict[tuple[str, Action], list[Change]] = {}
     for c in m.changes:
-        groups.setdefault((_kind(c), c.action), []).append(c)
-    for (_kind_name, _action), changes in groups.items():
+        groups.setdefault((c.resource.group, c.action), []).append(c)
+    for changes in groups.values():
         yield from _group(changes, verbose)
     yield from _pairs(m, verbose)
 
 
-def _kind(c: Change) -> str:
-    parts = c.resource.split(":")
-    return ":".join(parts[:2]) if parts[0] == "tc" else parts[0]
+def _lines(c: Change) -> Iterator[str]:
+    """The change's line, then one indented line per field of its detail."""
+    yield _line(c)
+    for d in c.detail:
+        yield f"      {d.path}: {show_value(d.before)} {ARROW} {show_value(d.after)}"
 
 
 def _line(c: Change) -> str:
-    rid = c.resource
+    rid = str(c.resource)
     if c.action is Action.CHANGE:
         text = f"  ~ {rid}: {c.before} -> {c.after}"
     elif c.action is Action.ADD:
@@ -64,13 +73,14 @@ def _line(c: Change) -> str:
 
 def _group(changes: list[Change], verbose: bool) -> Iterator[str]:
     if verbose or len(changes) <= LIST_LIMIT:
-        yield from (_line(c) for c in changes)
+        for c in changes:
+            yield from _lines(c)
         return
-    head = changes[:3]
-    yield from (_line(c) for c in head)
+    for c in changes[:3]:
+        yield from _lines(c)
     c0 = changes[0]
     yield (f"  {c0.action.value} ... {len(changes) - 4} more like these (--verbose lists them) ...")
-    yield _line(changes[-1])
+    yield from _lines(changes[-1])
 
 
 def _pairs(m: MachinePlan, verbose: bool) -> Iterator[str]:

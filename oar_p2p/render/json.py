@@ -2,10 +2,15 @@
 
 {"format_version": 1, "offline": true, "summary": {"add": 3, "change": 0, "destroy": 0},
  "machines": [{"hostname": "gengar-1", "interface": "bond0", "addresses": [...],
-               "changes": [{"resource": ..., "action": "+", "before": null, "after": ...}],
+               "changes": [{"resource": ..., "action": "+", "before": null, "after": ...,
+                            "reason": null}],
                "pairs": {"mode": "rebuild", "added": 8, ...},
                "entries": [["10.16.0.1", "10.17.0.1", 25.6], ...]   # with full=True
                }]}
+
+A `~` change with field-level detail also has ``"detail": [{"path": "env.X", "before": "a",
+"after": "b"}, ...]`` (secret env values as ``"***"``, an absent side as null); changes
+without detail have no "detail" key, so network-only plans read as before.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from oar_p2p.plan import MachinePlan, Plan
+from oar_p2p.plan import Change, MachinePlan, Plan
 from oar_p2p.state import PairMap
 
 __all__ = ["FORMAT_VERSION", "render_plan_json"]
@@ -47,16 +52,7 @@ def _machine(m: MachinePlan, full: bool, resolution_us: int) -> Iterator[str]:
         "has_changes": m.has_changes,
         "noop_reason": m.noop_reason or None,
         "notes": m.notes,
-        "changes": [
-            {
-                "resource": c.resource,
-                "action": c.action.value,
-                "before": c.before,
-                "after": c.after,
-                "reason": c.reason or None,
-            }
-            for c in m.changes
-        ],
+        "changes": [_change(c) for c in m.changes],
         "pairs": {
             "mode": m.pairs.mode.value,
             "added": m.pairs.added,
@@ -74,6 +70,19 @@ def _machine(m: MachinePlan, full: bool, resolution_us: int) -> Iterator[str]:
     if m.desired.pairs is not None:
         yield from _entries(m.desired.pairs, resolution_us)
     yield "]}"
+
+
+def _change(c: Change) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "resource": str(c.resource),
+        "action": c.action.value,
+        "before": c.before,
+        "after": c.after,
+        "reason": c.reason or None,
+    }
+    if c.detail:
+        doc["detail"] = [{"path": d.path, "before": d.before, "after": d.after} for d in c.detail]
+    return doc
 
 
 def _entries(pairs: PairMap, resolution_us: int) -> Iterator[str]:

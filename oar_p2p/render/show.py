@@ -1,10 +1,15 @@
-"""Observed state -> text or JSON for `oar-p2p show`."""
+"""Observed state -> text or JSON for `oar-p2p show`.
+
+Both views are composed from `oar_p2p.fields.FIELDS`: each field gives its fragment of the
+head line, its body lines and its JSON value.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 
+from oar_p2p.fields import FIELDS, OMIT
 from oar_p2p.state import MachineState
 
 __all__ = ["render_show"]
@@ -16,34 +21,13 @@ def render_show(observed: dict[str, MachineState], *, as_json: bool = False) -> 
         yield "\n"
         return
     for host, s in observed.items():
-        tree = s.tc.get(s.interface)
-        delays = (
-            sorted(c.delay_us / 1000 for c in tree.classes if c.delay_us is not None)
-            if tree
-            else []
-        )
-        yield (
-            f"{host} ({s.interface}): {len(s.addresses)} addresses, "
-            f"route {'present' if s.route else 'absent'}, "
-            f"{len(delays)} latency classes, "
-            f"pair map {'absent' if s.pairs is None else f'{s.pairs.size} elements'}\n"
-        )
-        for a in s.addresses:
-            yield f"  {a}\n"
-        if delays:
-            yield "  latency classes (ms): " + ", ".join(f"{d:g}" for d in delays) + "\n"
-        for note in s.notes:
-            yield f"  note: {note}\n"
+        parts = [text for f in FIELDS if f.summary and (text := f.summary(s)) is not None]
+        yield f"{host} ({s.interface}): {', '.join(parts)}\n"
+        for f in FIELDS:
+            if f.lines is not None:
+                yield from f.lines(s)
 
 
 def _doc(s: MachineState) -> dict[str, object]:
-    return {
-        "hostname": s.hostname,
-        "interface": s.interface,
-        "addresses": list(s.addresses),
-        "route": s.route,
-        "tc": {k: v.model_dump() for k, v in s.tc.items()},
-        "pairs": None if s.pairs is None else {"size": s.pairs.size, "digest": s.pairs.digest},
-        "sysctls": s.sysctls,
-        "notes": list(s.notes),
-    }
+    values = {f.name: f.show_json(s) for f in FIELDS if f.show_json is not None}
+    return {name: value for name, value in values.items() if value is not OMIT}

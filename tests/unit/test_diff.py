@@ -49,7 +49,7 @@ def _plans(cells: dict[tuple[int, int], float]) -> dict[str, MachinePlan]:
 
 
 def _resources(plan: MachinePlan) -> list[tuple[str, Action]]:
-    return [(c.resource, c.action) for c in plan.changes]
+    return [(str(c.resource), c.action) for c in plan.changes]
 
 
 def test_one_cell_to_an_existing_value_drops_the_unused_class() -> None:

@@ -1,0 +1,151 @@
+"""The network differs, one per field of `MachineState` (pure; see `oar_p2p.fields`).
+
+Each takes ``(desired, observed)`` and returns the `Change`s of its resources. The pair
+map is not here: `diff.diff_pairs` compares it by digest or set arithmetic.
+"""
+
+from __future__ import annotations
+
+from oar_p2p.detail import field_detail
+from oar_p2p.plan import Action, Change
+from oar_p2p.resources import AddressId, NftTableId, RouteId, SysctlId, TcClassId, TcRootId
+from oar_p2p.state import ROUTE, MachineState, TcClass, TcTree
+
+__all__ = [
+    "describe_class",
+    "diff_addresses",
+    "diff_route",
+    "diff_sysctls",
+    "diff_table",
+    "diff_tc",
+    "diff_tree",
+    "sysctl_notes",
+    "table_rebuilt",
+]
+
+
+def diff_addresses(desired: MachineState, observed: MachineState) -> list[Change]:
+    want, have = set(desired.addresses), set(observed.addresses)
+    out = [
+        Change(AddressId(a), Action.ADD, after=f"{a}/32")
+        for a in desired.addresses
+        if a not in have
+    ]
+    out += [
+        Change(AddressId(a), Action.REMOVE, before=f"{a}/32")
+        for a in observed.addresses
+        if a not in want
+    ]
+    return out
+
+
+def diff_route(desired: MachineState, observed: MachineState) -> list[Change]:
+    rid = RouteId(ROUTE)
+    if desired.route and not observed.route:
+        return [Change(rid, Action.ADD, after=f"{ROUTE} dev {desired.interface}")]
+    if observed.route and not desired.route:
+        return [Change(rid, Action.REMOVE, before=f"{ROUTE} dev {observed.interface}")]
+    return []
+
+
+def describe_class(c: TcClass) -> str:
+    if c.delay_us is None:
+        return f"1:{c.minor:x} htb (default, no delay)"
+    return f"1:{c.minor:x} htb + netem {c.delay_us / 1000:g} ms, mark {c.mark}"
+
+
+def diff_tc(desired: MachineState, observed: MachineState) -> list[Change]:
+    out: list[Change] = []
+    for iface in sorted(set(desired.tc) | set(observed.tc)):
+        want = desired.tc.get(iface, TcTree(interface=iface))
+        have = observed.tc.get(iface, TcTree(interface=iface))
+        out += diff_tree(want, have)
+    return out
+
+
+def diff_tree(want: TcTree, have: TcTree) -> list[Change]:
+    """The changes of one interface's shaping."""
+    root = TcRootId(want.interface)
+    if want.root is None:
+        if have.root is not None and have.root.kind == "htb" and have.root.handle == "1:":
+            return [Change(root, Action.REMOVE, before="htb 1:")]
+        return []
+    if have.root != want.root:
+        before = f"{have.root.kind} {have.root.handle}" if have.root else None
+        action = Action.ADD if have.root is None else Action.CHANGE
+        out = [Change(root, action, before=before, after="htb 1: default fffe")]
+        return out + [_class_change(want.interface, c, None) for c in want.classes]
+    wanted, present = want.by_minor(), have.by_minor()
+    return [
+        _class_change(want.interface, wanted.get(minor), present.get(minor))
+        for minor in sorted(set(wanted) | set(present))
+        if wanted.get(minor) != present.get(minor)
+    ]
+
+
+def _class_change(iface: str, want: TcClass | None, have: TcClass | None) -> Change:
+    if want is None:
+        assert have is not None
+        rid = TcClassId(iface, have.minor)
+        return Change(rid, Action.REMOVE, before=describe_class(have), have=have)
+    rid = TcClassId(iface, want.minor)
+    if have is None:
+        return Change(rid, Action.ADD, after=describe_class(want), want=want)
+    detail = field_detail(have.model_dump(exclude={"minor"}), want.model_dump(exclude={"minor"}))
+    return Change(
+        rid,
+        Action.CHANGE,
+        before=describe_class(have),
+        after=describe_class(want),
+        detail=detail,
+        have=have,
+        want=want,
+    )
+
+
+def table_rebuilt(desired: MachineState, observed: MachineState) -> bool:
+    """True when the nft table is (re)created, so the pair map is written whole."""
+    return desired.nft is not None and observed.nft != desired.nft
+
+
+def diff_table(desired: MachineState, observed: MachineState) -> list[Change]:
+    if desired.nft is None:
+        if observed.nft is not None:
+            return [Change(NftTableId(), Action.REMOVE, before="table ip oar-p2p")]
+        return []
+    if observed.nft is None:
+        return [Change(NftTableId(), Action.ADD, after="table ip oar-p2p")]
+    if observed.nft == desired.nft:
+        return []
+    names = sorted(
+        n
+        for n in set(desired.nft.chains) | set(observed.nft.chains)
+        if desired.nft.chains.get(n) != observed.nft.chains.get(n)
+    )
+    return [
+        Change(
+            NftTableId(),
+            Action.CHANGE,
+            before="chains differ: " + ", ".join(names),
+            after="table rebuilt",
+            reason="chain definitions changed",
+        )
+    ]
+
+
+def diff_sysctls(desired: MachineState, observed: MachineState) -> list[Change]:
+    out = []
+    for key, value in sorted(desired.sysctls.items()):
+        have = observed.sysctls.get(key, "")
+        if have is None:  # the key does not exist on this machine (e.g. a netns)
+            continue
+        if have != value:
+            out.append(Change(SysctlId(key), Action.CHANGE, before=have or "?", after=value))
+    return out
+
+
+def sysctl_notes(desired: MachineState, observed: MachineState) -> list[str]:
+    missing = [k for k in sorted(desired.sysctls) if observed.sysctls.get(k, "") is None]
+    if not missing:
+        return []
+    return [f"sysctl {', '.join(missing)} not available on this machine (skipped)"]
