@@ -8,8 +8,8 @@ a failure on one machine is its result, the others finish.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from oar_p2p import wire
 from oar_p2p.cluster.machines import Machine
@@ -24,7 +24,7 @@ from oar_p2p.remote.executors import SPOOLED_BASH
 from oar_p2p.remote.pool import for_each_machine
 from oar_p2p.render.commands import write_script_chunks
 from oar_p2p.session import Session
-from oar_p2p.state import MachineState
+from oar_p2p.state import ContainerState, MachineState
 
 __all__ = [
     "ApplyResult",
@@ -134,10 +134,20 @@ def plan_network(
     return Plan(machines=plans, refresh=refresh)
 
 
-def plan_destroy(session: Session, refresh: str = "auto") -> Plan:
-    """Diff every machine against an empty state: removes what the tool owns."""
+def plan_destroy(
+    session: Session,
+    refresh: str = "auto",
+    containers: Mapping[str, Sequence[ContainerState]] | None = None,
+) -> Plan:
+    """Diff every machine against an empty state: removes what the tool owns; with the
+    owned `containers` of each machine, their removal is part of the plan."""
     empty = {m.hostname: MachineState.empty(m.hostname, m.interface) for m in session.machines}
     observed = observe_machines(session, empty, refresh)
+    if containers is not None:
+        empty = {h: replace(s, containers=()) for h, s in empty.items()}
+        observed = {
+            h: replace(s, containers=tuple(containers.get(h, ()))) for h, s in observed.items()
+        }
     plans = [diff_machine(empty[h], observed[h], 100) for h in session.hosts]
     return Plan(machines=plans, refresh=refresh)
 
@@ -180,7 +190,7 @@ def _record(plan: MachinePlan, network: Network | None) -> tuple[str, str] | Non
 
 def apply_plan(session: Session, plan: Plan, network: Network | None) -> ApplyResult:
     """Send one write script to every machine with changes (parallel, failures isolated)."""
-    todo = [m for m in plan.machines if m.has_changes]
+    todo = [m for m in plan.machines if m.has_network_changes]
     by_host = {m.hostname: m for m in todo}
 
     def write(host: str) -> MachineResult:

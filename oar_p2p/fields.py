@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from oar_p2p import differs
+from oar_p2p import fields_show as show
 from oar_p2p.containers_diff import diff_containers
 from oar_p2p.plan import Change
-from oar_p2p.render import show_fields as show
 from oar_p2p.state import MachineState
 
 __all__ = ["FIELDS", "OMIT", "StateField", "field_names"]

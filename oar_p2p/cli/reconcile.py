@@ -131,7 +131,7 @@ def apply(
     def body() -> int:
         mode = check_refresh(refresh)
         saved = load_saved_plan(target)
-        spec = Path(saved["spec"]) if saved else target
+        spec = Path(saved.spec) if saved else target
         project = load_project(spec)
         request = reconcile.ApplyRequest(
             spec_path=spec,

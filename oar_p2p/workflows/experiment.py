@@ -18,21 +18,21 @@ from oar_p2p.errors import ClusterError
 from oar_p2p.experiment import (
     RunOptions,
     RunResult,
-    RunStatus,
     destroy_containers,
     new_run_directory,
     observe_containers,
     run_experiment,
-    run_status,
 )
 from oar_p2p.plan import Plan
 from oar_p2p.session import Session
 from oar_p2p.spec.models import Spec
+from oar_p2p.state import ContainerState, MachineState
 from oar_p2p.workflows.events import Events
 
 __all__ = [
     "check_run",
-    "experiment_status",
+    "observed_containers",
+    "states_digest",
     "network_digest",
     "remove_owned_containers",
     "run_into",
@@ -42,22 +42,32 @@ __all__ = [
 
 def network_digest(plan: Plan) -> str:
     """Digest of addresses and latencies: the desired pair maps of every machine."""
+    return states_digest({m.hostname: m.desired for m in plan.machines})
+
+
+def states_digest(desired: Mapping[str, MachineState]) -> str:
+    """`network_digest` of desired states, before any plan exists."""
     h = hashlib.sha256()
-    for m in sorted(plan.machines, key=lambda m: m.hostname):
-        pairs = m.desired.pairs
-        h.update(f"{m.hostname}:{pairs.digest if pairs else '-'};".encode())
+    for host in sorted(desired):
+        pairs = desired[host].pairs
+        h.update(f"{host}:{pairs.digest if pairs else '-'};".encode())
     return h.hexdigest()[:32]
 
 
-def spec_experiment(spec: Spec, network: Network, plan: Plan) -> Experiment | None:
+def spec_experiment(
+    spec: Spec, network: Network, desired: Mapping[str, MachineState]
+) -> Experiment | None:
+    """The spec's experiment (None without containers); its run digest covers the network."""
     if not spec.containers:
         return None
-    return desired_experiment(spec, network.addresses, network_digest(plan))
+    return desired_experiment(spec, network.addresses, states_digest(desired))
 
 
-def experiment_status(session: Session, exp: Experiment) -> RunStatus:
-    observed = observe_containers(session.transport, session.hosts, exp.name, limit=session.limit)
-    return run_status(exp, observed)
+def observed_containers(
+    session: Session, exp: Experiment, hosts: Sequence[str]
+) -> dict[str, list[ContainerState]]:
+    """The experiment's owned containers on `hosts` (one docker round trip each)."""
+    return observe_containers(session.transport, hosts, exp.name, limit=session.limit)
 
 
 def run_into(

@@ -6,28 +6,28 @@ data and tells its progress through `Events`; none prints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from oar_p2p.apply import ApplyResult, apply_plan, observe_current, plan_destroy, plan_network
+from oar_p2p.apply import ApplyResult, apply_plan, observe_current, observe_machines, plan_destroy
+from oar_p2p.containers_diff import desired_container_states
 from oar_p2p.desired.containers import Experiment
 from oar_p2p.desired.network import Network
 from oar_p2p.diff import diff_machine
 from oar_p2p.errors import ClusterError
-from oar_p2p.experiment import RunStatus
+from oar_p2p.experiment import RunStatus, observe_containers, run_status
 from oar_p2p.plan import Plan
-from oar_p2p.plan_file import check_saved_plan
+from oar_p2p.plan_file import SavedPlan, check_saved_plan
 from oar_p2p.project import Project, build_project_network, project_machines
 from oar_p2p.session import Session
-from oar_p2p.state import MachineState
+from oar_p2p.state import ContainerState, MachineState
 from oar_p2p.vocab import RefreshMode
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.experiment import (
-    experiment_status,
     network_digest,
     new_run,
+    observed_containers,
     remove_owned_containers,
     run_into,
     spec_experiment,
@@ -41,6 +41,7 @@ __all__ = [
     "apply",
     "destroy",
     "offline_plan",
+    "plan_machines",
     "plan_online",
     "show",
     "validate",
@@ -86,7 +87,7 @@ def offline_plan(project: Project, machine_names: Sequence[str]) -> Plan:
 
 @dataclass(frozen=True)
 class PlanOutcome:
-    """An online plan: the network's changes and, with containers, the experiment's state."""
+    """An online plan: the network's changes and, with containers, the experiment's."""
 
     plan: Plan
     experiment: Experiment | None = None
@@ -96,16 +97,46 @@ class PlanOutcome:
     def run_needed(self) -> bool:
         if self.experiment is None or self.status is None:
             return False
-        return not self.status.up_to_date or self.plan.has_changes
+        return not self.status.up_to_date or self.plan.has_network_changes
+
+
+def _with_containers(
+    states: Mapping[str, MachineState], containers: Mapping[str, Sequence[ContainerState]]
+) -> dict[str, MachineState]:
+    return {h: replace(s, containers=tuple(containers.get(h, ()))) for h, s in states.items()}
+
+
+def plan_machines(
+    session: Session,
+    project: Project,
+    network: Network,
+    refresh: str,
+    unreachable: dict[str, str] | None = None,
+) -> PlanOutcome:
+    """Read every machine and diff it against the spec: the network and, when the spec has
+    containers, the experiment's containers (one `MachineState` each, one diff).
+
+    With `unreachable` (see `apply.observe_machines`), machines that cannot be read are left
+    out and named there; containers are then not read (no run can happen).
+    """
+    desired = {m.hostname: network.machine_state(m) for m in session.machines}
+    exp = spec_experiment(project.spec, network, desired)
+    observed = observe_machines(session, desired, refresh, unreachable)
+    status = None
+    if exp is not None and not unreachable:
+        seen = observed_containers(session, exp, list(observed))
+        status = run_status(exp, seen)
+        desired = _with_containers(desired, desired_container_states(exp, session.hosts))
+        observed = _with_containers(observed, seen)
+    res = network.quantizer.resolution_us
+    plans = [diff_machine(desired[h], observed[h], res) for h in session.hosts if h in observed]
+    return PlanOutcome(Plan(machines=plans, refresh=refresh), exp, status)
 
 
 def plan_online(session: Session, project: Project, refresh: RefreshMode) -> PlanOutcome:
     """Read every machine and diff it against the spec (network and experiment)."""
     network = build_project_network(project, session.machines)
-    plan = plan_network(session, network, refresh)
-    exp = spec_experiment(project.spec, network, plan)
-    status = experiment_status(session, exp) if exp else None
-    return PlanOutcome(plan, exp, status)
+    return plan_machines(session, project, network, refresh)
 
 
 @dataclass(frozen=True)
@@ -118,7 +149,7 @@ class ApplyRequest:
     output_dir: Path = Path("runs")
     timeout: float | None = None
     verify: bool = False
-    saved: dict[str, Any] | None = None  # a plan saved by `plan --out`, applied exactly
+    saved: SavedPlan | None = None  # a plan saved by `plan --out`, applied exactly
 
 
 def _network_step(session: Session, plan: Plan, network: Network, events: Events) -> None:
@@ -138,7 +169,7 @@ def _partial(
 ) -> None:
     """Apply the machines that could be read, then fail naming the others."""
     events.plan(plan)
-    if plan.has_changes:
+    if plan.has_network_changes:
         _network_step(session, plan, network, events)
     lines = [
         f"could not reach {len(unreachable)} of {len(session.hosts)} machines "
@@ -154,32 +185,28 @@ def apply(session: Session, project: Project, request: ApplyRequest, events: Eve
     network = build_project_network(project, session.machines)
     saved = request.saved
     unreachable: dict[str, str] = {}
-    refresh = saved["refresh"] if saved else request.refresh
-    plan = plan_network(session, network, refresh, None if saved else unreachable)
+    refresh = saved.refresh if saved else request.refresh
+    outcome = plan_machines(session, project, network, refresh, None if saved else unreachable)
+    plan = outcome.plan
     if saved:
         check_saved_plan(saved, request.spec_path, plan)
     if unreachable:
         _partial(session, plan, network, unreachable, events)
-    exp = spec_experiment(project.spec, network, plan)
-    status = experiment_status(session, exp) if exp else None
     events.plan(plan)
-    if plan.has_changes:
+    if plan.has_network_changes:
         _network_step(session, plan, network, events)
-    if exp is not None and status is not None:
-        _experiment_step(session, exp, status, plan, request, events)
+    if outcome.experiment is not None and outcome.status is not None:
+        _experiment_step(session, outcome, request, events)
     if request.verify:
         _quick_verify(session, network, events)
 
 
 def _experiment_step(
-    session: Session,
-    exp: Experiment,
-    status: RunStatus,
-    plan: Plan,
-    request: ApplyRequest,
-    events: Events,
+    session: Session, outcome: PlanOutcome, request: ApplyRequest, events: Events
 ) -> None:
-    if status.up_to_date and not request.rerun and not plan.has_changes:
+    exp, status, plan = outcome.experiment, outcome.status, outcome.plan
+    assert exp is not None and status is not None
+    if status.up_to_date and not request.rerun and not plan.has_network_changes:
         events.note(f"Experiment {exp.name}: no changes ({status.reason}).")
         return
     why = "--rerun" if request.rerun else status.reason
@@ -205,13 +232,17 @@ def _quick_verify(session: Session, network: Network, events: Events) -> None:
 
 
 def destroy(session: Session, experiment: str | None, events: Events) -> ApplyResult:
-    """Remove the owned containers of `experiment` (all owned ones if None) and the network."""
-    removed = remove_owned_containers(session, experiment)
+    """Remove the owned containers of `experiment` (all owned ones if None) and the network;
+    the plan shows both."""
+    owned = observe_containers(session.transport, session.hosts, experiment, limit=session.limit)
+    plan = plan_destroy(session, containers=owned)
+    events.plan(plan)
+    removed = remove_owned_containers(session, experiment) if plan.has_changes else 0
     if removed:
         events.note(f"removed {removed} owned container(s)")
-    plan = plan_destroy(session)
-    events.plan(plan)
-    return apply_plan(session, plan, None) if plan.has_changes else ApplyResult([])
+    if not plan.has_network_changes:
+        return ApplyResult([])
+    return apply_plan(session, plan, None)
 
 
 def show(session: Session) -> dict[str, MachineState]:

@@ -9,18 +9,20 @@ import pytest
 
 from oar_p2p.cluster.location import Location, Place
 from oar_p2p.errors import LockError, OarP2PError
+from oar_p2p.lock import release_script
 from oar_p2p.settings import resolve_settings
 from oar_p2p.workflows.connect import Connector, SshOptions, Target, session_scope
 from tests.fakes import FakeTransport, Reply
 
 HOSTS = ["gengar-2", "gengar-1"]
+RELEASE = release_script()
 DISCOVERY = "cpus 8\ndefault-route default via 172.16.0.1 dev bond0\n"
 
 
-def _fake(lock_answer: str = "acquired") -> FakeTransport:
+def _fake(lock_answer: str = "acquired\n") -> FakeTransport:
     fake = FakeTransport()
     fake.on("sh -s", Reply(DISCOVERY))
-    fake.on("rm -rf /tmp/oar-p2p.lock", Reply())
+    fake.on(RELEASE, Reply())
     fake.on(
         "lock",
         handler=lambda call: (
@@ -55,7 +57,7 @@ def test_a_session_reads_the_machines_takes_and_releases_the_lock(tmp_path: Path
         assert s.hosts == HOSTS
         assert [m.interface for m in s.machines] == ["bond0", "bond0"]
         assert fake.commands("gengar-2")[-1].startswith("if mkdir /tmp/oar-p2p.lock")
-    assert fake.commands("gengar-2")[-1] == "rm -rf /tmp/oar-p2p.lock"
+    assert fake.commands("gengar-2")[-1] == RELEASE
     assert fake.closed
     assert seen[0].jump is False and seen[0].host_key_policy == "strict"
     counts = json.loads(stats.read_text())
@@ -70,16 +72,16 @@ def test_the_lock_is_released_and_the_connections_closed_when_the_block_fails() 
     with pytest.raises(OarP2PError, match="boom"):
         with session_scope(_settings(), _connector(fake, []), Target(fixed=HOSTS), lock="x"):  # type: ignore[arg-type]
             raise OarP2PError("boom")
-    assert fake.commands("gengar-2")[-1] == "rm -rf /tmp/oar-p2p.lock"
+    assert fake.commands("gengar-2")[-1] == RELEASE
     assert fake.closed
 
 
 def test_a_held_lock_refuses_and_closes() -> None:
-    fake = _fake(lock_answer="held\nalice@laptop pid 7 (apply) since=1")
+    fake = _fake(lock_answer="held alice@laptop pid 7 (apply) since=1\n")
     with pytest.raises(LockError, match="pid 7 \\(apply\\)"):
         with session_scope(_settings(), _connector(fake, []), Target(fixed=HOSTS), lock="net up"):  # type: ignore[arg-type]
             pytest.fail("the block must not run without the lock")
-    assert "rm -rf /tmp/oar-p2p.lock" not in fake.commands()
+    assert RELEASE not in fake.commands()
     assert fake.closed
 
 
