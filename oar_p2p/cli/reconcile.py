@@ -160,23 +160,14 @@ def apply(
 
 
 @cluster_options(machines=True)
-def destroy(
-    spec: Path = SpecArg,
-    *,
-    cluster: ClusterFlags,
-    connector: Connector,
-) -> None:
+def destroy(spec: Path = SpecArg, *, cluster: ClusterFlags, connector: Connector) -> None:
     """Remove everything the tool owns on the job's machines, and nothing else."""
 
     def body() -> int:
         project = load_project(spec)
         events = TerminalEvents()
         with spec_session(
-            project,
-            cluster,
-            connector,
-            lock="destroy",
-            progress=events.progress,
+            project, cluster, connector, lock="destroy", progress=events.progress
         ) as session:
             result = reconcile.destroy(session, project.spec.name, events)
         report_apply(result)
@@ -209,12 +200,7 @@ def show(
 
 
 @cluster_options(without=("executor", "helper_image"), machines=True)
-def force_unlock_cmd(
-    spec: Path = SpecArg,
-    *,
-    cluster: ClusterFlags,
-    connector: Connector,
-) -> None:
+def force_unlock_cmd(spec: Path = SpecArg, *, cluster: ClusterFlags, connector: Connector) -> None:
     """Break a lock left by a killed apply (check that its holder is really gone first)."""
 
     def body() -> int:
