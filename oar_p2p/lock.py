@@ -1,15 +1,20 @@
-"""A per-job lock so that two applies never interleave their writes.
+"""A per-job lock so that two writing commands never interleave their writes.
 
-The lock is a directory `/tmp/oar-p2p.lock` on the job's first machine (every command on a
-job reaches that machine; `mkdir` is atomic), holding a `holder` file with who took it and
-when. A second apply refuses, naming the holder and the lock's age. A lock left by a
-killed process is never broken silently: `oar-p2p force-unlock` removes it.
+Every command that writes (`apply`, `destroy`, `net up`, `net down`, `clean`, `run`) takes
+it. The lock is a directory `/tmp/oar-p2p.lock` on the job's first machine in name order
+(every command on a job reaches that machine, whatever order the machines are listed in;
+`mkdir` is atomic), holding a `holder` file with who took it and when, and a `token` only
+the taker knows: release removes the lock only while the token is still its own, so a
+process whose lock was broken by `force-unlock` never deletes the next holder's lock. A
+second command refuses, naming the holder and the lock's age. A lock left by a killed
+process is never broken silently: `oar-p2p force-unlock` removes it.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import secrets
 import shlex
 import socket
 import time
@@ -37,17 +42,29 @@ def holder_text(command: str, now: float | None = None) -> str:
     return f"{who} ({command}) since={int(now if now is not None else time.time())}"
 
 
-def acquire_script(holder: str) -> str:
-    """Take the lock; prints ``acquired``, or ``held <holder>`` (see `oar_p2p.wire`)."""
+def new_token() -> str:
+    """A fresh holder token: only the process that took the lock can release it."""
+    return secrets.token_hex(8)
+
+
+def acquire_script(holder: str, token: str = "") -> str:
+    """Take the lock (its token first, then who holds it); prints ``acquired``, or
+    ``held <holder>`` (see `oar_p2p.wire`)."""
     return (
-        f"if mkdir {LOCK_DIR} 2>/dev/null; then printf '%s' {shlex.quote(holder)} "
+        f"if mkdir {LOCK_DIR} 2>/dev/null; then printf '%s' {shlex.quote(token)} "
+        f"> {LOCK_DIR}/token; printf '%s' {shlex.quote(holder)} "
         f"> {LOCK_DIR}/holder; echo acquired; else printf 'held %s\\n' "
         f"\"$(tr '\\n' ' ' < {LOCK_DIR}/holder 2>/dev/null)\"; fi\n"
     )
 
 
-def release_script() -> str:
-    return f"rm -rf {LOCK_DIR}\n"
+def release_script(token: str = "") -> str:
+    """Remove the lock only while it is still ours (after `force-unlock` and a new holder,
+    the old process must not delete the new holder's lock)."""
+    return (
+        f'if [ "$(cat {LOCK_DIR}/token 2>/dev/null)" = {shlex.quote(token)} ]; '
+        f"then rm -rf {LOCK_DIR}; fi\n"
+    )
 
 
 def force_unlock_script() -> str:
@@ -73,7 +90,8 @@ def _describe(host: str, holder: str, now: float) -> str:
 @contextmanager
 def cluster_lock(transport: Transport, host: str, command: str) -> Iterator[None]:
     """Hold the job lock on `host` for the duration of the block."""
-    result = transport.run(host, acquire_script(holder_text(command)))
+    token = new_token()
+    result = transport.run(host, acquire_script(holder_text(command), token))
     reply = read_lines(result.stdout.decode(errors="replace"), _REPLY)
     if not reply or reply[0].tag != "acquired":
         holder = reply[0].fields[0].strip() if reply else ""
@@ -81,7 +99,7 @@ def cluster_lock(transport: Transport, host: str, command: str) -> Iterator[None
     try:
         yield
     finally:
-        transport.run(host, release_script(), check=False)
+        transport.run(host, release_script(token), check=False)
 
 
 def force_unlock(transport: Transport, host: str) -> str:

@@ -41,8 +41,9 @@ class Session:
 
     @property
     def lock_host(self) -> str:
-        """The machine holding the job lock: the first of the job's machines."""
-        return self.hosts[0]
+        """The machine holding the job lock: the first in name order, so that the same
+        machines listed in another order share one lock."""
+        return min(self.hosts)
 
     def run_privileged(self, host: str, script: str, timeout: float | None = None) -> CommandResult:
         command, stdin = self.executor.wrap(script)

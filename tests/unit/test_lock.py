@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from oar_p2p.errors import LockError
-from oar_p2p.lock import LOCK_DIR, acquire_script, cluster_lock, force_unlock, holder_text
+from oar_p2p.lock import (
+    LOCK_DIR,
+    acquire_script,
+    cluster_lock,
+    force_unlock,
+    holder_text,
+    release_script,
+)
 from tests.fakes import Call, FakeTransport, Reply
 
 
@@ -83,3 +90,24 @@ def test_the_acquire_script_answers_in_the_documented_format(tmp_path: Path) -> 
     first = subprocess.run(["sh", "-c", script], capture_output=True, check=True)
     second = subprocess.run(["sh", "-c", script], capture_output=True, check=True)
     assert (first.stdout, second.stdout) == (b"acquired\n", b"held me (apply) since=1\n")
+
+
+def test_a_broken_lock_taken_again_survives_the_old_holders_release(tmp_path: Path) -> None:
+    lock_dir = tmp_path / "lock"
+    machine = _machine(lock_dir)
+    with cluster_lock(machine, "m", "apply"):
+        old_token = (lock_dir / "token").read_text()
+        holder = (lock_dir / "holder").read_text()
+        assert force_unlock(machine, "m") == holder
+        assert not lock_dir.exists()
+        with cluster_lock(machine, "m", "destroy"):
+            new_token = (lock_dir / "token").read_text()
+            assert new_token != old_token
+        # the new holder released its own lock; take it once more by hand, then let the
+        # old holder's block end: its release must leave the newer lock alone
+        script = acquire_script("carol (net up) since=9", "c0ffee").replace(LOCK_DIR, str(lock_dir))
+        subprocess.run(["sh", "-c", script], check=True, capture_output=True)
+    assert (lock_dir / "holder").read_text() == "carol (net up) since=9"
+    release = release_script("c0ffee").replace(LOCK_DIR, str(lock_dir))
+    subprocess.run(["sh", "-c", release], check=True)
+    assert not lock_dir.exists()
