@@ -6,10 +6,12 @@ map is not here: `diff.diff_pairs` compares it by digest or set arithmetic.
 
 from __future__ import annotations
 
+from oar_p2p.desired.latency import DEFAULT_MINOR
 from oar_p2p.detail import field_detail
+from oar_p2p.errors import ForeignStateError
 from oar_p2p.plan import Action, Change
 from oar_p2p.resources import AddressId, NftTableId, RouteId, SysctlId, TcClassId, TcRootId
-from oar_p2p.state import ROUTE, MachineState, TcClass, TcTree
+from oar_p2p.state import ROUTE, MachineState, RootQdisc, TcClass, TcTree
 
 __all__ = [
     "describe_class",
@@ -59,15 +61,42 @@ def diff_tc(desired: MachineState, observed: MachineState) -> list[Change]:
     for iface in sorted(set(desired.tc) | set(observed.tc)):
         want = desired.tc.get(iface, TcTree(interface=iface))
         have = observed.tc.get(iface, TcTree(interface=iface))
+        if want.root is not None and not _replaceable(have.root):
+            raise ForeignStateError(_foreign_root(desired.hostname, iface, have))
         out += diff_tree(want, have)
     return out
 
 
+def is_ours(root: RootQdisc | None) -> bool:
+    """Our root qdisc: HTB with handle 1: and our default class (what the write script
+    installs); any other root on the interface was made by someone else."""
+    return root is not None and (root.kind, root.handle, root.default_minor) == (
+        "htb",
+        "1:",
+        DEFAULT_MINOR,
+    )
+
+
+def _replaceable(root: RootQdisc | None) -> bool:
+    return root is None or is_ours(root)  # None: the kernel's default root, nobody's
+
+
+def _foreign_root(host: str, iface: str, have: TcTree) -> str:
+    assert have.root is not None
+    what = f"{have.root.kind} {have.root.handle}"
+    return (
+        f"{host}: the root qdisc of {iface} is {what}, which oar-p2p did not install (ours: "
+        f"htb 1: default {DEFAULT_MINOR:x}); it replaces only its own: remove it if it is no "
+        f"longer needed (tc qdisc del dev {iface} root) or use another interface "
+        f"(cluster.overrides.{host}.interface)"
+    )
+
+
 def diff_tree(want: TcTree, have: TcTree) -> list[Change]:
-    """The changes of one interface's shaping."""
+    """The changes of one interface's shaping (a foreign root is never removed)."""
     root = TcRootId(want.interface)
     if want.root is None:
-        if have.root is not None and have.root.kind == "htb" and have.root.handle == "1:":
+        if is_ours(have.root):
             return [Change(root, Action.REMOVE, before="htb 1:")]
         return []
     if have.root != want.root:

@@ -11,7 +11,8 @@
     │   ├── HostKeyError            host key unknown or changed
     │   ├── RemoteCommandError      a remote script failed (host, command, status, stderr)
     │   │   └── CommandTimeoutError a remote script did not finish in time
-    │   └── OarError                oarstat / job discovery
+    │   ├── OarError                oarstat / job discovery
+    │   └── ForeignStateError       something not ours is where the spec needs ours
     ├── PlanStaleError              a saved plan no longer matches the machines
     ├── LockError                   another apply holds the lock
     └── TestbedError                the local test cluster could not be built / reached
@@ -26,6 +27,7 @@ __all__ = [
     "ClusterError",
     "CommandTimeoutError",
     "ConnectError",
+    "ForeignStateError",
     "HostKeyError",
     "InputError",
     "LockError",
@@ -139,3 +141,8 @@ class TestbedError(OarP2PError):
     """The local test cluster could not be built, started or reached."""
 
     __test__ = False  # not a pytest test class
+
+
+class ForeignStateError(ClusterError):
+    """A machine holds state the tool did not make where the spec needs its own (e.g. a
+    foreign root qdisc on the cluster interface); the tool refuses to take it over."""

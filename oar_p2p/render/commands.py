@@ -169,7 +169,9 @@ def _nft_section(plan: MachinePlan, record: tuple[str, str] | None) -> Iterator[
     )
     yield "s=$(_t)\nnft -f - <<'OARP2P_NFT'\n"
     if delta.mode is PairMode.REMOVE:
-        yield f"delete table ip {TABLE}\n"
+        # `add` first: deleting a table that a killed destroy already deleted (its record
+        # left pending, so the read trusted it) is then no error, and destroy converges
+        yield f"add table ip {TABLE}\ndelete table ip {TABLE}\n"
     elif delta.mode is PairMode.REBUILD:
         assert plan.desired.nft is not None and plan.desired.pairs is not None
         yield f"add table ip {TABLE}\ndelete table ip {TABLE}\n"
