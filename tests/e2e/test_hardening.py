@@ -101,8 +101,8 @@ def test_net_up_racing_apply_refuses(testbed: Testbed, exp: Path) -> None:
     cli_ok(testbed, "destroy", str(exp / "spec.yaml"))  # the apply has work to do
     first = _popen_cli(testbed, "apply", str(exp / "spec.yaml"))
     try:
-        _wait_for("the apply's lock",
-                  lambda: testbed.exec("gengar-1", ["test", "-d", LOCK]).returncode == 0)  # fmt: skip
+        locked = lambda: testbed.exec("gengar-1", ["test", "-d", LOCK]).returncode == 0  # noqa: E731
+        _wait_for("the apply's lock", locked)
         args = _writers(exp)["net up"]
         second = cli(testbed, *args)
     finally:
