@@ -46,6 +46,7 @@ STEPS: list[tuple[str, list[str]]] = [
     ("empty", ["plan", "spec.yaml"]),  # fresh machines: nothing of ours
     ("apply", ["apply", "spec.yaml", "--output-dir", "runs"]),  # write + the experiment run
     ("applied", ["plan", "spec.yaml"]),  # network applied, the run's containers exited
+    ("plan-docker", ["plan", "spec.yaml"]),  # the same through the docker executor
     ("apply-again", ["apply", "spec.yaml", "--output-dir", "runs"]),  # No changes
     ("destroy", ["destroy", "spec.yaml"]),
     ("destroyed", ["plan", "spec.yaml"]),
@@ -124,10 +125,12 @@ def inner(work: Path) -> int:
 
     app = build_app(Connector(transport=lambda opts: Recorder(ssh_transport(opts))))
     os.chdir(work)
-    env = {"OAR_P2P_EXECUTOR": EXECUTOR}
-    meta = {k: os.environ[k] for k in ("OAR_JOB_ID", "FRONTEND_HOSTNAME", "CLUSTER_USERNAME")}
+    keys = ("OAR_JOB_ID", "FRONTEND_HOSTNAME", "CLUSTER_USERNAME", "OAR_P2P_HELPER_IMAGE")
+    meta = {k: os.environ[k] for k in keys}
     for step, argv in STEPS:
         Recorder.step, Recorder.calls = step, []
+        # the testbed's helper image is loaded on its machines (OAR_P2P_HELPER_IMAGE)
+        env = {"OAR_P2P_EXECUTOR": "docker" if step == "plan-docker" else EXECUTOR}
         result = CliRunner().invoke(app, argv, env=env)
         print(f"{step}: oar-p2p {' '.join(argv)} -> {result.exit_code}", flush=True)
         cli = {"argv": argv, "exit_code": result.exit_code,

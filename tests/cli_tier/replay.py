@@ -124,7 +124,7 @@ class ReplayCluster:
         raise AssertionError(f"ReplayCluster: a call of unknown kind on {call.host}: {call}")
 
     def _constant(self, host: str, kind: str) -> Reply:
-        for step in ("apply", "empty", "run"):
+        for step in ("apply", "empty", "run", "plan-docker"):
             try:
                 return _reply(captured(step, host, kind))
             except AssertionError:

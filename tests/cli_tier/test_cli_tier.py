@@ -41,7 +41,13 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return work
 
 
-def cli(cluster: ReplayCluster, work: Path, *args: str) -> Result:
+def cli(
+    cluster: ReplayCluster,
+    work: Path,
+    *args: str,
+    executor: str | None = None,
+    stdin: str | None = None,
+) -> Result:
     """`oar-p2p ARGS` with the replayed machines, as a user on a laptop with this env."""
     connector = Connector(
         transport=lambda _opts: cluster.fake,
@@ -51,10 +57,12 @@ def cli(cluster: ReplayCluster, work: Path, *args: str) -> Result:
     env = {
         "OAR_JOB_ID": META["OAR_JOB_ID"],
         "FRONTEND_HOSTNAME": FRONTEND,
-        "OAR_P2P_EXECUTOR": META["executor"],
+        "OAR_P2P_EXECUTOR": executor or META["executor"],
         "HOME": str(work.parent / "home"),
     }
-    result = CliRunner().invoke(build_app(connector), list(args), env=env)
+    if executor == "docker":  # the testbed's helper image, loaded on its machines
+        env["OAR_P2P_HELPER_IMAGE"] = META["OAR_P2P_HELPER_IMAGE"]
+    result = CliRunner().invoke(build_app(connector), list(args), env=env, input=stdin)
     assert "Traceback" not in result.output, result.output
     return result
 
@@ -113,6 +121,18 @@ def test_plan_against_applied_machines_has_none(work: Path) -> None:
     assert "Experiment cli-tier: no changes (run " in out
     assert "+" not in out and "run needed" not in out
     golden("plan-applied", cluster, work)
+
+
+def test_plan_through_the_docker_executor_checks_the_helper_image(work: Path) -> None:
+    cluster = ReplayCluster(
+        step="plan-docker", network="applied", containers=("applied", "cli-tier")
+    )
+    result = cli(cluster, work, "plan", "spec.yaml", "--detailed-exitcode", executor="docker")
+    out = expect(result, 0)
+    assert "No changes. The machines match the spec.\n" in out
+    for host in HOSTS:  # the helper image is checked before anything else on the machine
+        assert kinds(cluster, host) == ["helper-image", "read", "containers"]
+    golden("plan-docker", cluster, work)
 
 
 # --- apply ------------------------------------------------------------------------------
@@ -246,12 +266,16 @@ def test_net_down_then_show_is_empty(work: Path) -> None:
 # --- run --------------------------------------------------------------------------------
 
 
-def test_run_a_json_schedule(work: Path) -> None:
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_run_a_json_schedule(work: Path, source: str) -> None:
+    """The same scripts (one golden) whether the schedule is a file or on stdin."""
     cluster = ReplayCluster(step="run", network="net-applied")
-    out = expect(
-        cli(cluster, work, "run", "schedule.json", "--signal", "start:1", "--output-dir", "logs"),
-        0,
-    )
+    args = ["run", "--signal", "start:1", "--output-dir", "logs"]
+    if source == "file":
+        result = cli(cluster, work, *args, "schedule.json")
+    else:
+        result = cli(cluster, work, *args, stdin=(work / "schedule.json").read_text())
+    out = expect(result, 0)
     assert out == (
         "Running 2 containers, logs in logs\n"
         "Run finished: 2 of 2 containers exited 0; manifest logs/manifest.json\n"
