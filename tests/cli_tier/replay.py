@@ -15,7 +15,7 @@ step's capture; lock, unlock and oarstat from any step (they do not depend on st
 A call with no captured answer fails the test, naming it. `stale` lists the calls whose
 stdin differs from the captured one (the tool changed that script since the capture).
 
-    cluster = ReplayCluster(META, step="apply", network="empty")
+    cluster = ReplayCluster(step="apply", network="empty")
     app = build_app(Connector(transport=lambda _o: cluster.fake, locate=..., local=...))
 """
 
@@ -100,7 +100,7 @@ class ReplayCluster:
         kind = what(call.command, call.stdin)
         with self._lock:
             if kind in ("lock", "unlock", "oarstat", "helper-image"):
-                return self._constant(call.host, kind)
+                return self._constant(call, kind)
             machine = self.machines[call.host]
             if kind == "read":
                 return _reply(captured(machine.network, call.host, "read"))
@@ -123,13 +123,18 @@ class ReplayCluster:
             return self._from_step(call, kind)
         raise AssertionError(f"ReplayCluster: a call of unknown kind on {call.host}: {call}")
 
-    def _constant(self, host: str, kind: str) -> Reply:
+    def _constant(self, call: Call, kind: str) -> Reply:
+        """Answers that do not depend on the machine's state; oarstat and the helper-image
+        check only for the command captured (the job id, the image are in it)."""
         for step in ("apply", "empty", "run", "plan-docker"):
             try:
-                return _reply(captured(step, host, kind))
+                doc = captured(step, call.host, kind)
             except AssertionError:
                 continue
-        raise AssertionError(f"no captured answer for {kind} on {host}")
+            if kind in ("oarstat", "helper-image") and doc["command"] != call.command:
+                raise AssertionError(f"captured {doc['command']!r}, got {call.command!r}")
+            return _reply(doc)
+        raise AssertionError(f"no captured answer for {kind} on {call.host}")
 
     def _from_step(self, call: Call, kind: str) -> Reply:
         doc = captured(self.step, call.host, kind)
