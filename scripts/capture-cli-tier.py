@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -72,7 +73,7 @@ class Recorder:
     """A Transport around the real one: every call and its answer, under the current step."""
 
     step = ""
-    calls: list[dict] = []
+    calls: list[dict[str, Any]] = []
     _lock = threading.Lock()
 
     def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +103,7 @@ class Recorder:
         self.inner.close()
 
 
-def _save(step: str, calls: list[dict], cli: dict) -> None:
+def _save(step: str, calls: list[dict[str, Any]], cli: dict[str, Any]) -> None:
     d = OUT / step
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)

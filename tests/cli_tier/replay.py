@@ -27,6 +27,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.cli_tier.calls import digest, what
 from tests.fakes import Call, FakeTransport, Reply
@@ -55,7 +56,7 @@ def _bytes(doc: dict[str, str]) -> bytes:
     return base64.b64decode(doc["base64"]) if "base64" in doc else doc["text"].encode()
 
 
-def captured(step: str, host: str, kind: str, last: bool = False) -> dict:
+def captured(step: str, host: str, kind: str, last: bool = False) -> dict[str, Any]:
     """One captured call (the first of its kind in the step, or the last with `last`)."""
     name = re.compile(rf"{re.escape(host)}\.{re.escape(kind)}(?:-(\d+))?")
     found = {}
@@ -68,7 +69,8 @@ def captured(step: str, host: str, kind: str, last: bool = False) -> dict:
             f"no captured answer for {kind} on {host} in step {step!r} "
             f"(tests/fixtures/cli_tier/{step}/): re-run scripts/capture-cli-tier.py"
         )
-    return json.loads(found[max(found) if last else min(found)].read_text())
+    doc: dict[str, Any] = json.loads(found[max(found) if last else min(found)].read_text())
+    return doc
 
 
 @dataclass
@@ -175,5 +177,5 @@ class ReplayCluster:
         return _reply(captured(step, call.host, "destroy-containers"))
 
 
-def _reply(doc: dict) -> Reply:
+def _reply(doc: dict[str, Any]) -> Reply:
     return Reply(_bytes(doc["stdout"]), _bytes(doc["stderr"]), doc["status"])
