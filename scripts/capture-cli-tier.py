@@ -45,6 +45,7 @@ EXECUTOR = "sudo"
 # (step, argv): the CLI commands in order; each step's calls are saved under <step>/.
 STEPS: list[tuple[str, list[str]]] = [
     ("empty", ["plan", "spec.yaml"]),  # fresh machines: nothing of ours
+    ("locked", ["apply", "spec.yaml", "--output-dir", "runs"]),  # someone holds the lock
     ("apply", ["apply", "spec.yaml", "--output-dir", "runs"]),  # write + the experiment run
     ("applied", ["plan", "spec.yaml"]),  # network applied, the run's containers exited
     ("plan-docker", ["plan", "spec.yaml"]),  # the same through the docker executor
@@ -60,6 +61,24 @@ STEPS: list[tuple[str, list[str]]] = [
     ("clean", ["clean"]),
     ("cleaned", ["clean"]),  # clean again: nothing to remove, nothing written
 ]
+
+
+# a lock held by someone else during the `locked` step (exit 1 expected), as `cluster_lock`
+# leaves it; removed right after
+HOLD_LOCK = (
+    "mkdir /tmp/oar-p2p.lock && printf '%s' "
+    '"bob@laptop pid 4242 (apply) since=$(($(date +%s) - 60))" > /tmp/oar-p2p.lock/holder'
+)
+EXIT = {"locked": 1}
+
+
+def _raw(command: str) -> None:
+    """`command` on gengar-1 as the cluster user, not recorded (setting up a step)."""
+    transport = _ssh()
+    try:
+        transport.run("gengar-1", command)
+    finally:
+        transport.close()
 
 
 def _text(data: bytes) -> dict[str, str]:
@@ -132,12 +151,18 @@ def inner(work: Path) -> int:
         Recorder.step, Recorder.calls = step, []
         # the testbed's helper image is loaded on its machines (OAR_P2P_HELPER_IMAGE)
         env = {"OAR_P2P_EXECUTOR": "docker" if step == "plan-docker" else EXECUTOR}
-        result = CliRunner().invoke(app, argv, env=env)
+        if step == "locked":
+            _raw(HOLD_LOCK)
+        try:
+            result = CliRunner().invoke(app, argv, env=env)
+        finally:
+            if step == "locked":
+                _raw("rm -rf /tmp/oar-p2p.lock")
         print(f"{step}: oar-p2p {' '.join(argv)} -> {result.exit_code}", flush=True)
         cli = {"argv": argv, "exit_code": result.exit_code,
                "stdout": result.stdout, "stderr": result.stderr}  # fmt: skip
         _save(step, Recorder.calls, cli)
-        if result.exit_code != 0:
+        if result.exit_code != EXIT.get(step, 0):
             print(result.stdout, result.stderr, repr(result.exception), file=sys.stderr)
             return 1
     _discovery()
@@ -145,22 +170,29 @@ def inner(work: Path) -> int:
     return 0
 
 
+def _ssh():  # type: ignore[no-untyped-def]
+    """The production SSH transport, as the CLI builds it in the client namespace."""
+    from oar_p2p.vocab import HostKeyPolicy
+    from oar_p2p.workflows.connect import SshOptions, ssh_transport
+
+    return ssh_transport(
+        SshOptions(
+            frontend=os.environ["FRONTEND_HOSTNAME"],
+            username=os.environ["CLUSTER_USERNAME"],
+            ssh_config=Path(os.environ["OAR_P2P_SSH_CONFIG"]),
+            host_key_policy=HostKeyPolicy("strict"),
+            jump=True,
+        )
+    )
+
+
 def _discovery() -> None:
     """The machine-discovery script's answers (the tier's machines are in the machine table,
     so the CLI does not send it; kept for a tier case with machines outside the table)."""
     from oar_p2p.cluster.inventory import discover_machines
-    from oar_p2p.vocab import HostKeyPolicy
-    from oar_p2p.workflows.connect import SshOptions, ssh_transport
 
-    opts = SshOptions(
-        frontend=os.environ["FRONTEND_HOSTNAME"],
-        username=os.environ["CLUSTER_USERNAME"],
-        ssh_config=Path(os.environ["OAR_P2P_SSH_CONFIG"]),
-        host_key_policy=HostKeyPolicy("strict"),
-        jump=True,
-    )
     Recorder.step, Recorder.calls = "discovery", []
-    transport = Recorder(ssh_transport(opts))
+    transport = Recorder(_ssh())
     try:
         discover_machines(transport, ["gengar-1", "gengar-2"])
     finally:

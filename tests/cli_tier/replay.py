@@ -11,7 +11,8 @@ fake machine has a state, and moves between states as the real one did:
 
 A case names the step it replays (`step`): answers to the calls that change things or
 belong to a run (write, preflight, prepare, start, signal, wait, logs) come from that
-step's capture; lock, unlock and oarstat from any step (they do not depend on state).
+step's capture; lock, unlock and oarstat from that step if it has them, else from any
+(they do not depend on the machines' state).
 A call with no captured answer fails the test, naming it. `stale` lists the calls whose
 stdin differs from the captured one (the tool changed that script since the capture).
 
@@ -126,9 +127,10 @@ class ReplayCluster:
         raise AssertionError(f"ReplayCluster: a call of unknown kind on {call.host}: {call}")
 
     def _constant(self, call: Call, kind: str) -> Reply:
-        """Answers that do not depend on the machine's state; oarstat and the helper-image
-        check only for the command captured (the job id, the image are in it)."""
-        for step in ("apply", "empty", "run", "plan-docker"):
+        """Answers that do not depend on the machine's state (the case's own step first:
+        `locked` has a held lock); oarstat and the helper-image check only for the command
+        captured (the job id, the image are in it)."""
+        for step in (self.step, "apply", "empty", "run", "plan-docker"):
             try:
                 doc = captured(step, call.host, kind)
             except AssertionError:

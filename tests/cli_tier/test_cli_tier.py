@@ -182,6 +182,22 @@ def test_apply_writes_once_then_a_second_apply_writes_nothing(work: Path) -> Non
     golden("apply-again", cluster, work)
 
 
+def test_apply_is_refused_while_another_command_holds_the_lock(work: Path) -> None:
+    cluster = ReplayCluster(step="locked", network="empty")
+    result = cli(cluster, work, "apply", "spec.yaml", "--output-dir", "runs")
+    assert expect(result, 1) == ""
+    assert re.fullmatch(
+        r"\.\.\. listing the job's machines\n"
+        r"error: another oar-p2p command holds the job's lock on gengar-1: bob@laptop pid 4242 "
+        r"\(apply\), taken \d+ s ago; wait for it, or if that process is gone, run "
+        r"`oar-p2p force-unlock` with the same job settings\n",
+        result.stderr,
+    ), result.stderr
+    # nothing read, nothing written, and the other command's lock left alone
+    assert kinds(cluster) == ["oarstat", "lock"]
+    golden("locked", cluster, work)
+
+
 # --- destroy ----------------------------------------------------------------------------
 
 
