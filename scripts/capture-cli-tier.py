@@ -30,7 +30,10 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oar_p2p.remote.transport import Transport
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -170,7 +173,7 @@ def inner(work: Path) -> int:
     return 0
 
 
-def _ssh():  # type: ignore[no-untyped-def]
+def _ssh() -> Transport:
     """The production SSH transport, as the CLI builds it in the client namespace."""
     from oar_p2p.vocab import HostKeyPolicy
     from oar_p2p.workflows.connect import SshOptions, ssh_transport
