@@ -1,5 +1,5 @@
 # One command each; CI (.ci/run) calls `make test` verbatim.
-.PHONY: install demo test check unit e2e bench schema
+.PHONY: install demo test check unit e2e cli-tier capture-cli-tier bench schema
 
 install:
 	scripts/install.sh
@@ -25,6 +25,15 @@ unit:
 
 e2e:
 	python3 -m pytest -q -m e2e
+
+# Every verb through the CLI against replayed machines, scripts compared with goldens (part
+# of `unit`); OAR_P2P_UPDATE_GOLDEN=1 rewrites tests/cli_tier/golden/ (review the diff).
+cli-tier:
+	python3 -m pytest -q tests/cli_tier
+
+# Refresh the machine answers that tier replays, on a private testbed (root, ~4 min).
+capture-cli-tier:
+	python3 scripts/capture-cli-tier.py
 
 schema:
 	python3 -m oar_p2p.spec.schema

@@ -1,0 +1,5 @@
+# host: gengar-1
+# command: sh -s
+# stdin:
+docker ps -a --filter label=oar-p2p.experiment=cli-tier --format '{{.Names}}'
+docker ps -aq --no-trunc --filter label=oar-p2p.experiment=cli-tier | xargs -r docker rm -f >/dev/null

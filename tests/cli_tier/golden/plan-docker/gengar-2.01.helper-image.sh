@@ -1,0 +1,3 @@
+# host: gengar-2
+# command: docker image inspect local/oar-p2p-networking:testbed >/dev/null
+# stdin:

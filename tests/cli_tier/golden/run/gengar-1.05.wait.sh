@@ -1,0 +1,4 @@
+# host: gengar-1
+# command: sh -s
+# stdin:
+docker wait 10.16.0.1

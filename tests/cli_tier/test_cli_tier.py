@@ -1,0 +1,332 @@
+"""The CLI against replayed machines: every verb, its exit code, what it prints, and the
+exact scripts it sends (goldens under tests/cli_tier/golden/<case>/).
+
+The machines answer with what the testbed's machines answered to the same scripts
+(tests/cli_tier/replay.py, captured by scripts/capture-cli-tier.py). Each test drives the
+CLI only through `build_app(Connector(...))`, with its environment set explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from oar_p2p.cli import build_app
+from oar_p2p.cluster.location import Location, Place
+from oar_p2p.workflows.connect import Connector
+from tests.cli_tier.calls import normalise, what
+from tests.cli_tier.golden import check_golden
+from tests.cli_tier.replay import CAPTURES, META, ReplayCluster
+from tests.fakes import FakeTransport
+
+pytestmark = pytest.mark.timeout(60)
+
+FRONTEND = META["FRONTEND_HOSTNAME"]
+HOSTS = ["gengar-1", "gengar-2"]
+PLAN_ADDS = "Plan: 56 to add, 0 to change, 0 to destroy.\n"
+NET_SHOW = "gengar-1 10.16.0.1\ngengar-1 10.16.0.2\ngengar-2 10.17.0.1\ngengar-2 10.17.0.2\n"
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The experiment directory (spec, matrix, schedule), the current directory."""
+    work = tmp_path / "exp"
+    shutil.copytree(CAPTURES / "inputs", work)
+    (tmp_path / "home").mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+def cli(
+    cluster: ReplayCluster,
+    work: Path,
+    *args: str,
+    executor: str | None = None,
+    stdin: str | None = None,
+) -> Result:
+    """`oar-p2p ARGS` with the replayed machines, as a user on a laptop with this env."""
+    connector = Connector(
+        transport=lambda _opts: cluster.fake,
+        locate=lambda: Location(Place.ELSEWHERE, "laptop"),
+        local=FakeTransport,  # oarstat must go to the frontend, never run here
+    )
+    env = {
+        "OAR_JOB_ID": META["OAR_JOB_ID"],
+        "FRONTEND_HOSTNAME": FRONTEND,
+        "OAR_P2P_EXECUTOR": executor or META["executor"],
+        "HOME": str(work.parent / "home"),
+    }
+    if executor == "docker":  # the testbed's helper image, loaded on its machines
+        env["OAR_P2P_HELPER_IMAGE"] = META["OAR_P2P_HELPER_IMAGE"]
+    result = CliRunner().invoke(build_app(connector), list(args), env=env, input=stdin)
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def kinds(cluster: ReplayCluster, host: str | None = None) -> list[str]:
+    """The kinds of the calls received (on one host, or all), in order."""
+    return [what(c.command, c.stdin) for c in cluster.fake.calls if host in (None, c.host)]
+
+
+def unlocked(calls: list[str]) -> list[str]:
+    """The calls without the job lock's."""
+    return [k for k in calls if k not in ("lock", "unlock")]
+
+
+def golden(case: str, cluster: ReplayCluster, work: Path) -> None:
+    """The scripts sent match the goldens, and the captures answered these very scripts."""
+    check_golden(case, cluster.fake.calls, work.parent)
+    assert not cluster.stale, (
+        f"scripts changed since the capture (answers may no longer fit): {cluster.stale}; "
+        "re-run scripts/capture-cli-tier.py"
+    )
+    cluster.fake.calls.clear()
+    cluster.stale.clear()
+
+
+def applied(bytes_: str = r"\d+") -> str:
+    """The line `apply` prints per machine written (time and kernel time from the answers)."""
+    return rf"(gengar-1|gengar-2): applied in \d+\.\d\d s \(kernel \d+\.\d\d s, {bytes_} bytes\)\n"
+
+
+def expect(result: Result, code: int) -> str:
+    assert result.exit_code == code, f"exit {result.exit_code}\n{result.output}"
+    return result.stdout
+
+
+# --- plan -------------------------------------------------------------------------------
+
+
+def test_plan_against_empty_machines_has_changes(work: Path) -> None:
+    cluster = ReplayCluster(step="empty", network="empty")
+    out = expect(cli(cluster, work, "plan", "spec.yaml", "--detailed-exitcode"), 2)
+    assert out.startswith("gengar-1 (bond0, 2 addresses):\n")
+    assert "  + address:10.16.0.1 (10.16.0.1/32)\n" in out
+    assert "  + tc:bond0:class:101 (1:101 htb + netem 25.6 ms, mark 257)\n" in out
+    assert "      + 10.17.0.2 -> 10.16.0.1  83.5 ms\n" in out
+    assert out.endswith(
+        PLAN_ADDS
+        + "Experiment cli-tier: run needed (no container of this experiment on the machines).\n"
+    )
+    assert kinds(cluster, FRONTEND) == ["oarstat"]
+    for host in HOSTS:  # one read, one look at the containers; nothing written, no lock
+        assert kinds(cluster, host) == ["read", "containers"]
+    golden("plan-empty", cluster, work)
+
+
+def test_plan_against_applied_machines_has_none(work: Path) -> None:
+    cluster = ReplayCluster(step="applied", network="applied", containers=("applied", "cli-tier"))
+    out = expect(cli(cluster, work, "plan", "spec.yaml", "--detailed-exitcode"), 0)
+    assert out.count("  No changes: 2 addresses and the route present, 6 latency classes") == 2
+    assert "No changes. The machines match the spec.\n" in out
+    assert "Experiment cli-tier: no changes (run " in out
+    assert "+" not in out and "run needed" not in out
+    golden("plan-applied", cluster, work)
+
+
+def test_plan_through_the_docker_executor_checks_the_helper_image(work: Path) -> None:
+    cluster = ReplayCluster(
+        step="plan-docker", network="applied", containers=("applied", "cli-tier")
+    )
+    result = cli(cluster, work, "plan", "spec.yaml", "--detailed-exitcode", executor="docker")
+    out = expect(result, 0)
+    assert "No changes. The machines match the spec.\n" in out
+    for host in HOSTS:  # the helper image is checked before anything else on the machine
+        assert kinds(cluster, host) == ["helper-image", "read", "containers"]
+    golden("plan-docker", cluster, work)
+
+
+# --- apply ------------------------------------------------------------------------------
+
+
+def test_apply_writes_once_then_a_second_apply_writes_nothing(work: Path) -> None:
+    cluster = ReplayCluster(step="apply", network="empty")
+    out = expect(cli(cluster, work, "apply", "spec.yaml", "--output-dir", "runs"), 0)
+    assert PLAN_ADDS in out
+    for host in HOSTS:
+        assert f"{host}: applied in " in out
+        assert kinds(cluster, host).count("write") == 1
+        assert kinds(cluster, host).count("read") == 1
+    assert "Apply complete: 2 machine(s) changed.\n" in out
+    assert "Experiment cli-tier: run needed (no container of this experiment" in out
+    assert normalise(out).endswith(
+        "Running experiment cli-tier: 2 containers, logs in runs/RUN\n"
+        "Run finished: 2 of 2 containers exited 0; manifest runs/RUN/manifest.json\n"
+    )
+    # the lock around it all, on the job's first machine
+    assert kinds(cluster, "gengar-1")[0] == "lock" and kinds(cluster, "gengar-1")[-1] == "unlock"
+    assert "lock" not in kinds(cluster, "gengar-2")
+    # the run's logs and manifest, brought home from the captured machines' answers
+    run_dir = (work / "runs/latest").resolve()
+    assert (run_dir / "peer-0.stdout").read_text() == "I am container 0 on gengar-1\nstarted\n"
+    assert (run_dir / "peer-1.stdout").read_text() == "I am container 1 on gengar-2\nstarted\n"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert sorted((c["name"], c["exit_code"]) for c in manifest["containers"]) == [
+        ("peer-0", 0),
+        ("peer-1", 0),
+    ]
+    golden("apply", cluster, work)
+
+    cluster.step = "apply-again"
+    again = expect(cli(cluster, work, "apply", "spec.yaml", "--output-dir", "runs"), 0)
+    assert "No changes. The machines match the spec.\n" in again
+    assert "Experiment cli-tier: no changes (run " in again
+    assert "Running experiment" not in again
+    assert "write" not in kinds(cluster) and "prepare" not in kinds(cluster)
+    assert len([p for p in (work / "runs").iterdir() if not p.is_symlink()]) == 1
+    golden("apply-again", cluster, work)
+
+
+def test_apply_is_refused_while_another_command_holds_the_lock(work: Path) -> None:
+    cluster = ReplayCluster(step="locked", network="empty")
+    result = cli(cluster, work, "apply", "spec.yaml", "--output-dir", "runs")
+    assert expect(result, 1) == ""
+    assert re.fullmatch(
+        r"\.\.\. listing the job's machines\n"
+        r"error: another oar-p2p command holds the job's lock on gengar-1: bob@laptop pid 4242 "
+        r"\(apply\), taken \d+ s ago; wait for it, or if that process is gone, run "
+        r"`oar-p2p force-unlock` with the same job settings\n",
+        result.stderr,
+    ), result.stderr
+    # nothing read, nothing written, and the other command's lock left alone
+    assert kinds(cluster) == ["oarstat", "lock"]
+    golden("locked", cluster, work)
+
+
+# --- destroy ----------------------------------------------------------------------------
+
+
+def test_destroy_removes_containers_and_network(work: Path) -> None:
+    cluster = ReplayCluster(step="destroy", network="applied", containers=("applied", "cli-tier"))
+    out = expect(cli(cluster, work, "destroy", "spec.yaml"), 0)
+    assert out.startswith("removed 2 owned container(s)\n")
+    assert "  - address:10.16.0.1 (10.16.0.1/32)\n" in out
+    assert "  - nft:table (table ip oar-p2p)\n" in out
+    tail = r"\nPlan: 0 to add, 0 to change, 28 to destroy\.\n" + applied("628") * 2
+    assert re.search(tail + r"Destroy complete\.\n$", out), out
+    for host in HOSTS:
+        assert unlocked(kinds(cluster, host)) == ["destroy-containers", "read", "write"]
+    assert kinds(cluster, "gengar-1")[0] == "lock" and kinds(cluster, "gengar-1")[-1] == "unlock"
+    golden("destroy", cluster, work)
+
+    # afterwards the machines hold nothing of ours: a plan has everything to add again
+    cluster.step = "destroyed"
+    again = expect(cli(cluster, work, "plan", "spec.yaml", "--detailed-exitcode"), 2)
+    assert PLAN_ADDS in again
+
+
+# --- show -------------------------------------------------------------------------------
+
+
+def test_show_and_show_json(work: Path) -> None:
+    cluster = ReplayCluster(step="applied", network="applied", containers=("applied", "cli-tier"))
+    out = expect(cli(cluster, work, "show", "spec.yaml"), 0)
+    # each machine's classes: the delays of its addresses' rows (gengar-1: rows 0 and 2)
+    for host, net, classes in (("gengar-1", "10.16", 78.6), ("gengar-2", "10.17", 66.7)):
+        block = (
+            f"{host} (bond0): 2 addresses, route present, 6 latency classes, "
+            f"pair map 8 elements\n  {net}.0.1\n  {net}.0.2\n"
+            f"  latency classes (ms): 0, 2.5, 25.6, 63.2, {classes}, 83.5\n"
+        )
+        assert block in out, out
+    assert kinds(cluster) == ["oarstat", *["read"] * 2]
+    golden("show", cluster, work)
+
+    doc = json.loads(expect(cli(cluster, work, "show", "spec.yaml", "--json"), 0))
+    golden("show-json", cluster, work)
+    machines = {m["hostname"]: m for m in doc["machines"]}
+    assert sorted(machines) == HOSTS
+    assert machines["gengar-1"]["addresses"] == ["10.16.0.1", "10.16.0.2"]
+    assert machines["gengar-2"]["addresses"] == ["10.17.0.1", "10.17.0.2"]
+    assert all(m["route"] and m["pairs"]["size"] == 8 for m in machines.values())
+
+
+# --- net up, net show, net down -----------------------------------------------------------
+
+
+def test_net_up_then_again(work: Path) -> None:
+    # captured after `destroy`: the sysctls an apply set are still there (not ours to undo)
+    cluster = ReplayCluster(step="net-up", network="destroyed")
+    net_up = ("net", "up", "--addresses", "4", "--latency-matrix", "latency.txt")
+    out = expect(cli(cluster, work, *net_up), 0)
+    assert re.fullmatch(applied() * 2, out), out
+    assert [line.split(":")[0] for line in out.splitlines()] == HOSTS
+    for host in HOSTS:
+        assert kinds(cluster, host).count("write") == 1
+    golden("net-up", cluster, work)
+
+    out = expect(cli(cluster, work, *net_up), 0)
+    assert out == "No changes. The network is already up.\n"
+    assert "write" not in kinds(cluster)
+    golden("net-up-again", cluster, work)
+
+
+def test_net_show(work: Path) -> None:
+    cluster = ReplayCluster(step="net-applied", network="net-applied")
+    assert expect(cli(cluster, work, "net", "show"), 0) == NET_SHOW
+    assert "lock" not in kinds(cluster) and "write" not in kinds(cluster)
+    golden("net-show", cluster, work)
+
+
+def test_net_down_then_show_is_empty(work: Path) -> None:
+    cluster = ReplayCluster(step="net-down", network="net-applied")
+    out = expect(cli(cluster, work, "net", "down"), 0)
+    assert re.fullmatch(applied("628") * 2, out), out
+    assert [line.split(":")[0] for line in out.splitlines()] == HOSTS
+    for host in HOSTS:
+        assert kinds(cluster, host).count("write") == 1
+    golden("net-down", cluster, work)
+
+    assert expect(cli(cluster, work, "net", "show"), 0) == ""
+
+
+# --- run --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_run_a_json_schedule(work: Path, source: str) -> None:
+    """The same scripts (one golden) whether the schedule is a file or on stdin."""
+    cluster = ReplayCluster(step="run", network="net-applied")
+    args = ["run", "--signal", "start:1", "--output-dir", "logs"]
+    if source == "file":
+        result = cli(cluster, work, *args, "schedule.json")
+    else:
+        result = cli(cluster, work, *args, stdin=(work / "schedule.json").read_text())
+    out = expect(result, 0)
+    assert out == (
+        "Running 2 containers, logs in logs\n"
+        "Run finished: 2 of 2 containers exited 0; manifest logs/manifest.json\n"
+    )
+    for host in HOSTS:  # no read, no write: `run` only runs containers
+        run_phases = ["preflight", "prepare", "start", "wait", "signal", "containers", "logs"]
+        assert unlocked(kinds(cluster, host)) == run_phases
+    logs = work / "logs"
+    assert (logs / "10.16.0.1.stdout").read_text() == "hello from 10.16.0.1\nstarted\n"
+    assert (logs / "10.17.0.1.stdout").read_text() == "hello from 10.17.0.1\nstarted\n"
+    manifest = json.loads((logs / "manifest.json").read_text())
+    assert [s["name"] for s in manifest["signals"]] == ["start"]
+    golden("run", cluster, work)
+
+
+# --- clean ------------------------------------------------------------------------------
+
+
+def test_clean_then_again(work: Path) -> None:
+    cluster = ReplayCluster(step="clean", network="net-applied", containers=("run", "oar-p2p"))
+    out = expect(cli(cluster, work, "clean"), 0)
+    # the network removal is the same 628-byte script on both machines (no record to write)
+    assert re.fullmatch(r"removed 2 owned container\(s\)\n" + applied("628") * 2, out), out
+    for host in HOSTS:
+        assert kinds(cluster, host).count("destroy-containers") == 1
+        assert kinds(cluster, host).count("write") == 1
+    golden("clean", cluster, work)
+
+    cluster.step = "cleaned"
+    assert expect(cli(cluster, work, "clean"), 0) == ""
+    assert "write" not in kinds(cluster)
+    golden("clean-again", cluster, work)
