@@ -85,7 +85,7 @@ def build_record(
             "steps": base64.b64encode(steps.tobytes()).decode(),
         }
     ).encode()
-    rows = base64.encodebytes(gzip.compress(payload, compresslevel=6)).decode().strip()
+    rows = base64.encodebytes(gzip.compress(payload, compresslevel=6, mtime=0)).decode().strip()
     return record, rows
 
 
