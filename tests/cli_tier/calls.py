@@ -8,6 +8,7 @@ from the text the tool sends; it keys the captured answers
 replaced by fixed words before a comparison:
 
     lock holder   root@box pid 4242 (apply) since=1764662400 -> USER@HOST pid PID (apply) since=TIME
+    lock token    the random token the lock and its release carry -> TOKEN
     signal time   printf '%s' 1764662400 > '/tmp/...'        -> printf '%s' TIME > '/tmp/...'
     apply record  "applied_at": 1764662400.123                -> "applied_at": TIME
     rows.gz       the base64 of the gzip (whose header holds the time it was made) -> the
@@ -34,6 +35,9 @@ _ROWS = re.compile(r"<<'OARP2P_ROWS'\n(?P<b64>[A-Za-z0-9+/=\n]*?)\nOARP2P_ROWS\n
 _APPLIED_AT = re.compile(r'"applied_at": [\d.]+')
 _SIGNAL_TIME = re.compile(r"printf '%s' \d+ > ")
 _RUN_DIR = re.compile(r"\b\d{8}-\d{6}(?:-\d+)?\b")
+_LOCK_TOKEN = re.compile(
+    r"(printf '%s' |\" = )[0-9a-f]{16}( > /tmp/oar-p2p\.lock/token| \]; then rm)"
+)
 
 
 def normalise(text: str, tmp: Path | None = None) -> str:
@@ -41,6 +45,7 @@ def normalise(text: str, tmp: Path | None = None) -> str:
     if tmp is not None:
         text = text.replace(str(tmp.resolve()), "<TMP>").replace(str(tmp), "<TMP>")
     text = _HOLDER.sub(r"USER@HOST pid PID (\1) since=TIME", text)
+    text = _LOCK_TOKEN.sub(r"\1TOKEN\2", text)
     text = _SIGNAL_TIME.sub("printf '%s' TIME > ", text)
     text = _ROWS.sub(_rows, text)
     text = _APPLIED_AT.sub('"applied_at": TIME', text)
@@ -84,7 +89,7 @@ def what(command: str, stdin: bytes) -> str:
         return "oarstat"
     if "mkdir /tmp/oar-p2p.lock" in command:
         return "lock"
-    if command.startswith("rm -rf /tmp/oar-p2p.lock"):
+    if command.startswith('if [ "$(cat /tmp/oar-p2p.lock/token'):
         return "unlock"
     if "docker image inspect" in command or "docker build" in command:
         return "helper-image"

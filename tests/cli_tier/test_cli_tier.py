@@ -28,7 +28,8 @@ pytestmark = pytest.mark.timeout(60)
 
 FRONTEND = META["FRONTEND_HOSTNAME"]
 HOSTS = ["gengar-1", "gengar-2"]
-PLAN_ADDS = "Plan: 56 to add, 0 to change, 0 to destroy.\n"
+# 56 network changes (addresses, route, classes, table, 16 pairs) and the 2 containers
+PLAN_ADDS = "Plan: 58 to add, 0 to change, 0 to destroy.\n"
 NET_SHOW = "gengar-1 10.16.0.1\ngengar-1 10.16.0.2\ngengar-2 10.17.0.1\ngengar-2 10.17.0.2\n"
 
 
@@ -204,13 +205,23 @@ def test_apply_is_refused_while_another_command_holds_the_lock(work: Path) -> No
 def test_destroy_removes_containers_and_network(work: Path) -> None:
     cluster = ReplayCluster(step="destroy", network="applied", containers=("applied", "cli-tier"))
     out = expect(cli(cluster, work, "destroy", "spec.yaml"), 0)
-    assert out.startswith("removed 2 owned container(s)\n")
+    # the plan first (the containers' removal in it), then the removal, then the network
+    assert out.startswith("gengar-1 (bond0, 0 addresses):\n")
     assert "  - address:10.16.0.1 (10.16.0.1/32)\n" in out
     assert "  - nft:table (table ip oar-p2p)\n" in out
-    tail = r"\nPlan: 0 to add, 0 to change, 28 to destroy\.\n" + applied("628") * 2
+    assert re.search(r"\n  - container:peer-0 \(run [0-9a-f]{12}\)\n", out), out
+    tail = (
+        r"\nPlan: 0 to add, 0 to change, 30 to destroy\.\nremoved 2 owned container\(s\)\n"
+        + applied("649") * 2
+    )
     assert re.search(tail + r"Destroy complete\.\n$", out), out
     for host in HOSTS:
-        assert unlocked(kinds(cluster, host)) == ["destroy-containers", "read", "write"]
+        assert unlocked(kinds(cluster, host)) == [
+            "containers",
+            "read",
+            "destroy-containers",
+            "write",
+        ]
     assert kinds(cluster, "gengar-1")[0] == "lock" and kinds(cluster, "gengar-1")[-1] == "unlock"
     golden("destroy", cluster, work)
 
@@ -276,7 +287,7 @@ def test_net_show(work: Path) -> None:
 def test_net_down_then_show_is_empty(work: Path) -> None:
     cluster = ReplayCluster(step="net-down", network="net-applied")
     out = expect(cli(cluster, work, "net", "down"), 0)
-    assert re.fullmatch(applied("628") * 2, out), out
+    assert re.fullmatch(applied("649") * 2, out), out
     assert [line.split(":")[0] for line in out.splitlines()] == HOSTS
     for host in HOSTS:
         assert kinds(cluster, host).count("write") == 1
@@ -319,8 +330,8 @@ def test_run_a_json_schedule(work: Path, source: str) -> None:
 def test_clean_then_again(work: Path) -> None:
     cluster = ReplayCluster(step="clean", network="net-applied", containers=("run", "oar-p2p"))
     out = expect(cli(cluster, work, "clean"), 0)
-    # the network removal is the same 628-byte script on both machines (no record to write)
-    assert re.fullmatch(r"removed 2 owned container\(s\)\n" + applied("628") * 2, out), out
+    # the network removal is the same 649-byte script on both machines (no record to write)
+    assert re.fullmatch(r"removed 2 owned container\(s\)\n" + applied("649") * 2, out), out
     for host in HOSTS:
         assert kinds(cluster, host).count("destroy-containers") == 1
         assert kinds(cluster, host).count("write") == 1

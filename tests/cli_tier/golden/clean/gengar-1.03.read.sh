@@ -3,6 +3,7 @@
 # stdin:
 IF=bond0; REFRESH=auto; WANT=''; LARGE=100000
 R=/run/oar-p2p; NFT=(sudo -n nft)
+KEYS=(net.ipv4.neigh.default.gc_thresh1 net.ipv4.neigh.default.gc_thresh2 net.ipv4.neigh.default.gc_thresh3 net.ipv4.tcp_max_orphans)
 s() { echo "### oar-p2p:$1 ###"; }
 export PATH="$PATH:/usr/sbin:/sbin"
 if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then s need-privilege; exit 0; fi
@@ -15,7 +16,7 @@ for d in "$IF" lo; do
   s "tc-filter:$d"; tc filter show dev "$d" 2>/dev/null || true
 done
 s sysctl
-for k in net.ipv4.neigh.default.gc_thresh1 net.ipv4.neigh.default.gc_thresh2 net.ipv4.neigh.default.gc_thresh3 net.ipv4.tcp_max_orphans; do
+for k in "${KEYS[@]}"; do
   v=; read -r v 2>/dev/null <"/proc/sys/${k//.//}"; echo "$k=$v"
 done
 s record
@@ -31,11 +32,10 @@ s nft
 if [ "$trust" = 1 ]; then
   echo skipped
 else
-  { e=$("${NFT[@]}" -j list table ip oar-p2p 2>&1 >&3); } 3>&1  # listing out, stderr kept
-  if [ $? != 0 ] && [[ $e != *"No such file or directory"* ]]; then
-    s nft-error; printf '%s
-
-' "${e:0:2000}"
+  # the listing to stdout, its stderr kept in $e
+  if ! { e=$("${NFT[@]}" -j list table ip oar-p2p 2>&1 >&3); } 3>&1 \
+    && [[ $e != *"No such file or directory"* ]]; then
+    s nft-error; printf '%s\n\n' "${e:0:2000}"
   fi
 fi
 s rows

@@ -23,6 +23,7 @@ mkdir -p /run/oar-p2p
 echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz
 s=$(_t)
 nft -f - <<'OARP2P_NFT'
+add table ip oar-p2p
 delete table ip oar-p2p
 OARP2P_NFT
 _done nft $s

@@ -1,3 +1,4 @@
 # host: gengar-1
-# command: rm -rf /tmp/oar-p2p.lock
+# command: if [ "$(cat /tmp/oar-p2p.lock/token 2>/dev/null)" = TOKEN ]; then rm -rf /tmp/oar-p2p.lock; fi
+
 # stdin:

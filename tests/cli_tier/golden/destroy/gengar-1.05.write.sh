@@ -1,4 +1,4 @@
-# host: gengar-2
+# host: gengar-1
 # command: sudo -n bash -c 'f=$(mktemp /tmp/oar-p2p-script.XXXXXX) && cat > "$f" && bash "$f"; r=$?; rm -f "$f"; exit $r'
 # stdin:
 {
@@ -8,8 +8,8 @@ _t() { local t=${EPOCHREALTIME/[.,]/}; echo "${t}000"; }
 _done() { echo "oar-p2p-timing $1 $(( $(_t) - $2 ))"; }
 s=$(_t)
 ip -b - <<'OARP2P_IP'
-addr del 10.17.0.1/32 dev bond0
-addr del 10.17.0.2/32 dev bond0
+addr del 10.16.0.1/32 dev bond0
+addr del 10.16.0.2/32 dev bond0
 route del 10.0.0.0/8 dev bond0
 OARP2P_IP
 _done ip $s
@@ -23,6 +23,7 @@ mkdir -p /run/oar-p2p
 echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz
 s=$(_t)
 nft -f - <<'OARP2P_NFT'
+add table ip oar-p2p
 delete table ip oar-p2p
 OARP2P_NFT
 _done nft $s

@@ -1,3 +1,0 @@
-# host: gengar-1
-# command: rm -rf /tmp/oar-p2p.lock
-# stdin:
