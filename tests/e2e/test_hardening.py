@@ -2,8 +2,9 @@
 
 On the 3-machine testbed: the job lock held (by hand, and by a running `apply`) makes every
 writing command refuse without writing; a `destroy` killed after its nft transaction
-committed is finished by the next one; a root qdisc the tool did not install is left on an
-interface the spec does not use and refused (naming the machine) on one it needs.
+committed (the state planted), or killed by SIGKILL at several points, is finished by the
+next one; a root qdisc the tool did not install is left on an interface the spec does not
+use and refused (naming the machine) on one it needs.
 """
 
 from __future__ import annotations
@@ -135,6 +136,30 @@ def test_a_destroy_killed_after_its_nft_commit_is_finished_by_the_next(
         assert "htb" not in node(testbed, h, "tc", "qdisc", "show", "dev", "bond0"), h
     again = cli_ok(testbed, "destroy", spec)
     assert "No changes." in again.stdout
+
+
+@pytest.mark.parametrize("delay", [0.5, 1.5, 3.0])
+def test_a_destroy_killed_at_any_point_is_finished_by_the_next(
+    testbed: Testbed, exp: Path, delay: float
+) -> None:
+    """SIGKILL the CLI `delay` seconds into a destroy (connecting, reading, or writing),
+    then break its lock and destroy again: nothing of ours is left, and a third destroy
+    has nothing to do."""
+    spec = str(exp / "spec.yaml")
+    cli_ok(testbed, "apply", spec)
+    proc = _popen_cli(testbed, "destroy", spec)
+    try:
+        time.sleep(delay)
+        proc.kill()
+    finally:
+        proc.communicate(timeout=60)
+    print(f"destroy killed after {delay} s: exit {proc.returncode}")
+    cli_ok(testbed, "force-unlock", spec)
+    cli_ok(testbed, "destroy", spec)
+    for h in MACHINES:
+        assert "oar-p2p" not in node(testbed, h, "nft", "list", "tables"), h
+        assert "htb" not in node(testbed, h, "tc", "qdisc", "show", "dev", "bond0"), h
+    assert "No changes." in cli_ok(testbed, "destroy", spec).stdout
 
 
 def test_foreign_root_qdiscs_survive_and_are_not_taken_over(testbed: Testbed, exp: Path) -> None:
