@@ -12,6 +12,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema, field_validator
 
 from oar_p2p.errors import ValueParseError
+from oar_p2p.spec.selection import parse_ranges
+from oar_p2p.spec.templates import (
+    CONTAINER_NAME_RULE,
+    NAME_FIELDS,
+    VALUE_FIELDS,
+    check_container_name,
+    check_template,
+    render,
+)
 from oar_p2p.spec.values import (
     HOSTNAME_RULE,
     SIGNAL_NAME_RULE,
@@ -36,11 +45,8 @@ __all__ = [
 PullPolicy = Literal["missing", "always", "never"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
-_CONTAINER_NAME_RULE = "letters, digits, '_', '.', '-', starting with a letter or digit"
-_CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TEMPLATE_FIELDS = {"index", "address", "machine", "addresses", "name"}
-_FIELD_RE = re.compile(r"\{([^{}]*)\}")
+_PROBE = {"index": 0, "address": "10.0.0.1", "machine": "m"}
 
 
 class _Model(BaseModel):
@@ -168,12 +174,10 @@ class ContainerGroup(_Model):
     @field_validator("name")
     @classmethod
     def _name_template(cls, v: str) -> str:
-        _check_template(v)
-        probe = v.format(index=0, address="10.0.0.1", machine="m", addresses="", name="")
-        if not _CONTAINER_NAME.fullmatch(probe):
-            raise ValueError(
-                f"container name {probe!r} is invalid: allowed: {_CONTAINER_NAME_RULE}"
-            )
+        # a first check with probe values; every rendered name is checked (project.py)
+        probe = _template(v, NAME_FIELDS)
+        if not check_container_name(probe):
+            raise ValueError(f"container name {probe!r} is invalid: allowed: {CONTAINER_NAME_RULE}")
         return v
 
     @field_validator("env")
@@ -185,14 +189,14 @@ class ContainerGroup(_Model):
                     f"env key {key!r} is invalid: allowed: letters, digits and '_', "
                     "not starting with a digit"
                 )
-            _check_template(value)
+            _template(value, VALUE_FIELDS)
         return v
 
     @field_validator("command")
     @classmethod
     def _command(cls, v: list[str]) -> list[str]:
         for arg in v:
-            _check_template(arg)
+            _template(arg, VALUE_FIELDS)
         return v
 
     @field_validator("image")
@@ -217,33 +221,9 @@ class ContainerGroup(_Model):
         return v
 
 
-def _check_template(text: str) -> None:
-    for field in _FIELD_RE.findall(text.replace("{{", "").replace("}}", "")):
-        if field not in _TEMPLATE_FIELDS:
-            raise ValueError(
-                f"unknown template field {{{field}}}: allowed: "
-                + ", ".join(f"{{{f}}}" for f in sorted(_TEMPLATE_FIELDS))
-            )
-    try:
-        text.format(index=0, address="", machine="", addresses="", name="")
-    except (ValueError, IndexError, KeyError) as exc:
-        raise ValueError(
-            f"bad template {text!r}: {exc}; write '{{{{' for a literal brace"
-        ) from None
-
-
-def parse_ranges(text: str) -> list[int]:
-    """`0-3,7` -> [0, 1, 2, 3, 7]."""
-    out: list[int] = []
-    for part in text.split(","):
-        lo, sep, hi = part.strip().partition("-")
-        if not lo.isdigit() or (sep and not hi.isdigit()):
-            raise ValueError(f"bad address range {text!r}: allowed: `all`, or like `0-9,20`")
-        start, end = int(lo), int(hi) if sep else int(lo)
-        if end < start:
-            raise ValueError(f"bad address range {part.strip()!r}: end before start")
-        out.extend(range(start, end + 1))
-    return out
+def _template(text: str, fields: frozenset[str]) -> str:
+    check_template(text, fields)
+    return render(text, {**_PROBE, "addresses": "", "name": ""}, fields)
 
 
 class SignalEntry(_Model):
