@@ -23,10 +23,15 @@ from oar_p2p.spec.templates import (
 )
 from oar_p2p.spec.values import (
     HOSTNAME_RULE,
+    IFACE_RULE,
+    MAX_SIGNAL_DELAY,
     SIGNAL_NAME_RULE,
     AddressPolicy,
+    check_ssh_alias,
     is_hostname,
+    is_interface_name,
     parse_signal_name,
+    signal_delay_problem,
 )
 from oar_p2p.vocab import ExecutorKind, HostKeyPolicy
 
@@ -58,7 +63,17 @@ class MachineOverrideSpec(_Model):
 
     index: int | None = Field(default=None, ge=0, le=255)
     cpus: int | None = Field(default=None, ge=1)
-    interface: str | None = None
+    interface: str | None = Field(default=None, description=IFACE_RULE)
+
+    @field_validator("interface")
+    @classmethod
+    def _interface(cls, v: str | None) -> str | None:
+        if v is not None and not is_interface_name(v):
+            raise ValueError(f"interface {v!r} is invalid: allowed: {IFACE_RULE}")
+        return v
+
+
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
 
 class ClusterSpec(_Model):
@@ -81,6 +96,24 @@ class ClusterSpec(_Model):
     ssh_config: str | None = Field(default=None, description="ssh config file to read")
     host_key_policy: HostKeyPolicy | None = None
     concurrency_limit: int | None = Field(default=None, ge=0, description="0 = no cap")
+
+    @field_validator("frontend")
+    @classmethod
+    def _frontend(cls, v: str | None) -> str | None:
+        try:
+            return None if v is None else check_ssh_alias(v, "frontend")
+        except ValueParseError as exc:
+            raise ValueError(exc.message.removeprefix("frontend: ")) from None
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, v: str | None) -> str | None:
+        if v is not None and not _USER.fullmatch(v):
+            raise ValueError(
+                f"user name {v!r} is invalid: allowed: 1-64 of letters, digits, '_', '.', '-', "
+                "not starting with '.' or '-'"
+            )
+        return v
 
     @field_validator("machines")
     @classmethod
@@ -230,7 +263,19 @@ class SignalEntry(_Model):
     """A signal file that appears `delay` seconds after all containers started."""
 
     name: str = Field(description=SIGNAL_NAME_RULE)
-    delay: float = Field(ge=0, description="seconds after the last container started")
+    delay: float = Field(
+        ge=0,
+        description="seconds after the last container started",
+        json_schema_extra={"maximum": MAX_SIGNAL_DELAY},
+    )
+
+    @field_validator("delay")
+    @classmethod
+    def _delay(cls, v: float) -> float:
+        problem = signal_delay_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
 
     @field_validator("name")
     @classmethod
