@@ -121,7 +121,11 @@ selection = st.one_of(
 )
 
 
-def depth_bomb_yaml(depth: st.SearchStrategy[int] = st.integers(1, 1500)) -> st.SearchStrategy[str]:
+_YAML_DEPTH = st.integers(1, 1500)
+_JSON_DEPTH = st.integers(1, 3000)
+
+
+def depth_bomb_yaml(depth: st.SearchStrategy[int] = _YAML_DEPTH) -> st.SearchStrategy[str]:
     """Nested flow lists/maps, or block lists, of a drawn depth."""
 
     def flow(n: int, kind: str) -> str:
@@ -136,7 +140,7 @@ def depth_bomb_yaml(depth: st.SearchStrategy[int] = st.integers(1, 1500)) -> st.
     )
 
 
-def depth_bomb_json(depth: st.SearchStrategy[int] = st.integers(1, 3000)) -> st.SearchStrategy[str]:
+def depth_bomb_json(depth: st.SearchStrategy[int] = _JSON_DEPTH) -> st.SearchStrategy[str]:
     return st.tuples(depth, st.sampled_from(["[]", "{}", "mixed"])).map(lambda t: _json_nest(*t))
 
 
