@@ -26,3 +26,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"property cases: {sum(RUNS.values())} test bodies run in {len(RUNS)} tests "
         f"(profile {PROFILE}); peak RSS {peak_mib:.0f} MiB"
     )
+    for name, runs in sorted(RUNS.items()):
+        terminalreporter.write_line(f"  {runs:7d}  {name}")
