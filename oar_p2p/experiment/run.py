@@ -115,6 +115,7 @@ class _Run:
         self.timed_out = False
         self.interrupted = False
         self.phase = "create"
+        self.waiter: threading.Thread | None = None  # the `docker wait` of every machine
 
     def report(self, phase: str, add: int, total: int, unit: str = "containers") -> None:
         """Progress of `phase`: `add` more units done (a negative `add` starts the phase)."""
@@ -190,12 +191,19 @@ class _Run:
             self.interrupted = True
             self.notes.append("interrupted (Ctrl-C): containers stopped, logs collected, removed")
             self.stop()
+            self.settle()
+
+    def settle(self) -> None:
+        """After a stop: let every `docker wait` return before collecting (real time)."""
+        if self.waiter is not None:
+            self.waiter.join(self.options.stop_grace + 30.0)
 
     def abort(self) -> None:
         """After any failure: stop and collect what may have run, remove; never raises."""
         try:
             if self.phase != "create":
                 self.stop()
+                self.settle()
                 self.collect()
         except Exception as exc:  # the original failure is the one re-raised
             self.notes.append(f"collecting after the failure failed: {describe_failure(exc)}")
@@ -224,7 +232,8 @@ class _Run:
     def execute(self, t0: float, t0_wall: float) -> bool:
         """Fire signals and wait for every container; True when the run timed out."""
         done = threading.Event()
-        threading.Thread(target=self._wait_all, args=(done,), daemon=True).start()
+        self.waiter = threading.Thread(target=self._wait_all, args=(done,), daemon=True)
+        self.waiter.start()
         timeout = self.options.timeout
         deadline = None if timeout is None else t0 + timeout
         fire_signals(

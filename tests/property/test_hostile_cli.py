@@ -19,7 +19,8 @@ from oar_p2p import cli
 from tests.property.profile import CI_TOTAL, SHARES, cases, counted
 from tests.property.strategies import byte_damage, spec_text
 
-cli._register()
+# the CLI is being restructured: `build_app()` (the package) or `app` after `_register()`
+APP = cli.build_app() if hasattr(cli, "build_app") else (cli._register(), cli.app)[1]
 pytestmark = pytest.mark.timeout(900)
 _DIR = Path(tempfile.mkdtemp(prefix="oar-p2p-property-cli-"))
 (_DIR / "latency.txt").write_text("0 1 2 3 4\n1 0 1 2 3\n2 1 0 1 2\n3 2 1 0 1\n4 3 2 1 0\n")
@@ -35,7 +36,7 @@ def test_validate_and_offline_plan(data: st.DataObject, command: list[str]) -> N
     text = data.draw(spec_text())
     damaged = data.draw(st.booleans())
     SPEC.write_bytes(data.draw(byte_damage(text)) if damaged else text.encode("utf-8", "replace"))
-    result = CliRunner().invoke(cli.app, [*command, str(SPEC)])
+    result = CliRunner().invoke(APP, [*command, str(SPEC)])
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception
     )

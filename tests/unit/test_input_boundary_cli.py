@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from oar_p2p import cli
 
-cli._register()
+# the CLI is being restructured: `build_app()` (the package) or `app` after `_register()`
+APP = cli.build_app() if hasattr(cli, "build_app") else (cli._register(), cli.app)[1]
 ROOT = Path(__file__).resolve().parents[2]
 MATRIX = "0 1 2 3 4\n1 0 1 2 3\n2 1 0 1 2\n3 2 1 0 1\n4 3 2 1 0\n"
 BASE = """\
@@ -33,7 +34,7 @@ GROUP = 'containers:\n  - name: "{name}"\n    image: alpine\n'
 
 
 def _invoke(*args: str, stdin: bytes | None = None):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli.app, list(args), input=stdin)
+    return CliRunner().invoke(APP, list(args), input=stdin)
 
 
 def _error(result) -> str:  # type: ignore[no-untyped-def]
