@@ -256,7 +256,7 @@ class _Run:
             return False
         self.notes.append(f"run timeout of {timeout:g} s reached: containers stopped")
         self.stop()
-        self.clock.wait(done, self.options.stop_grace + 30.0)
+        self.settle()
         return True
 
     def _wait_all(self, done: threading.Event) -> None:
