@@ -107,8 +107,8 @@ def _parse_hop(text: str) -> Hop:
         port = tail.removeprefix(":") or None
     elif rest.count(":") == 1:
         host, port = rest.split(":")
-    if port is not None and not port.isdigit():
-        raise InputError(f"invalid ProxyJump hop {text!r}: the port must be a number")
+    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port[:6]) < 65536):
+        raise InputError(f"invalid ProxyJump hop {text!r}: the port must be a number 1-65535")
     return Hop(host=host, user=user or None, port=int(port) if port else None)
 
 

@@ -175,3 +175,10 @@ def test_hostile_aliases_are_refused_naming_where(alias: str) -> None:
 def test_the_transport_refuses_a_hostile_frontend(tmp_path: Path) -> None:
     with pytest.raises(ValueParseError, match="the frontend: invalid ssh alias"):
         SshTransport(frontend="-oProxyCommand=touch /tmp/x", config=SshConfig("", home=tmp_path))
+
+
+@pytest.mark.parametrize("hop", ["gw:0", "gw:65536", "gw:99999999999", "gw:²"])
+def test_a_proxyjump_port_out_of_range_is_the_tools_error(hop: str) -> None:
+    cfg = SshConfig(f"Host fe\n  ProxyJump {hop}\n", home=Path("/nonexistent"), local_user="a")
+    with pytest.raises(InputError, match=r"the port must be a number 1-65535"):
+        cfg.resolve("fe")
