@@ -87,7 +87,7 @@ def read_input(path: Path | None, fmt: InputFormat, *, stdin: BinaryIO | None = 
     try:
         if path is None:
             if stdin is None:
-                raise InputError("no input given")
+                raise fmt.error(f"no {fmt.what} given (allowed: a file, or standard input)")
             data = stdin.read(fmt.max_bytes + 1)
         else:
             with path.open("rb") as fh:

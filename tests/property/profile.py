@@ -4,6 +4,11 @@
     OAR_P2P_PROPERTY_PROFILE=long   100,000 cases in total (about ten times as long)
     OAR_P2P_PROPERTY_PROFILE=smoke  500 cases in total, for a quick local check
 
+The long run, from the repository root (about 13 minutes on 2 cores, peak RSS in the
+summary line; `/usr/bin/time -v` in front gives the process's own figures):
+
+    OAR_P2P_PROPERTY_PROFILE=long python3 -m pytest -q -p no:cacheprovider tests/property
+
 Each test declares its share of the CI total with `cases(n)`; the shares add up to 10,000
 (`test_the_ci_profile_totals_ten_thousand_cases` keeps them honest). Every run of a test
 body is counted (`counted`), and the total, the profile and the peak memory are printed at
