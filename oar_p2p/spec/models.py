@@ -51,6 +51,7 @@ PullPolicy = Literal["missing", "always", "never"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_INDEX = 999_999_999  # far beyond any network; keeps every index printable
 _PROBE = {"index": 0, "address": "10.0.0.1", "machine": "m"}
 
 
@@ -248,6 +249,8 @@ class ContainerGroup(_Model):
         if isinstance(v, list):
             if any(i < 0 for i in v):
                 raise ValueError("address indices must be >= 0")
+            if any(i > MAX_INDEX for i in v):  # a 0x... YAML integer has no digit limit
+                raise ValueError(f"address indices must be at most {MAX_INDEX}")
             return v
         if v != "all":
             parse_ranges(v)

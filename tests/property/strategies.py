@@ -110,6 +110,7 @@ _BOUND = st.one_of(
 )
 selection = st.one_of(
     st.sampled_from(["all", "0-49999999", ",".join(["0-3"] * 500), "0-", "-", "3-1"]),
+    st.sampled_from(["[0x" + "f" * 5000 + "]", "[1, 0x" + "f" * 300 + "]", "[.inf]", "[1e9]"]),
     st.lists(
         st.tuples(_BOUND, st.sampled_from(["-", "", "--"]), _BOUND).map(
             lambda t: f"{t[0]}{t[1]}{t[2] if t[1] else ''}"

@@ -217,6 +217,15 @@ def test_a_huge_address_range_is_refused_before_it_is_built(tmp_path: Path) -> N
     )
 
 
+def test_a_hex_index_past_the_digit_limit_is_located(tmp_path: Path) -> None:
+    body = BASE + GROUP.replace("{name}", "p{index}") + f"    addresses: [0x{'f' * 5000}]\n"
+    where, msg = _located(tmp_path, body)
+    assert (where, msg) == (
+        "11:16",
+        "containers.0.addresses: address indices must be at most 999999999",
+    )
+
+
 @pytest.mark.parametrize("args", [("validate",), ("plan", "--offline", "--show-commands")])
 def test_an_interface_override_that_is_not_a_name_is_located(
     tmp_path: Path, args: tuple[str, ...]
