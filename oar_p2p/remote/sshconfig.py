@@ -132,16 +132,25 @@ def _inline_includes(text: str, base: Path, depth: int = 0, file: str = "ssh con
         raise InputError(f"ssh config: Include nested more than {_MAX_INCLUDE_DEPTH} deep")
     _check_ports(text, file)
     out: list[str] = []
-    for line in text.splitlines():
+    for lineno, line in enumerate(text.splitlines(), start=1):
         match = _INCLUDE.match(line)
         if match is None:
             out.append(line)
             continue
         for pattern in match.group(1).split():
-            path = Path(os.path.expanduser(pattern))
+            path = _expand(pattern, base.parent) if pattern.startswith("~") else Path(pattern)
             path = path if path.is_absolute() else base / path
             for name in sorted(glob.glob(str(path))):
-                included = Path(name).read_text(errors="replace")
+                try:
+                    included = Path(name).read_text(errors="replace")
+                except OSError as exc:  # a directory (`Include ~`), unreadable, vanished
+                    raise InputError(
+                        f"Include {pattern}: cannot read {name}: {exc.strerror or exc} "
+                        "(allowed: readable ssh config files)",
+                        file=file,
+                        line=lineno,
+                        col=match.start(1) + 1,
+                    ) from None
                 out.append(_inline_includes(included, base, depth + 1, name))
     return "\n".join(out)
 

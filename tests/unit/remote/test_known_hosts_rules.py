@@ -182,3 +182,14 @@ def test_a_proxyjump_port_out_of_range_is_the_tools_error(hop: str) -> None:
     cfg = SshConfig(f"Host fe\n  ProxyJump {hop}\n", home=Path("/nonexistent"), local_user="a")
     with pytest.raises(InputError, match=r"the port must be a number 1-65535"):
         cfg.resolve("fe")
+
+
+@pytest.mark.parametrize("pattern", ["~", "~/.ssh", "/"])
+def test_an_include_of_a_directory_is_located(tmp_path: Path, pattern: str) -> None:
+    # found by the long property run: `Include ~` raised IsADirectoryError
+    (tmp_path / ".ssh").mkdir()
+    config = tmp_path / ".ssh" / "config"
+    with pytest.raises(InputError) as err:
+        SshConfig(f"Host x\nInclude {pattern}\n", path=config, home=tmp_path, local_user="a")
+    assert (err.value.file, err.value.line, err.value.col) == (str(config), 2, 9)
+    assert "cannot read" in err.value.message and "Is a directory" in err.value.message
