@@ -26,7 +26,7 @@ from array import array
 from collections.abc import Mapping
 from pathlib import Path
 
-from oar_p2p.errors import MatrixError
+from oar_p2p.inputs import MATRIX, Input, read_input
 from oar_p2p.matrix import LatencyMatrix, parse_matrix
 
 __all__ = ["KEEP", "MIN_BYTES", "cache_dir", "load_matrix", "load_matrix_cached"]
@@ -50,34 +50,27 @@ def cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
 
 def load_matrix(path: Path, env: Mapping[str, str] = os.environ) -> LatencyMatrix:
     """The matrix in the file at `path` (through the cache for large files)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MatrixError(f"cannot read latency matrix: {exc.strerror}", file=str(path)) from None
-    return load_matrix_cached(data, str(path), cache_dir(env))
+    source = read_input(path, MATRIX)  # the input boundary: size, decoding, control chars
+    return _load(source, cache_dir(env))
 
 
 def load_matrix_cached(data: bytes, file: str, root: Path | None) -> LatencyMatrix:
     """The matrix in `data` (the file's bytes), from the cache when it holds it."""
+    return _load(Input(file, data, MATRIX), root)
+
+
+def _load(source: Input, root: Path | None) -> LatencyMatrix:
+    # a cache hit skips decoding: the entry's key is the sha256 of bytes that decoded once
+    data, file = source.data, source.file
     if root is None or len(data) < MIN_BYTES:
-        return parse_matrix(_text(data, file), file)
+        return parse_matrix(source.text(), file)
     entry = root / "matrices" / f"{hashlib.sha256(data).hexdigest()}.f64"
     hit = _read(entry, file)
     if hit is not None:
         return hit
-    matrix = parse_matrix(_text(data, file), file)
+    matrix = parse_matrix(source.text(), file)
     _write(entry, matrix)
     return matrix
-
-
-def _text(data: bytes, file: str) -> str:
-    try:
-        return data.decode()
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise MatrixError(
-            "the latency matrix is not text (allowed: UTF-8 lines of numbers)", file=file, line=line
-        ) from None
 
 
 def _read(entry: Path, file: str) -> LatencyMatrix | None:

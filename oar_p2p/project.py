@@ -19,6 +19,13 @@ from oar_p2p.matrix import LatencyMatrix
 from oar_p2p.matrix_file import load_matrix
 from oar_p2p.spec.load import LoadedSpec, load_spec
 from oar_p2p.spec.models import MachineOverrideSpec, Spec
+from oar_p2p.spec.selection import select_indices
+from oar_p2p.spec.templates import (
+    CONTAINER_NAME_RULE,
+    NAME_FIELDS,
+    check_container_name,
+    render,
+)
 
 __all__ = [
     "Project",
@@ -121,30 +128,29 @@ def build_project_network(project: Project, machines: Sequence[Machine]) -> Netw
 
 
 def _check_containers(project: Project, network: Network) -> None:
-    from oar_p2p.spec.models import parse_ranges
-
     n = len(network.addresses)
     names: dict[str, int] = {}  # rendered container name -> group that first rendered it
     for gi, group in enumerate(project.spec.containers):
-        sel = group.addresses
-        indices = (
-            range(n) if sel == "all" else (sel if isinstance(sel, list) else parse_ranges(sel))
-        )
-        bad = [i for i in indices if i >= n]
-        if bad:
-            raise project.loaded.locator.error(
-                ("containers", gi, "addresses"),
-                f"address index {bad[0]} does not exist (allowed: 0..{n - 1}, the network has "
-                f"{n} addresses)",
-            )
-        for i in dict.fromkeys(indices):
+        try:
+            indices = select_indices(group.addresses, n)
+        except ValueError as exc:
+            raise project.loaded.locator.error(("containers", gi, "addresses"), str(exc)) from None
+        for i in indices:
             a = network.addresses[i]
-            name = group.name.format(index=i, address=a.ip, machine=a.machine, addresses="")
+            values = {"index": i, "address": a.ip, "machine": a.machine}
+            name = render(group.name, values, NAME_FIELDS)
+            where = ("containers", gi, "name")
+            if not check_container_name(name):  # every address's name, not only the first
+                raise project.loaded.locator.error(
+                    where,
+                    f"container name {name!r} (address {i}) is invalid: allowed: "
+                    f"{CONTAINER_NAME_RULE}",
+                )
             if name in names:
                 first = names[name]
                 by = f"containers[{first}]" + ("" if first == gi else f" and containers[{gi}]")
                 raise project.loaded.locator.error(
-                    ("containers", gi, "name"),
+                    where,
                     f"container name {name!r} is rendered more than once (by {by}; allowed: "
                     "unique names, put {index} or {address} in the name template)",
                 )

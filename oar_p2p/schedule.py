@@ -12,10 +12,13 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
 from oar_p2p.errors import ScheduleError
+from oar_p2p.inputs import SCHEDULE, check_text, position, read_input
 
-__all__ = ["ScheduleEntry", "parse_schedule"]
+__all__ = ["ScheduleEntry", "load_schedule", "parse_schedule"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -35,14 +38,18 @@ class ScheduleEntry:
         return int(self.address.split(".")[1])
 
 
-def _pos(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, col
+_pos = position
+
+
+def load_schedule(path: Path | None, stdin: BinaryIO | None = None) -> list[ScheduleEntry]:
+    """Read (the file at `path`, else `stdin`'s bytes), decode and parse a schedule."""
+    source = read_input(path, SCHEDULE, stdin=stdin)
+    return parse_schedule(source.text(), source.file)
 
 
 def parse_schedule(text: str, file: str = "<stdin>") -> list[ScheduleEntry]:
     """Parse and validate a schedule; every error names file, line and column."""
+    check_text(text, file, SCHEDULE)  # control characters, nesting: before json's recursion
     decoder = json.JSONDecoder()
     i = _skip(text, 0)
     if i >= len(text) or text[i] != "[":
@@ -62,6 +69,14 @@ def parse_schedule(text: str, file: str = "<stdin>") -> list[ScheduleEntry]:
         except json.JSONDecodeError as exc:
             raise ScheduleError(
                 f"invalid JSON: {exc.msg}", file=file, line=exc.lineno, col=exc.colno
+            ) from None
+        except ValueError:  # an integer of more than 4,300 digits
+            line, col = _pos(text, i)
+            raise ScheduleError(
+                "a number in this entry is too long (allowed: at most 4300 digits)",
+                file=file,
+                line=line,
+                col=col,
             ) from None
         entries.append(_entry(value, text, i, file))
         i = _skip(text, end)

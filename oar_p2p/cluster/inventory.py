@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from oar_p2p.cluster.location import Location, Place
 from oar_p2p.cluster.machines import Machine, MachineSource, TableEntry, lookup
@@ -44,6 +44,7 @@ from oar_p2p.cluster.oar import (
 from oar_p2p.errors import ClusterError, InputError, OarError
 from oar_p2p.remote.pool import for_each_machine, raise_for_failures
 from oar_p2p.remote.transport import LocalTransport, Transport
+from oar_p2p.spec.values import IFACE_RULE, is_interface_name
 
 __all__ = [
     "DISCOVERY_SCRIPT",
@@ -82,6 +83,13 @@ class MachineOverride(BaseModel):
     index: int | None = Field(default=None, ge=0, le=MAX_INDEX)
     cpus: int | None = Field(default=None, ge=1)
     interface: str | None = Field(default=None, min_length=1)
+
+    @field_validator("interface")
+    @classmethod
+    def _interface(cls, v: str | None) -> str | None:
+        if v is not None and not is_interface_name(v):
+            raise ValueError(f"interface {v!r} is invalid: allowed: {IFACE_RULE}")
+        return v
 
 
 @dataclass(frozen=True)
@@ -139,7 +147,7 @@ def list_hostnames(
 def _from_nodefile(location: Location) -> HostList:
     assert location.nodefile is not None
     try:
-        names = parse_nodefile(location.nodefile.read_text())
+        names = parse_nodefile(location.nodefile.read_text(errors="replace"))  # checked names
     except OSError as exc:
         raise OarError(f"cannot read OAR_NODEFILE {location.nodefile}: {exc.strerror}") from None
     if not names:
@@ -194,6 +202,11 @@ def parse_discovery(host: str, text: str) -> Discovered:
     for key in ("peer-route", "default-route"):
         match = _DEV.search(lines.get(key, ""))
         if match and match.group(1) != "lo":
+            if not is_interface_name(match.group(1)):
+                raise ClusterError(
+                    f"{host}: the route's interface {match.group(1)!r} is not an interface "
+                    f"name (allowed: {IFACE_RULE}); set it in the spec's cluster overrides"
+                )
             return Discovered(int(cpus), match.group(1))
     raise ClusterError(f"{host}: no route to the frontend and no default route")
 

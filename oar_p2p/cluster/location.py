@@ -66,7 +66,7 @@ def local_hostname(path: Path = HOSTNAME_FILE, environ: Mapping[str, str] | None
     """The first line of /etc/hostname, else $HOSTNAME, else ''."""
     env = os.environ if environ is None else environ
     try:
-        text = path.read_text()
+        text = path.read_text(errors="replace")
     except OSError:
         text = env.get("HOSTNAME", "")
     lines = text.strip().splitlines()

@@ -33,7 +33,15 @@ from pydantic import BaseModel, ConfigDict
 
 from oar_p2p.desired.addressing import Address
 from oar_p2p.errors import SpecError
-from oar_p2p.spec.models import ContainerGroup, PullPolicy, SignalEntry, Spec, parse_ranges
+from oar_p2p.spec.models import ContainerGroup, PullPolicy, SignalEntry, Spec
+from oar_p2p.spec.selection import OutOfRange, select_indices
+from oar_p2p.spec.templates import (
+    CONTAINER_NAME_RULE,
+    NAME_FIELDS,
+    VALUE_FIELDS,
+    check_container_name,
+    render,
+)
 
 __all__ = [
     "CREATE_OPTIONS",
@@ -194,18 +202,21 @@ def select_addresses(
 
     `position` is the group's place in `containers:` (for the message).
     """
-    if group.addresses == "all":
-        return list(addresses)
-    wanted = group.addresses if isinstance(group.addresses, list) else parse_ranges(group.addresses)
-    bad = [i for i in wanted if i >= len(addresses)]
-    if bad:
-        allowed = f"0-{len(addresses) - 1}" if addresses else "none"
+    try:
+        wanted = select_indices(group.addresses, len(addresses))
+    except OutOfRange as exc:
         raise SpecError(
             f"containers[{position}] ({group.name}): address index "
-            f"{', '.join(map(str, bad))} out of range (allowed: {allowed}; the network has "
-            f"{len(addresses)} addresses)"
-        )
-    return [addresses[i] for i in dict.fromkeys(wanted)]
+            f"{', '.join(map(str, exc.bad))}{_of_range(exc)} out of range (allowed: "
+            f"{exc.allowed()}; the network has {len(addresses)} addresses)"
+        ) from None
+    except ValueError as exc:
+        raise SpecError(f"containers[{position}] ({group.name}): {exc}") from None
+    return [addresses[i] for i in wanted]
+
+
+def _of_range(exc: OutOfRange) -> str:
+    return f" (of the range {exc.span[0]}-{exc.span[1]})" if exc.span else ""
 
 
 def render_containers(
@@ -227,8 +238,9 @@ def render_containers(
                 "machine": a.machine,
                 "addresses": peers,
             }
-            name = group.name.format(**fields, name="")
-            env = {k: v.format(**fields, name=name) for k, v in group.env.items()}
+            name = _name(group, fields, position)
+            fields["name"] = name
+            env = {k: render(v, fields, VALUE_FIELDS) for k, v in group.env.items()}
             out.append(
                 make_container(
                     name=name,
@@ -237,12 +249,22 @@ def render_containers(
                     address=a.ip,
                     image=group.image,
                     env=env,
-                    command=[arg.format(**fields, name=name) for arg in group.command],
+                    command=[render(arg, fields, VALUE_FIELDS) for arg in group.command],
                     pull=group.pull,
                     secret_keys=group.secret_env,
                 )
             )
     return out
+
+
+def _name(group: ContainerGroup, fields: Mapping[str, object], position: int) -> str:
+    name = render(group.name, fields, NAME_FIELDS)
+    if not check_container_name(name):
+        raise SpecError(
+            f"containers[{position}]: container name {name!r} (address {fields['index']}) is "
+            f"invalid: allowed: {CONTAINER_NAME_RULE}"
+        )
+    return name
 
 
 def _check_unique(containers: Sequence[DesiredContainer]) -> None:

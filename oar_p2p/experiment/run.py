@@ -15,7 +15,8 @@ parallel:
                <out>/manifest.json
 
 Ctrl-C after preflight stops the run's containers, collects what logs exist, removes the
-containers and returns a result with ``interrupted=True``; a second Ctrl-C propagates.
+containers and returns a result with ``interrupted=True``; a second Ctrl-C propagates. Any
+other exception after preflight stops, collects and removes them too, then propagates.
 Nothing here prints: progress goes to a callback, the outcome is a `RunResult`.
 """
 
@@ -26,8 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from oar_p2p.desired.containers import LABEL_EXPERIMENT, DesiredContainer, Experiment
-from oar_p2p.errors import ClusterError, OarP2PError, RemoteCommandError
+from oar_p2p.desired.containers import DesiredContainer, Experiment
+from oar_p2p.errors import ClusterError, RemoteCommandError
 from oar_p2p.experiment import scripts
 from oar_p2p.experiment.logs import extract_logs, manifest, tail_file, write_manifest
 from oar_p2p.experiment.model import (
@@ -37,7 +38,8 @@ from oar_p2p.experiment.model import (
     RunOptions,
     RunResult,
 )
-from oar_p2p.experiment.scripts import SHELL, SIGNAL_DIR, ImageReport
+from oar_p2p.experiment.preflight import preflight_problems
+from oar_p2p.experiment.scripts import SHELL
 from oar_p2p.experiment.signals import Clock, SignalFiring, SystemClock, fire_signals
 from oar_p2p.observe.docker import inspect_command, parse_docker_inspect, parse_docker_ps
 from oar_p2p.remote.pool import describe_failure, for_each_machine, raise_for_failures
@@ -83,45 +85,6 @@ def destroy_containers(
     return raise_for_failures(results, "removing containers")
 
 
-def preflight_problems(
-    host: str,
-    experiment: Experiment,
-    report: ImageReport,
-    present: Sequence[ContainerState],
-    stderr: str = "",
-) -> list[str]:
-    """Why a run cannot start on `host` (empty: it can). Pure.
-
-    ``ImageReport(True, {"img": "absent"})`` -> ``["gengar-1: image img is not on the
-    machine and its pull policy is `never` (...)"]``.
-    """
-    out = []
-    if not report.signal_dir_ok:
-        out.append(
-            f"{host}: {SIGNAL_DIR} is not a writable directory (docker may have created it "
-            "as root); remove it or make it writable"
-        )
-    detail = "; ".join(stderr.strip().splitlines()[-3:])
-    for image, status in report.images.items():
-        if status == "absent":
-            out.append(
-                f"{host}: image {image} is not on the machine and its pull policy is `never` "
-                "(allowed: load the image on the machine, or use pull: missing|always)"
-            )
-        elif status == "pull-failed":
-            out.append(f"{host}: docker pull {image} failed" + (f": {detail}" if detail else ""))
-    names = {c.name for c in experiment.on(host)}
-    for c in present:
-        owner = c.labels.get(LABEL_EXPERIMENT)
-        if c.name in names and owner != experiment.name:
-            by = f"experiment {owner}" if owner else "no oar-p2p experiment"
-            out.append(
-                f"{host}: a container named {c.name} exists and belongs to {by}; "
-                "remove or rename it (oar-p2p never removes containers it does not own)"
-            )
-    return out
-
-
 class _Run:
     """The state of one run while it executes (explicit, per call)."""
 
@@ -151,6 +114,8 @@ class _Run:
         self.all_started: float | None = None
         self.timed_out = False
         self.interrupted = False
+        self.phase = "create"
+        self.waiter: threading.Thread | None = None  # the `docker wait` of every machine
 
     def report(self, phase: str, add: int, total: int, unit: str = "containers") -> None:
         """Progress of `phase`: `add` more units done (a negative `add` starts the phase)."""
@@ -215,19 +180,35 @@ class _Run:
 
     # -- the run itself -------------------------------------------------------------------
     def drive(self) -> None:
-        """Create, start, signal and wait; Ctrl-C stops, other failures remove and raise."""
+        """Create, start, signal and wait; Ctrl-C stops (the caller collects and removes)."""
         self.began = self.clock.time()
         try:
             self.create()
+            self.phase = "start"  # from here on a container may be running
             t0, self.all_started = self.start()
             self.timed_out = self.execute(t0, self.all_started)
         except KeyboardInterrupt:
             self.interrupted = True
             self.notes.append("interrupted (Ctrl-C): containers stopped, logs collected, removed")
             self.stop()
-        except OarP2PError:
+            self.settle()
+
+    def settle(self) -> None:
+        """After a stop: let every `docker wait` return before collecting (real time)."""
+        if self.waiter is not None:
+            self.waiter.join(self.options.stop_grace + 30.0)
+
+    def abort(self) -> None:
+        """After any failure: stop and collect what may have run, remove; never raises."""
+        try:
+            if self.phase != "create":
+                self.stop()
+                self.settle()
+                self.collect()
+        except Exception as exc:  # the original failure is the one re-raised
+            self.notes.append(f"collecting after the failure failed: {describe_failure(exc)}")
+        finally:
             self.remove()
-            raise
 
     def result(self, outcomes: Sequence[ContainerOutcome]) -> RunResult:
         return RunResult(
@@ -251,7 +232,8 @@ class _Run:
     def execute(self, t0: float, t0_wall: float) -> bool:
         """Fire signals and wait for every container; True when the run timed out."""
         done = threading.Event()
-        threading.Thread(target=self._wait_all, args=(done,), daemon=True).start()
+        self.waiter = threading.Thread(target=self._wait_all, args=(done,), daemon=True)
+        self.waiter.start()
         timeout = self.options.timeout
         deadline = None if timeout is None else t0 + timeout
         fire_signals(
@@ -274,7 +256,7 @@ class _Run:
             return False
         self.notes.append(f"run timeout of {timeout:g} s reached: containers stopped")
         self.stop()
-        self.clock.wait(done, self.options.stop_grace + 30.0)
+        self.settle()
         return True
 
     def _wait_all(self, done: threading.Event) -> None:
@@ -396,15 +378,19 @@ def run_experiment(
     all of them and signals fire on all of them); the machines of the containers are
     always included. `extra` adds keys to the manifest (spec path, plan summary).
     Raises `ClusterError` before anything changes when a machine is not ready (missing
-    image, name taken by a foreign container); on a failure while creating or starting,
-    removes this run's containers and re-raises.
+    image, name taken by a foreign container); on any other failure (remote or not) once
+    containers exist, stops them, collects their logs, removes them and re-raises.
     """
     opts = options or RunOptions()
     run = _Run(transport, experiment, hosts, output_dir, opts, clock or SystemClock(), progress)
     output_dir.mkdir(parents=True, exist_ok=True)
     run.preflight()
-    run.drive()
-    outcomes = run.collect()
+    try:
+        run.drive()
+        outcomes = run.collect()
+    except Exception:  # a remote failure or a bug: nothing this run started is left behind
+        run.abort()
+        raise
     if run.interrupted:
         run.remove()
     result = run.result(outcomes)

@@ -43,6 +43,7 @@ from oar_p2p.remote.ssh_errors import (
 )
 from oar_p2p.remote.sshconfig import Hop, HostConfig, SshConfig
 from oar_p2p.remote.transport import CommandResult, check_result, summarize_command
+from oar_p2p.spec.values import check_ssh_alias
 from oar_p2p.vocab import HostKeyPolicy
 
 __all__ = ["COMPRESS_ABOVE", "HostKeyPolicy", "SshTransport", "compress_stdin", "open_tcp"]
@@ -98,7 +99,8 @@ class SshTransport:
         open_socket: SocketOpener = open_tcp,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.frontend = frontend
+        # the alias reaches ssh_config lookups and `ProxyCommand ... %h`: no options, no shell
+        self.frontend = check_ssh_alias(frontend, "the frontend") if frontend else frontend
         self.username = username or None
         self.host_key_policy = HostKeyPolicy(host_key_policy)
         self.jump = jump

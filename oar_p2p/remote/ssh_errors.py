@@ -182,6 +182,12 @@ def _auth_text(w: Where, exc: AuthFailed) -> str:
 def _host_key_text(w: Where, exc: HostKeyRejected) -> str:
     check = exc.check
     files = ", ".join(str(f) for f in exc.files) or "no known_hosts file"
+    if check.verdict is Verdict.REVOKED:
+        return (
+            f"the host key of {check.name} ({check.key_type} {check.fingerprint}) is REVOKED by "
+            f"an @revoked line at {check.file}:{check.line}; it is never accepted (allowed: a "
+            "host whose key is not revoked; ask the cluster's administrators)"
+        )
     if check.verdict is Verdict.CHANGED:
         return (
             f"the host key of {check.name} has CHANGED: it offers {check.key_type} "

@@ -43,6 +43,11 @@ __all__ = [
 DEFAULT_IDENTITY_NAMES = ("id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk")
 GLOBAL_KNOWN_HOSTS = (Path("/etc/ssh/ssh_known_hosts"), Path("/etc/ssh/ssh_known_hosts2"))
 _INCLUDE = re.compile(r"^\s*include\s+(.+?)\s*$", re.IGNORECASE)
+_PORT = re.compile(r"^\s*port(?:\s*=\s*|\s+)(\S*)", re.IGNORECASE)
+_TOKEN = re.compile(r"%(.?)")
+KNOWN_HOSTS_TOKENS = "%d (home), %u (local user), %h (host name), %n (alias), %p (port), " + (
+    "%r (remote user), %%"
+)
 _MAX_INCLUDE_DEPTH = 8
 
 
@@ -102,32 +107,73 @@ def _parse_hop(text: str) -> Hop:
         port = tail.removeprefix(":") or None
     elif rest.count(":") == 1:
         host, port = rest.split(":")
-    if port is not None and not port.isdigit():
-        raise InputError(f"invalid ProxyJump hop {text!r}: the port must be a number")
+    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port[:6]) < 65536):
+        raise InputError(f"invalid ProxyJump hop {text!r}: the port must be a number 1-65535")
     return Hop(host=host, user=user or None, port=int(port) if port else None)
 
 
-def _inline_includes(text: str, base: Path, depth: int = 0) -> str:
+def _check_ports(text: str, file: str) -> None:
+    """Every ``Port`` line holds a port number, else an error at ``file:line:col``."""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        match = _PORT.match(line)
+        value = match.group(1) if match else ""
+        if match and not (value.isascii() and value.isdigit() and 0 < int(value[:6]) < 65536):
+            raise InputError(
+                f"Port {value!r} is not a port number (allowed: 1-65535)",
+                file=file,
+                line=lineno,
+                col=match.start(1) + 1,
+            )
+
+
+def _inline_includes(text: str, base: Path, depth: int = 0, file: str = "ssh config") -> str:
     """Replace ``Include`` lines by the files they name (paramiko ignores them)."""
     if depth > _MAX_INCLUDE_DEPTH:
         raise InputError(f"ssh config: Include nested more than {_MAX_INCLUDE_DEPTH} deep")
+    _check_ports(text, file)
     out: list[str] = []
-    for line in text.splitlines():
+    for lineno, line in enumerate(text.splitlines(), start=1):
         match = _INCLUDE.match(line)
         if match is None:
             out.append(line)
             continue
         for pattern in match.group(1).split():
-            path = Path(os.path.expanduser(pattern))
+            path = _expand(pattern, base.parent) if pattern.startswith("~") else Path(pattern)
             path = path if path.is_absolute() else base / path
             for name in sorted(glob.glob(str(path))):
-                included = Path(name).read_text(errors="replace")
-                out.append(_inline_includes(included, base, depth + 1))
+                try:
+                    included = Path(name).read_text(errors="replace")
+                except OSError as exc:  # a directory (`Include ~`), unreadable, vanished
+                    raise InputError(
+                        f"Include {pattern}: cannot read {name}: {exc.strerror or exc} "
+                        "(allowed: readable ssh config files)",
+                        file=file,
+                        line=lineno,
+                        col=match.start(1) + 1,
+                    ) from None
+                out.append(_inline_includes(included, base, depth + 1, name))
     return "\n".join(out)
 
 
 def _expand(path: str, home: Path) -> Path:
+    if path == "~":
+        return home
     return Path(home / path[2:] if path.startswith("~/") else path)
+
+
+def _expand_tokens(value: str, tokens: dict[str, str], option: str) -> str:
+    """OpenSSH's ``%`` tokens of a file option: ``%d/.ssh/kh_%h`` -> ``/home/a/.ssh/kh_fe``."""
+
+    def one(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in tokens:
+            raise InputError(
+                f"ssh config: {option} {value!r}: unknown token %{key} "
+                f"(allowed: {KNOWN_HOSTS_TOKENS})"
+            )
+        return tokens[key]
+
+    return _TOKEN.sub(one, value)
 
 
 class SshConfig:
@@ -146,7 +192,9 @@ class SshConfig:
         self.local_user = local_user or getpass.getuser()
         base = self.home / ".ssh"
         try:
-            self._parsed = paramiko.SSHConfig.from_text(_inline_includes(text, base))
+            self._parsed = paramiko.SSHConfig.from_text(
+                _inline_includes(text, base, file=str(path or "ssh config"))
+            )
         except (paramiko.ssh_exception.ConfigParseError, ValueError) as exc:
             where = f" {path}" if path else ""
             raise InputError(f"cannot parse ssh config{where}: {exc}") from None
@@ -169,32 +217,42 @@ class SshConfig:
         self, alias: str, *, user: str | None = None, port: int | None = None
     ) -> HostConfig:
         """The settings for ``alias``; ``user``/``port`` override the file when given."""
-        opts = self._parsed.lookup(alias)
+        try:
+            opts = self._parsed.lookup(alias)
+        except (paramiko.ssh_exception.ConfigParseError, ValueError, KeyError) as exc:
+            where = f"ssh config {self.path}" if self.path else "ssh config"
+            raise InputError(f"{where}: cannot resolve {alias!r}: {exc}") from None
         explicit = list(opts.get("identityfile", []))
         identities = explicit or [str(self.home / ".ssh" / n) for n in DEFAULT_IDENTITY_NAMES]
+        hostname = str(opts.get("hostname", alias))
+        real_port = port or int(opts.get("port", 22))  # checked by _check_ports
+        real_user = user or str(opts.get("user") or self.local_user)
+        tokens = {"d": str(self.home), "u": self.local_user, "h": hostname, "n": alias}
+        tokens |= {"p": str(real_port), "r": real_user, "%": "%"}
         return HostConfig(
             alias=alias,
-            hostname=str(opts.get("hostname", alias)),
-            port=port or int(opts.get("port", 22)),
-            user=user or str(opts.get("user") or self.local_user),
+            hostname=hostname,
+            port=real_port,
+            user=real_user,
             identity_files=tuple(_expand(p, self.home) for p in identities),
             identities_explicit=bool(explicit),
             identities_only=str(opts.get("identitiesonly", "no")).lower() == "yes",
             proxy_jump=parse_proxy_jump(opts.get("proxyjump")),
             proxy_command=opts.get("proxycommand") or None,
-            known_hosts_files=self._known_hosts(opts.get("userknownhostsfile")),
-            global_known_hosts_files=self._global_known_hosts(opts.get("globalknownhostsfile")),
+            known_hosts_files=self._files(
+                opts.get("userknownhostsfile"), tokens, "UserKnownHostsFile"
+            )
+            or (self.home / ".ssh" / "known_hosts", self.home / ".ssh" / "known_hosts2"),
+            global_known_hosts_files=self._files(
+                opts.get("globalknownhostsfile"), tokens, "GlobalKnownHostsFile"
+            )
+            or GLOBAL_KNOWN_HOSTS,
             host_key_alias=opts.get("hostkeyalias"),
             config_file=self.path,
         )
 
-    def _global_known_hosts(self, value: str | None) -> tuple[Path, ...]:
+    def _files(self, value: str | None, tokens: dict[str, str], option: str) -> tuple[Path, ...]:
+        """A known_hosts option's files, tokens and ``~`` expanded (empty: the default)."""
         if not value:
-            return GLOBAL_KNOWN_HOSTS
-        return tuple(_expand(v, self.home) for v in value.split())
-
-    def _known_hosts(self, value: str | None) -> tuple[Path, ...]:
-        if not value:
-            ssh = self.home / ".ssh"
-            return (ssh / "known_hosts", ssh / "known_hosts2")
-        return tuple(_expand(v, self.home) for v in value.split())
+            return ()
+        return tuple(_expand(_expand_tokens(v, tokens, option), self.home) for v in value.split())

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from oar_p2p.errors import SpecError
+from oar_p2p.inputs import SPEC, check_text, read_input
 from oar_p2p.spec.models import Spec
 
 __all__ = ["LoadedSpec", "load_spec", "parse_spec_text", "Locator"]
@@ -54,17 +55,14 @@ class LoadedSpec:
 
 
 def load_spec(path: Path) -> LoadedSpec:
-    """Read and validate a spec file."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"cannot read spec: {exc.strerror}", file=str(path)) from None
-    spec, locator = parse_spec_text(text, str(path))
+    """Read and validate a spec file (through the input boundary: `oar_p2p.inputs`)."""
+    spec, locator = parse_spec_text(read_input(path, SPEC).text(), str(path))
     return LoadedSpec(spec=spec, path=path, locator=locator)
 
 
 def parse_spec_text(text: str, file: str) -> tuple[Spec, Locator]:
     """Parse and validate spec text; errors name `file:line:col`."""
+    check_text(text, file, SPEC)  # control characters, depth: before the recursive composer
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -109,6 +107,12 @@ MAX_NODES = 200_000
 
 def _to_python(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]]) -> Any:
     marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if len(path) > SPEC.max_depth:  # an alias inside its own anchor (`&a [*a]`) recurses
+        raise _NodeError(
+            f"the spec nests more than {SPEC.max_depth} levels (allowed: at most "
+            f"{SPEC.max_depth}; check for a YAML alias used inside its own anchor)",
+            *_mark(node),
+        )
     if len(marks) > MAX_NODES:  # aliases can expand exponentially ("billion laughs")
         raise _NodeError(
             f"the spec expands to more than {MAX_NODES} values (allowed: a spec of normal "
@@ -122,13 +126,19 @@ def _to_python(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]]
             if not isinstance(key, str | int) or isinstance(key, bool):
                 raise _NodeError("keys must be strings", *_mark(key_node))
             if key in out:
-                raise _NodeError(f"duplicate key {key!r}", *_mark(key_node))
+                raise _NodeError(f"duplicate key {_shown(key)}", *_mark(key_node))
             marks[(*path, key, "__key__")] = _mark(key_node)
             out[key] = _to_python(value_node, (*path, key), marks)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(n, (*path, i), marks) for i, n in enumerate(node.value)]
-    return yaml.SafeLoader(" ").construct_object(node)
+    try:
+        return yaml.SafeLoader(" ").construct_object(node)
+    except ValueError:  # `1111...` past Python's 4,300-digit limit for int()
+        raise _NodeError(
+            "this number is too long (allowed: at most 4300 digits; quote it for a string)",
+            *_mark(node),
+        ) from None
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -151,7 +161,7 @@ def _first_error(exc: ValidationError, locator: Locator) -> SpecError:
         allowed = _allowed_keys(loc[:-1])
         mark = locator.marks.get((*loc, "__key__")) or locator.at(loc)
         return SpecError(
-            f"unknown key {key!r} (allowed: {', '.join(allowed)})",
+            f"unknown key {_shown(key)} (allowed: {', '.join(allowed)})",
             file=locator.file,
             line=mark[0],
             col=mark[1],
@@ -164,8 +174,17 @@ def _first_error(exc: ValidationError, locator: Locator) -> SpecError:
         line, col = locator.at(loc[:-1])
         return SpecError(f"missing required key {where!r}", file=locator.file, line=line, col=col)
     if kind.startswith(("literal_error", "enum")) or kind.endswith(("_type", "_parsing")):
-        msg = f"{msg}, got {err.get('input')!r}"
+        msg = f"{msg}, got {_shown(err.get('input'))}"
     return locator.error(loc, f"{where}: {msg}")
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """`repr(value)`, shortened; an int too long for `repr` (0x and 5,000 digits) by size."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<an integer of {int.bit_length(value) if isinstance(value, int) else 0} bits>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_union_tag(part: str | int) -> bool:

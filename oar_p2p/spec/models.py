@@ -12,12 +12,26 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema, field_validator
 
 from oar_p2p.errors import ValueParseError
+from oar_p2p.spec.selection import parse_ranges
+from oar_p2p.spec.templates import (
+    CONTAINER_NAME_RULE,
+    NAME_FIELDS,
+    VALUE_FIELDS,
+    check_container_name,
+    check_template,
+    render,
+)
 from oar_p2p.spec.values import (
     HOSTNAME_RULE,
+    IFACE_RULE,
+    MAX_SIGNAL_DELAY,
     SIGNAL_NAME_RULE,
     AddressPolicy,
+    check_ssh_alias,
     is_hostname,
+    is_interface_name,
     parse_signal_name,
+    signal_delay_problem,
 )
 from oar_p2p.vocab import ExecutorKind, HostKeyPolicy
 
@@ -36,11 +50,9 @@ __all__ = [
 PullPolicy = Literal["missing", "always", "never"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
-_CONTAINER_NAME_RULE = "letters, digits, '_', '.', '-', starting with a letter or digit"
-_CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TEMPLATE_FIELDS = {"index", "address", "machine", "addresses", "name"}
-_FIELD_RE = re.compile(r"\{([^{}]*)\}")
+MAX_INDEX = 999_999_999  # far beyond any network; keeps every index printable
+_PROBE = {"index": 0, "address": "10.0.0.1", "machine": "m"}
 
 
 class _Model(BaseModel):
@@ -52,7 +64,17 @@ class MachineOverrideSpec(_Model):
 
     index: int | None = Field(default=None, ge=0, le=255)
     cpus: int | None = Field(default=None, ge=1)
-    interface: str | None = None
+    interface: str | None = Field(default=None, description=IFACE_RULE)
+
+    @field_validator("interface")
+    @classmethod
+    def _interface(cls, v: str | None) -> str | None:
+        if v is not None and not is_interface_name(v):
+            raise ValueError(f"interface {v!r} is invalid: allowed: {IFACE_RULE}")
+        return v
+
+
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
 
 class ClusterSpec(_Model):
@@ -75,6 +97,24 @@ class ClusterSpec(_Model):
     ssh_config: str | None = Field(default=None, description="ssh config file to read")
     host_key_policy: HostKeyPolicy | None = None
     concurrency_limit: int | None = Field(default=None, ge=0, description="0 = no cap")
+
+    @field_validator("frontend")
+    @classmethod
+    def _frontend(cls, v: str | None) -> str | None:
+        try:
+            return None if v is None else check_ssh_alias(v, "frontend")
+        except ValueParseError as exc:
+            raise ValueError(exc.message.removeprefix("frontend: ")) from None
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, v: str | None) -> str | None:
+        if v is not None and not _USER.fullmatch(v):
+            raise ValueError(
+                f"user name {v!r} is invalid: allowed: 1-64 of letters, digits, '_', '.', '-', "
+                "not starting with '.' or '-'"
+            )
+        return v
 
     @field_validator("machines")
     @classmethod
@@ -168,12 +208,10 @@ class ContainerGroup(_Model):
     @field_validator("name")
     @classmethod
     def _name_template(cls, v: str) -> str:
-        _check_template(v)
-        probe = v.format(index=0, address="10.0.0.1", machine="m", addresses="", name="")
-        if not _CONTAINER_NAME.fullmatch(probe):
-            raise ValueError(
-                f"container name {probe!r} is invalid: allowed: {_CONTAINER_NAME_RULE}"
-            )
+        # a first check with probe values; every rendered name is checked (project.py)
+        probe = _template(v, NAME_FIELDS)
+        if not check_container_name(probe):
+            raise ValueError(f"container name {probe!r} is invalid: allowed: {CONTAINER_NAME_RULE}")
         return v
 
     @field_validator("env")
@@ -185,14 +223,14 @@ class ContainerGroup(_Model):
                     f"env key {key!r} is invalid: allowed: letters, digits and '_', "
                     "not starting with a digit"
                 )
-            _check_template(value)
+            _template(value, VALUE_FIELDS)
         return v
 
     @field_validator("command")
     @classmethod
     def _command(cls, v: list[str]) -> list[str]:
         for arg in v:
-            _check_template(arg)
+            _template(arg, VALUE_FIELDS)
         return v
 
     @field_validator("image")
@@ -211,46 +249,36 @@ class ContainerGroup(_Model):
         if isinstance(v, list):
             if any(i < 0 for i in v):
                 raise ValueError("address indices must be >= 0")
+            if any(i > MAX_INDEX for i in v):  # a 0x... YAML integer has no digit limit
+                raise ValueError(f"address indices must be at most {MAX_INDEX}")
             return v
         if v != "all":
             parse_ranges(v)
         return v
 
 
-def _check_template(text: str) -> None:
-    for field in _FIELD_RE.findall(text.replace("{{", "").replace("}}", "")):
-        if field not in _TEMPLATE_FIELDS:
-            raise ValueError(
-                f"unknown template field {{{field}}}: allowed: "
-                + ", ".join(f"{{{f}}}" for f in sorted(_TEMPLATE_FIELDS))
-            )
-    try:
-        text.format(index=0, address="", machine="", addresses="", name="")
-    except (ValueError, IndexError, KeyError) as exc:
-        raise ValueError(
-            f"bad template {text!r}: {exc}; write '{{{{' for a literal brace"
-        ) from None
-
-
-def parse_ranges(text: str) -> list[int]:
-    """`0-3,7` -> [0, 1, 2, 3, 7]."""
-    out: list[int] = []
-    for part in text.split(","):
-        lo, sep, hi = part.strip().partition("-")
-        if not lo.isdigit() or (sep and not hi.isdigit()):
-            raise ValueError(f"bad address range {text!r}: allowed: `all`, or like `0-9,20`")
-        start, end = int(lo), int(hi) if sep else int(lo)
-        if end < start:
-            raise ValueError(f"bad address range {part.strip()!r}: end before start")
-        out.extend(range(start, end + 1))
-    return out
+def _template(text: str, fields: frozenset[str]) -> str:
+    check_template(text, fields)
+    return render(text, {**_PROBE, "addresses": "", "name": ""}, fields)
 
 
 class SignalEntry(_Model):
     """A signal file that appears `delay` seconds after all containers started."""
 
     name: str = Field(description=SIGNAL_NAME_RULE)
-    delay: float = Field(ge=0, description="seconds after the last container started")
+    delay: float = Field(
+        ge=0,
+        description="seconds after the last container started",
+        json_schema_extra={"maximum": MAX_SIGNAL_DELAY},
+    )
+
+    @field_validator("delay")
+    @classmethod
+    def _delay(cls, v: float) -> float:
+        problem = signal_delay_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
 
     @field_validator("name")
     @classmethod

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,7 +25,13 @@ __all__ = [
     "SIGNAL_NAME_RULE",
     "POLICY_RULE",
     "HOSTNAME_RULE",
+    "IFACE_RULE",
+    "MAX_SIGNAL_DELAY",
+    "SSH_ALIAS_RULE",
+    "check_ssh_alias",
     "is_hostname",
+    "is_interface_name",
+    "signal_delay_problem",
 ]
 
 POLICY_RULE = (
@@ -48,6 +55,37 @@ _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 def is_hostname(name: str) -> bool:
     """True for a plain DNS name (`gengar-1`, `gengar-1.nova`); False for anything else."""
     return len(name) <= 253 and _HOSTNAME.fullmatch(name) is not None
+
+
+# An interface name reaches `ip`, `tc` and nft scripts: Linux allows 1-15 bytes without '/',
+# ':' or whitespace; we allow only the characters real names use.
+IFACE_RULE = "1-15 of letters, digits, '_', '.', '-', not '.' or '..' (a Linux interface name)"
+_IFACE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+
+
+def is_interface_name(name: str) -> bool:
+    """True for a plain Linux interface name (`eth0`, `bond0.100`); False for anything else."""
+    return _IFACE.fullmatch(name) is not None and name not in (".", "..")
+
+
+# The frontend alias reaches ssh_config lookups, `ProxyCommand ... %h` and the jump route:
+# anything that could be read as an option (`-oProxyCommand=...`) or by a shell is refused.
+SSH_ALIAS_RULE = (
+    "an ssh host name or Host alias: letters, digits, '.', '_', '-', not starting with '-', "
+    "at most 253 characters (an optional user@ prefix of the same characters)"
+)
+_SSH_ALIAS = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}@)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
+
+
+def check_ssh_alias(text: str, where: str) -> str:
+    """`text` when it is a safe ssh alias/host name, else a `ValueParseError` naming `where`.
+
+    ``check_ssh_alias("dicluster", "--frontend-hostname")`` -> ``"dicluster"``;
+    ``check_ssh_alias("-oProxyCommand=x", "FRONTEND_HOSTNAME")`` raises.
+    """
+    if _SSH_ALIAS.fullmatch(text) is None:
+        raise ValueParseError(f"{where}: invalid ssh alias {text!r}: allowed: {SSH_ALIAS_RULE}")
+    return text
 
 
 class PolicyKind(StrEnum):
@@ -92,6 +130,19 @@ def parse_signal_name(text: str) -> str:
     return text
 
 
+MAX_SIGNAL_DELAY = 7 * 24 * 3600  # seconds: one week
+
+
+def signal_delay_problem(delay: float) -> str | None:
+    """Why `delay` (seconds) is not a valid signal delay, or None when it is."""
+    if not math.isfinite(delay) or not 0 <= delay <= MAX_SIGNAL_DELAY:
+        return (
+            f"signal delay {delay!r} is out of range (allowed: finite seconds from 0 to "
+            f"{MAX_SIGNAL_DELAY}, one week)"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class SignalSpec:
     """`NAME:SECONDS`: fire signal NAME SECONDS after all containers started."""
@@ -102,15 +153,19 @@ class SignalSpec:
     @classmethod
     def parse(cls, text: str) -> SignalSpec:
         rule = (
-            f"allowed: NAME:SECONDS, NAME {SIGNAL_NAME_RULE}, SECONDS a non-negative whole number"
+            f"allowed: NAME:SECONDS, NAME {SIGNAL_NAME_RULE}, SECONDS a non-negative whole number "
+            f"up to {MAX_SIGNAL_DELAY} (one week)"
         )
         name, sep, seconds = text.partition(":")
         if not sep:
             raise ValueParseError(f"invalid signal {text!r}: missing ':'; {rule}")
         if not _SIGNAL_NAME.fullmatch(name):
             raise ValueParseError(f"invalid signal {text!r}: bad name {name!r}; {rule}")
-        if not _NUMBER.fullmatch(seconds):
+        if not _NUMBER.fullmatch(seconds) or len(seconds) > 9:
             raise ValueParseError(f"invalid signal {text!r}: bad delay {seconds!r}; {rule}")
+        problem = signal_delay_problem(int(seconds))
+        if problem:
+            raise ValueParseError(f"invalid signal {text!r}: {problem}")
         return cls(name, int(seconds))
 
     def __str__(self) -> str:

@@ -1,14 +1,15 @@
 """Property tests: every generated input loads or fails with the tool's own error.
 
 Never a traceback (any exception other than OarP2PError fails the test), never a hang
-(pytest-timeout). 5 x 2,000 = 10,000 generated cases.
+(pytest-timeout). These five take 3,100 of the property tier's 10,000 CI cases
+(`tests/property/profile.py`).
 """
 
 from __future__ import annotations
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from oar_p2p.errors import InputError, OarP2PError
@@ -16,9 +17,9 @@ from oar_p2p.matrix import parse_matrix
 from oar_p2p.schedule import parse_schedule
 from oar_p2p.spec.load import parse_spec_text
 from oar_p2p.spec.values import AddressPolicy, SignalSpec
+from tests.property.profile import cases, counted
 
-CASES = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(900)
 
 nasty = st.sampled_from(
     [
@@ -111,8 +112,9 @@ def _mutate(doc: dict, path: tuple[str, ...], new: object) -> dict:
     return out
 
 
-@CASES
+@cases(1000)
 @given(st.sampled_from(PATHS), value)
+@counted
 def test_spec_mutations_load_or_fail_cleanly(path, new):
     text = yaml.safe_dump(_mutate(BASE, path, new), allow_unicode=True)
     try:
@@ -121,8 +123,9 @@ def test_spec_mutations_load_or_fail_cleanly(path, new):
         assert exc.file == "spec.yaml" and exc.line is not None and exc.col is not None
 
 
-@CASES
+@cases(700)
 @given(st.text(max_size=300))
+@counted
 def test_spec_raw_text(text):
     try:
         parse_spec_text(text, "spec.yaml")
@@ -130,7 +133,7 @@ def test_spec_raw_text(text):
         assert exc.file == "spec.yaml"
 
 
-@CASES
+@cases(500)
 @given(
     st.lists(
         st.lists(
@@ -140,6 +143,7 @@ def test_spec_raw_text(text):
     ),
     st.sampled_from([" ", "\t", "  "]),
 )
+@counted
 def test_matrix_text(rows, sep):
     text = "\n".join(sep.join(str(v) for v in row) for row in rows)
     try:
@@ -150,8 +154,9 @@ def test_matrix_text(rows, sep):
         assert all(len(r) == m.dimension for r in m.rows)
 
 
-@CASES
+@cases(500)
 @given(st.one_of(st.text(max_size=200), value.map(lambda v: __import__("json").dumps(v))))
+@counted
 def test_schedule_text(text):
     try:
         parse_schedule(text, "schedule.json")
@@ -159,8 +164,9 @@ def test_schedule_text(text):
         assert exc.file == "schedule.json"
 
 
-@CASES
+@cases(400)
 @given(st.one_of(nasty, st.text(max_size=20), st.from_regex(r"[0-9]{1,4}(/(cpu|machine|core))?")))
+@counted
 def test_policy_and_signal_strings(text):
     for parse in (AddressPolicy.parse, SignalSpec.parse):
         try:
