@@ -13,6 +13,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 
 from oar_p2p.errors import ValueParseError
 from oar_p2p.spec.models import ClusterSpec
+from oar_p2p.spec.values import check_ssh_alias, check_user_name
 from oar_p2p.vocab import ExecutorKind, HostKeyPolicy, choices
 
 __all__ = ["ENV", "Setting", "Settings", "resolve_settings"]
@@ -73,6 +74,15 @@ def _choice(name: str, enum: type[E]) -> Callable[[str], E]:
     return parse
 
 
+FLAG = {"frontend": "frontend-hostname", "username": "cluster-username"}
+
+
+def _checked(check: Callable[[str, str], str], name: str) -> Callable[[str], str]:
+    """A flag or environment value checked by `check`, the error naming both ways to set it."""
+    flag, var = f"--{FLAG[name]}", ENV[name]
+    return lambda text: check(text, f"{flag} / {var}")
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -126,8 +136,12 @@ def resolve_settings(
     spec = spec or ClusterSpec()
     return Settings(
         job=_job(flags, env, spec),
-        frontend=_pick("frontend", flags, env, spec.frontend, None),
-        username=_pick("username", flags, env, spec.username, None),
+        frontend=_pick(
+            "frontend", flags, env, spec.frontend, None, _checked(check_ssh_alias, "frontend")
+        ),
+        username=_pick(
+            "username", flags, env, spec.username, None, _checked(check_user_name, "username")
+        ),
         concurrency_limit=_pick(
             "concurrency_limit",
             flags,

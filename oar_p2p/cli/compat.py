@@ -11,9 +11,9 @@ from oar_p2p.cli.funnel import run_cli
 from oar_p2p.cli.options import ClusterFlags, cluster_options, job_session
 from oar_p2p.cli.render import CompatEvents, echo_lines, report_apply
 from oar_p2p.compat import compat_project, net_show_lines, preview_banner
-from oar_p2p.errors import ClusterError, ScheduleError
+from oar_p2p.errors import ClusterError
 from oar_p2p.render.commands import render_write_script
-from oar_p2p.schedule import parse_schedule
+from oar_p2p.schedule import load_schedule
 from oar_p2p.spec.values import SignalSpec
 from oar_p2p.workflows import compat, reconcile
 from oar_p2p.workflows.connect import Connector
@@ -23,15 +23,6 @@ __all__ = ["register"]
 AddrOpt = typer.Option(..., "--addresses", help="N | N/machine | N/cpu")
 MatrixOpt = typer.Option(..., "--latency-matrix", help="latency matrix file")
 WrapOpt = typer.Option(False, "--matrix-wrap", help="address i uses row i mod dimension")
-
-
-def _read_schedule(schedule: Path | None) -> tuple[str, str]:
-    if schedule is None:
-        return sys.stdin.read(), "<stdin>"
-    try:
-        return schedule.read_text(), str(schedule)
-    except OSError as exc:
-        raise ScheduleError(f"cannot read schedule: {exc.strerror}", file=str(schedule)) from None
 
 
 def _down(connector: Connector, cluster: ClusterFlags, *, containers: bool, name: str) -> int:
@@ -135,8 +126,7 @@ def run_schedule(
     """Run the containers of a JSON schedule on the machines owning their addresses."""
 
     def body() -> int:
-        text, file = _read_schedule(schedule)
-        entries = parse_schedule(text, file)
+        entries = load_schedule(schedule, sys.stdin.buffer if schedule is None else None)
         for s in signal:
             SignalSpec.parse(s)
         events = CompatEvents()

@@ -28,6 +28,7 @@ from oar_p2p.spec.values import (
     SIGNAL_NAME_RULE,
     AddressPolicy,
     check_ssh_alias,
+    check_user_name,
     is_hostname,
     is_interface_name,
     parse_signal_name,
@@ -74,9 +75,6 @@ class MachineOverrideSpec(_Model):
         return v
 
 
-_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
-
-
 class ClusterSpec(_Model):
     """Where the experiment runs."""
 
@@ -109,12 +107,10 @@ class ClusterSpec(_Model):
     @field_validator("username")
     @classmethod
     def _username(cls, v: str | None) -> str | None:
-        if v is not None and not _USER.fullmatch(v):
-            raise ValueError(
-                f"user name {v!r} is invalid: allowed: 1-64 of letters, digits, '_', '.', '-', "
-                "not starting with '.' or '-'"
-            )
-        return v
+        try:
+            return None if v is None else check_user_name(v, "username")
+        except ValueParseError as exc:
+            raise ValueError(exc.message.removeprefix("username: ")) from None
 
     @field_validator("machines")
     @classmethod

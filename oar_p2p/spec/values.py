@@ -88,6 +88,17 @@ def check_ssh_alias(text: str, where: str) -> str:
     return text
 
 
+USER_RULE = "1-64 of letters, digits, '_', '.', '-', not starting with '.' or '-'"
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+def check_user_name(text: str, where: str) -> str:
+    """`text` when it is a plain remote user name, else a `ValueParseError` naming `where`."""
+    if _USER.fullmatch(text) is None:
+        raise ValueParseError(f"{where}: user name {text!r} is invalid: allowed: {USER_RULE}")
+    return text
+
+
 class PolicyKind(StrEnum):
     TOTAL = "total"
     PER_MACHINE = "machine"

@@ -125,11 +125,6 @@ def test_a_deeply_nested_schedule_is_located(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="commands_compat.py (CLI engineers) reads the schedule with read_text(); "
-    "switching it to schedule.load_schedule(path, sys.stdin.buffer) fixes this",
-)
 def test_a_schedule_that_is_not_utf8_is_located(tmp_path: Path) -> None:
     schedule = tmp_path / "schedule.json"
     schedule.write_bytes(b'[{"name": "caf\xe9"}]')

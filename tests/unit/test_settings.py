@@ -146,3 +146,38 @@ def test_env_names_match_the_original_tool() -> None:
     assert ENV["frontend"] == "FRONTEND_HOSTNAME"
     assert ENV["username"] == "CLUSTER_USERNAME"
     assert ENV["concurrency_limit"] == "OAR_P2P_CONCURRENCY_LIMIT"
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "message"),
+    [
+        (
+            {"frontend": "-oProxyCommand=touch /tmp/x"},
+            {},
+            "--frontend-hostname / FRONTEND_HOSTNAME: invalid ssh alias '-oProxyCommand=",
+        ),
+        (
+            {},
+            {"FRONTEND_HOSTNAME": "front; id"},
+            "--frontend-hostname / FRONTEND_HOSTNAME: invalid ssh alias 'front; id'",
+        ),
+        (
+            {},
+            {"CLUSTER_USERNAME": "-l root"},
+            "--cluster-username / CLUSTER_USERNAME: user name '-l root' is invalid",
+        ),
+        ({"host_key_policy": "OFF"}, {}, "invalid host key policy 'OFF': allowed: strict"),
+    ],
+)
+def test_frontend_user_and_policy_flags_and_env_are_checked(
+    flags: dict[str, str], env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueParseError) as info:
+        resolve_settings(flags, env)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_a_plain_frontend_and_user_pass() -> None:
+    s = resolve_settings({"frontend": "dicluster"}, {"CLUSTER_USERNAME": "alice"})
+    assert (s.frontend.value, s.frontend.source) == ("dicluster", "flag")
+    assert (s.username.value, s.username.source) == ("alice", "env CLUSTER_USERNAME")
