@@ -105,4 +105,10 @@ def cluster_lock(transport: Transport, host: str, command: str) -> Iterator[None
 def force_unlock(transport: Transport, host: str) -> str:
     """Remove the lock; returns who held it ('' when there was none)."""
     result = transport.run(host, force_unlock_script(), check=False)
+    if result.status != 0:
+        why = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        raise LockError(
+            f"could not remove the job's lock {LOCK_DIR} on {host}: {why[0]} (made by another "
+            "user? remove it as that user, or as root)"
+        )
     return result.stdout.decode(errors="replace").strip()

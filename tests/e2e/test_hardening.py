@@ -59,6 +59,12 @@ def _writers(exp: Path) -> dict[str, tuple[str, ...]]:
     }
 
 
+def _plant_lock(bed: Testbed) -> None:
+    """A lock as another oar-p2p process of the cluster user would leave it."""
+    script = f"mkdir {LOCK} && printf '%s' '{HOLDER}' > {LOCK}/holder"
+    node(bed, "gengar-1", "sh", "-c", script, user=bed.info().username)
+
+
 def _state(bed: Testbed) -> dict[str, str]:
     """What the tool could have changed on each machine: addresses, qdiscs, table, containers."""
     script = (
@@ -71,7 +77,7 @@ def _state(bed: Testbed) -> dict[str, str]:
 def test_every_writing_command_refuses_while_the_lock_is_held(testbed: Testbed, exp: Path) -> None:
     cli_ok(testbed, "apply", str(exp / "spec.yaml"))
     before = _state(testbed)
-    node(testbed, "gengar-1", "sh", "-c", f"mkdir {LOCK} && printf '%s' '{HOLDER}' > {LOCK}/holder")
+    _plant_lock(testbed)
     try:
         for name, args in _writers(exp).items():
             r = cli(testbed, *args)
@@ -127,7 +133,7 @@ def test_a_destroy_killed_after_its_nft_commit_is_finished_by_the_next(
         node(testbed, h, "sh", "-c",
              "nft delete table ip oar-p2p && "
              "echo '{\"state\": \"pending\"}' > /run/oar-p2p/record.json")  # fmt: skip
-    node(testbed, "gengar-1", "sh", "-c", f"mkdir {LOCK} && printf '%s' '{HOLDER}' > {LOCK}/holder")
+    _plant_lock(testbed)
     cli_ok(testbed, "force-unlock", spec)
     cli_ok(testbed, "destroy", spec)
     for h in MACHINES:

@@ -111,3 +111,20 @@ def test_a_broken_lock_taken_again_survives_the_old_holders_release(tmp_path: Pa
     release = release_script("c0ffee").replace(LOCK_DIR, str(lock_dir))
     subprocess.run(["sh", "-c", release], check=True)
     assert not lock_dir.exists()
+
+
+def test_force_unlock_that_cannot_remove_the_lock_says_so() -> None:
+    fake = FakeTransport(
+        handler=lambda call: Reply(
+            "bob@fe pid 7 (apply) since=1",
+            "rm: cannot remove '/tmp/oar-p2p.lock/holder': Operation not permitted\n",
+            1,
+        )
+    )
+    with pytest.raises(LockError) as info:
+        force_unlock(fake, "gengar-1")
+    assert str(info.value) == (
+        "could not remove the job's lock /tmp/oar-p2p.lock on gengar-1: rm: cannot remove "
+        "'/tmp/oar-p2p.lock/holder': Operation not permitted (made by another user? remove it "
+        "as that user, or as root)"
+    )
