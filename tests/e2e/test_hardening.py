@@ -144,7 +144,7 @@ def test_a_destroy_killed_after_its_nft_commit_is_finished_by_the_next(
     assert "No changes." in again.stdout
 
 
-@pytest.mark.parametrize("delay", [0.5, 1.5, 3.0])
+@pytest.mark.parametrize("delay", [0.8, 2.5])
 def test_a_destroy_killed_at_any_point_is_finished_by_the_next(
     testbed: Testbed, exp: Path, delay: float
 ) -> None:
@@ -191,5 +191,3 @@ def test_foreign_root_qdiscs_survive_and_are_not_taken_over(testbed: Testbed, ex
         assert "default 0x1" in node(testbed, "gengar-3", "tc", "qdisc", "show", "dev", "bond0")
     finally:
         node(testbed, "gengar-3", "sh", "-c", "tc qdisc del dev bond0 root; true")
-    cli_ok(testbed, "apply", spec)
-    cli_ok(testbed, "destroy", spec)
