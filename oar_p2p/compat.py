@@ -12,10 +12,9 @@ import ipaddress
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from oar_p2p.cluster.oar import check_hostname
 from oar_p2p.errors import MatrixError
 from oar_p2p.matrix_file import load_matrix
-from oar_p2p.project import Project
+from oar_p2p.project import Project, check_machine_flags
 from oar_p2p.spec.load import LoadedSpec, Locator
 from oar_p2p.spec.models import ClusterSpec, NetworkSpec, Spec
 from oar_p2p.spec.values import AddressPolicy
@@ -31,8 +30,7 @@ def compat_project(
 ) -> Project:
     """An in-memory project for `net up` / `net preview` (flags instead of a spec file)."""
     AddressPolicy.parse(addresses)  # the original's rule, stated in the error
-    for name in machines or []:
-        check_hostname(name, "--machine")
+    check_machine_flags(machines or [])
     if not latency_matrix.is_file():
         raise MatrixError("latency matrix not found", file=str(latency_matrix))
     spec = Spec(

@@ -14,7 +14,7 @@ from oar_p2p.cluster.machines import Machine, MachineSource, lookup
 from oar_p2p.cluster.oar import check_hostname
 from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.network import Network, build_network
-from oar_p2p.errors import InputError, MatrixError, SpecError
+from oar_p2p.errors import InputError, MatrixError, SpecError, ValueParseError
 from oar_p2p.matrix import LatencyMatrix
 from oar_p2p.matrix_file import load_matrix
 from oar_p2p.spec.load import LoadedSpec, load_spec
@@ -32,6 +32,7 @@ __all__ = [
     "build_project_network",
     "load_project",
     "machines_from_names",
+    "check_machine_flags",
     "offline_machine_names",
     "project_machines",
 ]
@@ -171,7 +172,7 @@ def _check_signals(project: Project) -> None:
 
 def offline_machine_names(project: Project, flags: Sequence[str]) -> list[str]:
     if flags:
-        return [check_hostname(name, "--machine") for name in flags]
+        return check_machine_flags(flags)
     if project.spec.cluster.machines:
         return list(project.spec.cluster.machines)
     raise SpecError(
@@ -179,3 +180,14 @@ def offline_machine_names(project: Project, flags: Sequence[str]) -> list[str]:
         "`cluster.machines` in the spec",
         file=str(project.loaded.path),
     )
+
+
+def check_machine_flags(names: Sequence[str]) -> list[str]:
+    """`--machine` values: each a host name, each given once."""
+    seen: list[str] = []
+    for name in names:
+        check_hostname(name, "--machine")
+        if name in seen:
+            raise ValueParseError(f"--machine {name!r} is given twice (allowed: each machine once)")
+        seen.append(name)
+    return seen

@@ -341,3 +341,16 @@ def test_a_machine_flag_that_is_not_a_hostname_is_one_error_line(
     line = _one_error_line(result)
     assert line.startswith("error: --machine lists the machine "), line
     assert "which is not a hostname: allowed: a DNS name" in line
+
+
+@pytest.mark.parametrize("command", ["plan-offline", "net-preview"])
+def test_a_machine_flag_given_twice_is_one_error_line(project: Path, command: str) -> None:
+    twice = ["--machine", "gengar-1", "--machine", "gengar-1"]
+    if command == "plan-offline":
+        result = run("plan", "--offline", project, *twice)
+    else:
+        matrix = project.parent / "latency.txt"
+        result = run("net", "preview", *twice, "--addresses", "4", "--latency-matrix", matrix)
+    assert _one_error_line(result) == (
+        "error: --machine 'gengar-1' is given twice (allowed: each machine once)"
+    )
