@@ -32,7 +32,10 @@ __all__ = [
     "apply_plan",
     "observe_current",
     "observe_machines",
+    "desired_states",
+    "diff_states",
     "plan_destroy",
+    "with_containers",
     "plan_network",
 ]
 
@@ -116,6 +119,32 @@ def _all_or_raise(
     return {h: r for h, r in results.items() if isinstance(r, MachineState)}
 
 
+def desired_states(session: Session, network: Network) -> dict[str, MachineState]:
+    """What the network asks of every machine of the session."""
+    return {m.hostname: network.machine_state(m) for m in session.machines}
+
+
+def with_containers(
+    states: Mapping[str, MachineState], containers: Mapping[str, Sequence[ContainerState]]
+) -> dict[str, MachineState]:
+    """The states with each machine's containers (none where `containers` has no entry):
+    the experiment then goes through the same diff as the network."""
+    return {h: replace(s, containers=tuple(containers.get(h, ()))) for h, s in states.items()}
+
+
+def diff_states(
+    session: Session,
+    desired: Mapping[str, MachineState],
+    observed: Mapping[str, MachineState],
+    resolution_us: int,
+    refresh: str,
+) -> Plan:
+    """The plan of every observed machine, in the session's order."""
+    hosts = [h for h in session.hosts if h in observed]
+    plans = [diff_machine(desired[h], observed[h], resolution_us) for h in hosts]
+    return Plan(machines=plans, refresh=refresh)
+
+
 def plan_network(
     session: Session,
     network: Network,
@@ -127,11 +156,9 @@ def plan_network(
     With `unreachable`, machines that could not be read are left out of the plan and
     named there (see `observe_machines`); without it, any failed read raises.
     """
-    desired = {m.hostname: network.machine_state(m) for m in session.machines}
+    desired = desired_states(session, network)
     observed = observe_machines(session, desired, refresh, unreachable)
-    res = network.quantizer.resolution_us
-    plans = [diff_machine(desired[h], observed[h], res) for h in session.hosts if h in observed]
-    return Plan(machines=plans, refresh=refresh)
+    return diff_states(session, desired, observed, network.quantizer.resolution_us, refresh)
 
 
 def plan_destroy(
@@ -144,12 +171,8 @@ def plan_destroy(
     empty = {m.hostname: MachineState.empty(m.hostname, m.interface) for m in session.machines}
     observed = observe_machines(session, empty, refresh)
     if containers is not None:
-        empty = {h: replace(s, containers=()) for h, s in empty.items()}
-        observed = {
-            h: replace(s, containers=tuple(containers.get(h, ()))) for h, s in observed.items()
-        }
-    plans = [diff_machine(empty[h], observed[h], 100) for h in session.hosts]
-    return Plan(machines=plans, refresh=refresh)
+        empty, observed = with_containers(empty, {}), with_containers(observed, containers)
+    return diff_states(session, empty, observed, 100, refresh)
 
 
 @dataclass(frozen=True)

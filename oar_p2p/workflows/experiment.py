@@ -19,19 +19,16 @@ from oar_p2p.experiment import (
     RunOptions,
     RunResult,
     destroy_containers,
-    new_run_directory,
-    observe_containers,
     run_experiment,
 )
 from oar_p2p.plan import Plan
 from oar_p2p.session import Session
 from oar_p2p.spec.models import Spec
-from oar_p2p.state import ContainerState, MachineState
+from oar_p2p.state import MachineState
 from oar_p2p.workflows.events import Events
 
 __all__ = [
     "check_run",
-    "observed_containers",
     "states_digest",
     "network_digest",
     "remove_owned_containers",
@@ -63,13 +60,6 @@ def spec_experiment(
     return desired_experiment(spec, network.addresses, states_digest(desired))
 
 
-def observed_containers(
-    session: Session, exp: Experiment, hosts: Sequence[str]
-) -> dict[str, list[ContainerState]]:
-    """The experiment's owned containers on `hosts` (one docker round trip each)."""
-    return observe_containers(session.transport, hosts, exp.name, limit=session.limit)
-
-
 def run_into(
     session: Session,
     exp: Experiment,
@@ -93,11 +83,6 @@ def run_into(
     events.run_finished(result, run_dir)
     check_run(result, run_dir)
     return result
-
-
-def new_run(output: Path) -> Path:
-    """A new timestamped run directory under `output`."""
-    return new_run_directory(output)
 
 
 def check_run(result: RunResult, run_dir: Path) -> None:

@@ -6,28 +6,35 @@ data and tells its progress through `Events`; none prints.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from oar_p2p.apply import ApplyResult, apply_plan, observe_current, observe_machines, plan_destroy
+from oar_p2p.apply import (
+    ApplyResult,
+    apply_plan,
+    desired_states,
+    diff_states,
+    observe_current,
+    observe_machines,
+    plan_destroy,
+    with_containers,
+)
 from oar_p2p.containers_diff import desired_container_states
 from oar_p2p.desired.containers import Experiment
 from oar_p2p.desired.network import Network
 from oar_p2p.diff import diff_machine
 from oar_p2p.errors import ClusterError
-from oar_p2p.experiment import RunStatus, observe_containers, run_status
+from oar_p2p.experiment import RunStatus, new_run_directory, observe_containers, run_status
 from oar_p2p.plan import Plan
 from oar_p2p.plan_file import SavedPlan, check_saved_plan
 from oar_p2p.project import Project, build_project_network, project_machines
 from oar_p2p.session import Session
-from oar_p2p.state import ContainerState, MachineState
+from oar_p2p.state import MachineState
 from oar_p2p.vocab import RefreshMode
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.experiment import (
     network_digest,
-    new_run,
-    observed_containers,
     remove_owned_containers,
     run_into,
     spec_experiment,
@@ -100,12 +107,6 @@ class PlanOutcome:
         return not self.status.up_to_date or self.plan.has_network_changes
 
 
-def _with_containers(
-    states: Mapping[str, MachineState], containers: Mapping[str, Sequence[ContainerState]]
-) -> dict[str, MachineState]:
-    return {h: replace(s, containers=tuple(containers.get(h, ()))) for h, s in states.items()}
-
-
 def plan_machines(
     session: Session,
     project: Project,
@@ -119,18 +120,17 @@ def plan_machines(
     With `unreachable` (see `apply.observe_machines`), machines that cannot be read are left
     out and named there; containers are then not read (no run can happen).
     """
-    desired = {m.hostname: network.machine_state(m) for m in session.machines}
+    desired = desired_states(session, network)
     exp = spec_experiment(project.spec, network, desired)
     observed = observe_machines(session, desired, refresh, unreachable)
     status = None
     if exp is not None and not unreachable:
-        seen = observed_containers(session, exp, list(observed))
+        seen = observe_containers(session.transport, list(observed), exp.name, limit=session.limit)
         status = run_status(exp, seen)
-        desired = _with_containers(desired, desired_container_states(exp, session.hosts))
-        observed = _with_containers(observed, seen)
+        desired = with_containers(desired, desired_container_states(exp, session.hosts))
+        observed = with_containers(observed, seen)
     res = network.quantizer.resolution_us
-    plans = [diff_machine(desired[h], observed[h], res) for h in session.hosts if h in observed]
-    return PlanOutcome(Plan(machines=plans, refresh=refresh), exp, status)
+    return PlanOutcome(diff_states(session, desired, observed, res, refresh), exp, status)
 
 
 def plan_online(session: Session, project: Project, refresh: RefreshMode) -> PlanOutcome:
@@ -215,7 +215,7 @@ def _experiment_step(
     run_into(
         session,
         exp,
-        new_run(request.output_dir),
+        new_run_directory(request.output_dir),
         events,
         timeout=request.timeout,
         extra=extra,
@@ -237,7 +237,8 @@ def destroy(session: Session, experiment: str | None, events: Events) -> ApplyRe
     owned = observe_containers(session.transport, session.hosts, experiment, limit=session.limit)
     plan = plan_destroy(session, containers=owned)
     events.plan(plan)
-    removed = remove_owned_containers(session, experiment) if plan.has_changes else 0
+    holding = [h for h in session.hosts if owned.get(h)]
+    removed = remove_owned_containers(session, experiment, holding) if holding else 0
     if removed:
         events.note(f"removed {removed} owned container(s)")
     if not plan.has_network_changes:
