@@ -26,6 +26,7 @@ from oar_p2p.fields import FIELDS, OMIT
 from oar_p2p.plan import Plan
 from oar_p2p.render.json import render_plan_json
 from oar_p2p.state import MachineState
+from oar_p2p.validation import validated
 
 __all__ = [
     "SavedPlan",
@@ -112,17 +113,18 @@ def load_saved_plan(path: Path) -> SavedPlan | None:
 
 
 def _validate(doc: Mapping[str, Any], file: str | None) -> SavedPlan:
-    try:
-        return SavedPlan.model_validate(doc)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InputError(
-            f"not a valid saved plan: {problems} (allowed: a file written by "
-            "`oar-p2p plan --out`; make it again)",
-            file=file,
-        ) from None
+    return validated(lambda: SavedPlan.model_validate(doc), lambda exc: _not_a_plan(exc, file))
+
+
+def _not_a_plan(exc: ValidationError, file: str | None) -> InputError:
+    problems = "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}" for e in exc.errors()
+    )
+    return InputError(
+        f"not a valid saved plan: {problems} (allowed: a file written by "
+        "`oar-p2p plan --out`; make it again)",
+        file=file,
+    )
 
 
 def check_saved_plan(saved: SavedPlan | Mapping[str, Any], spec: Path, plan: Plan) -> None:

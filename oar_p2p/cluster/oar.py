@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from oar_p2p.errors import OarError
 from oar_p2p.spec.values import HOSTNAME_RULE, is_hostname
+from oar_p2p.validation import validated
 
 __all__ = [
     "NO_JOBS_PATTERN",
@@ -89,13 +90,16 @@ def parse_oarstat(text: str) -> dict[int, OarJob]:
 def _job(key: str, value: object) -> tuple[int, OarJob]:
     if not isinstance(value, dict):
         raise OarError(f"oarstat job {key!r} is not an object: {_snippet(json.dumps(value))}")
-    try:
-        job = OarJob.model_validate({"Job_Id": key, **value})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise OarError(f"oarstat job {key!r}: field {where!r}: {first['msg']}") from None
+    job = validated(
+        lambda: OarJob.model_validate({"Job_Id": key, **value}), lambda exc: _bad_job(key, exc)
+    )
     return job.id, job
+
+
+def _bad_job(key: str, exc: ValidationError) -> OarError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return OarError(f"oarstat job {key!r}: field {where!r}: {first['msg']}")
 
 
 def job_machines(jobs: dict[int, OarJob], job_id: int) -> list[str]:

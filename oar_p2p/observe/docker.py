@@ -14,8 +14,10 @@ Ownership, the run digest and the config digest come from labels (`desired.conta
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -23,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from oar_p2p.desired.containers import LABEL_ADDRESS, LABEL_CONFIG, LABEL_EXPERIMENT, LABEL_RUN
 from oar_p2p.errors import ClusterError
 from oar_p2p.state import ContainerState
+from oar_p2p.validation import validated
 
 __all__ = [
     "inspect_command",
@@ -161,6 +164,10 @@ def parse_docker_inspect(text: str) -> list[ContainerState]:
     return sorted((_from_inspect(i) for i in items), key=lambda c: c.name)
 
 
+def _ps_error(line: str) -> Callable[[ValidationError], ClusterError]:
+    return lambda exc: _bad("docker ps", f"{line[:80]!r}: {str(exc).splitlines()[0]}")
+
+
 def _ps_labels(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for part in text.split(","):
@@ -182,10 +189,7 @@ def parse_docker_ps(text: str) -> list[ContainerState]:
     for line in text.splitlines():
         if not line.strip():
             continue
-        try:
-            item = _Ps.model_validate_json(line)
-        except ValidationError as exc:
-            raise _bad("docker ps", f"{line[:80]!r}: {str(exc).splitlines()[0]}") from None
+        item = validated(functools.partial(_Ps.model_validate_json, line), _ps_error(line))
         labels = _ps_labels(item.labels)
         name = item.names.split(",")[0]
         kw = _state_of(cid=item.id, name=name, image=item.image, labels=labels, status=item.state)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from oar_p2p.observe import output_error
 from oar_p2p.state import ROUTE
+from oar_p2p.validation import validated
 
 __all__ = ["IpAddrFacts", "parse_ip_addr", "parse_route"]
 
@@ -67,10 +68,10 @@ def parse_ip_addr(text: str, interface: str) -> IpAddrFacts:
     """
     if not text.strip():
         return IpAddrFacts(interface=interface, exists=False)
-    try:
-        links = _LINKS.validate_json(text)
-    except ValidationError as exc:
-        raise output_error(f"ip -j addr show dev {interface}", exc, text) from exc
+    links = validated(
+        lambda: _LINKS.validate_json(text),
+        lambda exc: output_error(f"ip -j addr show dev {interface}", exc, text),
+    )
     link = next((lk for lk in links if lk.ifname == interface), None)
     if link is None:
         return IpAddrFacts(interface=interface, exists=False)
@@ -96,10 +97,10 @@ def parse_route(text: str, interface: str | None = None) -> bool:
     """
     if not text.strip():
         return False
-    try:
-        routes = _ROUTES.validate_json(text)
-    except ValidationError as exc:
-        raise output_error(f"ip -j route show exact {ROUTE}", exc, text) from exc
+    routes = validated(
+        lambda: _ROUTES.validate_json(text),
+        lambda exc: output_error(f"ip -j route show exact {ROUTE}", exc, text),
+    )
     return any(r.dst == ROUTE and interface in (None, r.dev) for r in routes)
 
 

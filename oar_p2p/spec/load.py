@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from oar_p2p.errors import SpecError
 from oar_p2p.inputs import SPEC, check_text, read_input
 from oar_p2p.spec.models import Spec
+from oar_p2p.validation import validated
 
 __all__ = ["LoadedSpec", "load_spec", "parse_spec_text", "Locator"]
 
@@ -90,10 +91,7 @@ def parse_spec_text(text: str, file: str) -> tuple[Spec, Locator]:
     locator = Locator(file, marks)
     if not isinstance(data, dict):
         raise locator.error((), "the spec must be a mapping (allowed keys: see schemas/)")
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as exc:
-        raise _first_error(exc, locator) from None
+    spec = validated(lambda: Spec.model_validate(data), lambda exc: _first_error(exc, locator))
     return spec, locator
 
 
