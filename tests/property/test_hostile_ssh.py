@@ -46,7 +46,8 @@ def test_ssh_configs(text: str, aliases: list[str], included: bool) -> None:
             for hop in transport.route(alias):
                 assert 0 < hop.port < 65536
                 assert all(isinstance(p, Path) for p in hop.known_hosts_files)
-                assert "%" not in "".join(map(str, hop.known_hosts_files)).replace("%%", "")
+                if "%%" not in text:  # `%%` is OpenSSH's literal `%` (unit-tested)
+                    assert "%" not in "".join(map(str, hop.known_hosts_files))
     except InputError as exc:
         if exc.line is not None:  # a located error names a file that exists
             assert exc.file is not None and Path(exc.file).exists(), exc
