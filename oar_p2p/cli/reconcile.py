@@ -28,7 +28,7 @@ from oar_p2p.render.json import render_plan_json
 from oar_p2p.render.show import render_show
 from oar_p2p.vocab import RefreshMode
 from oar_p2p.workflows import reconcile
-from oar_p2p.workflows.against import load_reference, machine_names, plan_against
+from oar_p2p.workflows.against import plan_offline_against
 from oar_p2p.workflows.connect import Connector
 
 __all__ = ["register"]
@@ -130,8 +130,7 @@ def _offline(
     if against is None:
         names = offline_machine_names(project, machines)
         return reconcile.PlanOutcome(reconcile.offline_plan(project, names))
-    old = load_reference(spec, against)
-    return plan_against(project, old, machine_names(project, old, machines), against)
+    return plan_offline_against(project, spec, against, machines)
 
 
 def _online(

@@ -9,7 +9,8 @@ the difference between the two revisions:
     old = load_reference(spec, "HEAD~1")          # the spec and its matrix at HEAD~1
     outcome = plan_against(new, old, machine_names(new, old, flags), "HEAD~1")
 
-`plan_against` is pure; `load_reference` reads files or git (`oar_p2p.revision`).
+(`plan_offline_against` does the last two). `plan_against` is pure; `load_reference` reads
+files or git (`oar_p2p.revision`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from oar_p2p.state import ContainerState, MachineState
 from oar_p2p.workflows.experiment import spec_experiment
 from oar_p2p.workflows.reconcile import PlanOutcome
 
-__all__ = ["load_reference", "machine_names", "plan_against"]
+__all__ = ["load_reference", "machine_names", "plan_against", "plan_offline_against"]
+
+
+def plan_offline_against(
+    project: Project, spec: Path, ref: str, machine_flags: Sequence[str]
+) -> PlanOutcome:
+    """`plan --offline --against REF`: load REF, pick the machines, plan."""
+    old = load_reference(spec, ref)
+    return plan_against(project, old, machine_names(project, old, machine_flags), ref)
 
 
 def load_reference(spec: Path, ref: str) -> Project:
