@@ -54,7 +54,7 @@ def diff_pairs(
             PairMode.REBUILD, added=desired.size, reason=why, sample=_first(desired, resolution_us)
         )
     if observed.digest and observed.digest == desired.digest:
-        return PairDelta(reason=f"{desired.size} pairs match (recorded digest)")
+        return PairDelta(reason=f"{desired.size} pairs match ({observed.digest_from})")
     if not observed.enumerable:
         return PairDelta(
             PairMode.REBUILD,

@@ -14,6 +14,10 @@ Depth is bounded before any recursive parser sees the text: YAML by its event st
 (PyYAML's parser is iterative, its composer is not), JSON by a scan of brackets outside
 strings. `check_text(text, file, FORMAT)` applies the same checks to text that did not
 come from a file (stdin already decoded, tests).
+
+Loaders take a `Reader` (default `FILES`, the filesystem): `oar_p2p.revision` is the
+other one, reading the same paths as they were at a git revision (`plan --against REF`),
+so text from git passes exactly these checks and the loaders' validation.
 """
 
 from __future__ import annotations
@@ -22,18 +26,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Protocol
 
 import yaml
 
 from oar_p2p.errors import InputError, MatrixError, ScheduleError, SpecError
 
 __all__ = [
+    "FILES",
     "MATRIX",
     "SCHEDULE",
     "SPEC",
     "Input",
     "InputFormat",
+    "Reader",
     "check_text",
     "decode",
     "position",
@@ -101,6 +107,32 @@ def read_input(path: Path | None, fmt: InputFormat, *, stdin: BinaryIO | None = 
             file=file,
         )
     return Input(file, data, fmt)
+
+
+class Reader(Protocol):
+    """Where input files come from; paths are filesystem paths, `name` is what errors say."""
+
+    def read(self, path: Path, fmt: InputFormat) -> Input: ...
+
+    def is_file(self, path: Path) -> bool: ...
+
+    def name(self, path: Path) -> str: ...
+
+
+class _Files:
+    """The filesystem: `read_input`."""
+
+    def read(self, path: Path, fmt: InputFormat) -> Input:
+        return read_input(path, fmt)
+
+    def is_file(self, path: Path) -> bool:
+        return path.is_file()
+
+    def name(self, path: Path) -> str:
+        return str(path)
+
+
+FILES: Reader = _Files()
 
 
 def decode(data: bytes, file: str, fmt: InputFormat) -> str:

@@ -26,7 +26,7 @@ from array import array
 from collections.abc import Mapping
 from pathlib import Path
 
-from oar_p2p.inputs import MATRIX, Input, read_input
+from oar_p2p.inputs import FILES, MATRIX, Input, Reader
 from oar_p2p.matrix import LatencyMatrix, parse_matrix
 
 __all__ = ["KEEP", "MIN_BYTES", "cache_dir", "load_matrix", "load_matrix_cached"]
@@ -48,9 +48,11 @@ def cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "oar-p2p"
 
 
-def load_matrix(path: Path, env: Mapping[str, str] = os.environ) -> LatencyMatrix:
+def load_matrix(
+    path: Path, env: Mapping[str, str] = os.environ, reader: Reader = FILES
+) -> LatencyMatrix:
     """The matrix in the file at `path` (through the cache for large files)."""
-    source = read_input(path, MATRIX)  # the input boundary: size, decoding, control chars
+    source = reader.read(path, MATRIX)  # the input boundary: size, decoding, control chars
     return _load(source, cache_dir(env))
 
 

@@ -119,9 +119,14 @@ class MachinePlan:
 
 @dataclass
 class Plan:
+    """Every machine's plan. `against`: the revision (or spec file) the machines were taken
+    to hold (`plan --offline --against REF`); `destroy`: the plan removes what is owned."""
+
     machines: list[MachinePlan]
     offline: bool = False
     refresh: str = "auto"
+    against: str | None = None
+    destroy: bool = False
 
     @property
     def has_changes(self) -> bool:

@@ -15,6 +15,7 @@ from oar_p2p.cluster.oar import check_hostname
 from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.network import Network, build_network
 from oar_p2p.errors import InputError, MatrixError, SpecError, ValueParseError
+from oar_p2p.inputs import FILES, Reader
 from oar_p2p.matrix import LatencyMatrix
 from oar_p2p.matrix_file import load_matrix
 from oar_p2p.spec.load import LoadedSpec, load_spec
@@ -52,18 +53,19 @@ class Project:
         return Quantizer.from_ms(self.spec.network.latency_resolution_ms)
 
 
-def load_project(path: Path) -> Project:
-    """Load and validate the spec and its matrix (no cluster access)."""
-    loaded = load_spec(path)
+def load_project(path: Path, reader: Reader = FILES) -> Project:
+    """Load and validate the spec and its matrix (no cluster access), both through
+    `reader` (the filesystem, or a git revision: `oar_p2p.revision`)."""
+    loaded = load_spec(path, reader)
     net = loaded.spec.network
     matrix_path = (loaded.base_dir / net.latency_matrix).resolve()
-    if not matrix_path.is_file():
+    if not reader.is_file(matrix_path):
         raise loaded.locator.error(
             ("network", "latency_matrix"),
-            f"latency matrix {net.latency_matrix!r} not found (looked at {matrix_path}; "
-            "allowed: a path relative to the spec file)",
+            f"latency matrix {net.latency_matrix!r} not found (looked at "
+            f"{reader.name(matrix_path)}; allowed: a path relative to the spec file)",
         )
-    return Project(loaded=loaded, matrix=load_matrix(matrix_path))
+    return Project(loaded=loaded, matrix=load_matrix(matrix_path, reader=reader))
 
 
 def machines_from_names(

@@ -80,7 +80,8 @@ class PairMap:
     """The `mark_pairs` map: (source, destination) -> mark.
 
     `elements` yields `(src, dst, mark)` lazily when the map can be enumerated; `digest`
-    and `size` are always known.
+    and `size` are always known. `digest_from` is where an observed digest came from, as
+    a plan's no-op reason says it ("8 pairs match (recorded digest)").
     """
 
     size: int
@@ -88,6 +89,7 @@ class PairMap:
     enumerate_: Callable[[], Iterator[tuple[str, str, int]]] | None = field(
         default=None, compare=False, repr=False
     )
+    digest_from: str = field(default="recorded digest", compare=False, repr=False)
 
     @property
     def enumerable(self) -> bool:

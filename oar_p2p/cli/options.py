@@ -30,6 +30,7 @@ from oar_p2p.workflows.connect import Connector, Target, session_scope
 __all__ = [
     "ClusterFlags",
     "MachineOpt",
+    "REFRESH_HELP",
     "RefreshOpt",
     "SpecArg",
     "check_refresh",
@@ -44,11 +45,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SpecArg = typer.Argument(..., help="experiment spec (YAML)", exists=False, dir_okay=False)
 MachineOpt = typer.Option(None, "--machine", "-m", help="machine hostname (repeatable)")
-RefreshOpt = typer.Option(
-    RefreshMode.AUTO.value,
-    "--refresh",
-    help="auto: read nft unless the map is large and the apply record matches; full: always",
-)
+REFRESH_HELP = "auto: read nft unless the map is large and the apply record matches; full: always"
+RefreshOpt = typer.Option(RefreshMode.AUTO.value, "--refresh", help=REFRESH_HELP)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
 
 from oar_p2p.cli.funnel import run_cli
 from oar_p2p.cli.options import (
+    REFRESH_HELP,
     ClusterFlags,
     RefreshOpt,
     SpecArg,
@@ -16,32 +18,43 @@ from oar_p2p.cli.options import (
     spec_session,
 )
 from oar_p2p.cli.render import TerminalEvents, echo_lines, report_apply, write
-from oar_p2p.errors import ClusterError
+from oar_p2p.errors import ClusterError, ValueParseError
 from oar_p2p.lock import force_unlock
-from oar_p2p.plan import Plan
 from oar_p2p.plan_file import load_saved_plan, save_plan
 from oar_p2p.project import Project, load_project, offline_machine_names
 from oar_p2p.render.commands import render_write_script
 from oar_p2p.render.human import render_plan
 from oar_p2p.render.json import render_plan_json
 from oar_p2p.render.show import render_show
+from oar_p2p.vocab import RefreshMode
 from oar_p2p.workflows import reconcile
+from oar_p2p.workflows.against import plan_offline_against
 from oar_p2p.workflows.connect import Connector
 
 __all__ = ["register"]
 
 
 def _render(
-    plan: Plan, project: Project, *, as_json: bool, full: bool, verbose: bool, show_commands: bool
+    outcome: reconcile.PlanOutcome,
+    project: Project,
+    *,
+    as_json: bool,
+    full: bool,
+    verbose: bool,
+    show_commands: bool,
 ) -> None:
+    plan = outcome.plan
     if as_json:
         write(render_plan_json(plan, full=full, resolution_us=project.quantizer.resolution_us))
-        return
-    echo_lines(render_plan(plan, verbose=verbose))
-    if show_commands:
-        for m in plan.machines:
-            typer.echo(f"-------------------- {m.hostname} --------------------")
-            typer.echo(render_write_script(m), nl=False)
+    else:
+        echo_lines(render_plan(plan, verbose=verbose))
+    for m in plan.machines if show_commands else ():
+        typer.echo(f"-------------------- {m.hostname} --------------------")
+        typer.echo(render_write_script(m), nl=False)
+    if outcome.experiment is not None and outcome.status is not None:
+        what = "run needed" if outcome.run_needed else "no changes"
+        name, reason = outcome.experiment.name, outcome.status.reason
+        typer.echo(f"Experiment {name}: {what} ({reason}).", err=as_json)
 
 
 def validate(spec: Path = SpecArg) -> None:
@@ -59,52 +72,154 @@ def validate(spec: Path = SpecArg) -> None:
     run_cli(body)
 
 
+_PLAN_RULES: tuple[tuple[str, str], ...] = (
+    # (the flags that cannot go together, why): checked in this order
+    (
+        "destroy offline",
+        "--destroy cannot be used with --offline: destroy removes what the "
+        "machines hold, whatever the spec says, so only reading them can tell",
+    ),
+    (
+        "destroy against",
+        "--destroy cannot be used with --against: it previews what destroy "
+        "removes from the machines, not a change between revisions",
+    ),
+    (
+        "destroy out",
+        "--destroy cannot be used with --out: a saved plan is for `apply FILE`, "
+        "which applies a spec, not a destroy",
+    ),
+    (
+        "out offline",
+        "--out cannot be used with --offline: a saved plan records the machines' "
+        "state for `apply FILE`, and an offline plan reads no machine",
+    ),
+    (
+        "refresh offline",
+        "--refresh cannot be used with --offline: it says how to read the "
+        "machines, and an offline plan reads none",
+    ),
+    (
+        "against online",
+        "--against needs --offline: it plans against machines holding what "
+        "REF asks for, not against the real ones",
+    ),
+    ("full text", "--full needs --json: it lists every pair entry in the JSON document"),
+    (
+        "show_commands json",
+        "--show-commands cannot be used with --json: the scripts are printed "
+        "after the human plan (the JSON document has no place for them)",
+    ),
+)
+
+
+def check_plan_flags(flags: Mapping[str, object]) -> None:
+    """A usage error (exit 1, with the reason) for `plan` flags that do not apply together;
+    `flags` maps each flag's name to its value (None or False: not given)."""
+    given = {name for name, value in flags.items() if value not in (None, False)}
+    given.add("offline" if flags.get("offline") else "online")
+    given.add("json" if flags.get("json") else "text")
+    for names, why in _PLAN_RULES:
+        if given.issuperset(names.split()):
+            raise ValueParseError(why)
+
+
+def _offline(
+    project: Project, spec: Path, against: str | None, machines: list[str]
+) -> reconcile.PlanOutcome:
+    if against is None:
+        names = offline_machine_names(project, machines)
+        return reconcile.PlanOutcome(reconcile.offline_plan(project, names))
+    return plan_offline_against(project, spec, against, machines)
+
+
+def _online(
+    project: Project,
+    cluster: ClusterFlags,
+    connector: Connector,
+    mode: RefreshMode,
+    *,
+    destroy: bool,
+    as_json: bool,
+) -> reconcile.PlanOutcome:
+    events = TerminalEvents(progress=not as_json)
+    with spec_session(project, cluster, connector, progress=events.progress) as session:
+        if destroy:
+            return reconcile.PlanOutcome(
+                reconcile.destroy_plan(session, project.spec.name, mode)[0]
+            )
+        return reconcile.plan_online(session, project, mode)
+
+
+_OFFLINE = typer.Option(
+    False,
+    "--offline",
+    help="no cluster access: plan against empty machines, or with --against REF against "
+    "machines holding what REF asks for",
+)
+_AGAINST = typer.Option(
+    None,
+    "--against",
+    metavar="REF",
+    help="with --offline: plan against machines holding what REF asks for (a spec file, "
+    "or a git revision of SPEC's repository: HEAD~1, a branch, a tag)",
+)
+_DESTROY = typer.Option(
+    False, "--destroy", help="preview what `destroy` would remove (reads the machines)"
+)
+_DETAILED_EXITCODE = typer.Option(
+    False,
+    "--detailed-exitcode",
+    help="exit 0: no changes, 2: changes (network or experiment), 1: error. --offline alone "
+    "plans against empty machines: 2 whenever the spec gives a machine an address; "
+    "--offline --against REF: 0 when SPEC and REF ask for the same state",
+)
+_PLAN_REFRESH = typer.Option(None, "--refresh", help=REFRESH_HELP + " (default: auto)")
+
+
 @cluster_options(machines=True)
 def plan(
     spec: Path = SpecArg,
-    offline: bool = typer.Option(False, "--offline", help="plan against empty machines"),
+    offline: bool = _OFFLINE,
+    against: str | None = _AGAINST,
+    destroy: bool = _DESTROY,
     as_json: bool = typer.Option(False, "--json", help="machine-readable plan"),
     full: bool = typer.Option(False, "--full", help="with --json: every pair entry"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="list every change"),
     show_commands: bool = typer.Option(False, "--show-commands", help="print write scripts"),
-    detailed_exitcode: bool = typer.Option(
-        False, "--detailed-exitcode", help="exit 0: no changes, 2: changes, 1: error"
-    ),
+    detailed_exitcode: bool = _DETAILED_EXITCODE,
     out: Path | None = typer.Option(None, "--out", help="save the plan for `apply FILE`"),
-    refresh: str = RefreshOpt,
+    refresh: str | None = _PLAN_REFRESH,
     *,
     cluster: ClusterFlags,
     connector: Connector,
 ) -> None:
-    """Show what `apply` would change, machine by machine."""
+    """Show what `apply` would change, machine by machine (--destroy: what `destroy` would
+    remove)."""
 
     def body() -> int:
-        mode = check_refresh(refresh)
+        given: dict[str, object] = {"offline": offline, "against": against, "destroy": destroy}
+        given["json"] = as_json
+        given |= {"full": full, "show_commands": show_commands, "out": out, "refresh": refresh}
+        check_plan_flags(given)
+        mode = check_refresh(refresh or RefreshMode.AUTO.value)
         project = load_project(spec)
-        outcome = reconcile.PlanOutcome(Plan(machines=[]))
         if offline:
-            names = offline_machine_names(project, list(cluster.machines))
-            outcome = reconcile.PlanOutcome(reconcile.offline_plan(project, names))
+            outcome = _offline(project, spec, against, list(cluster.machines))
         else:
-            events = TerminalEvents(progress=not as_json)
-            with spec_session(
-                project,
-                cluster,
-                connector,
-                progress=events.progress,
-            ) as session:
-                outcome = reconcile.plan_online(session, project, mode)
+            outcome = _online(project, cluster, connector, mode, destroy=destroy, as_json=as_json)
             if out is not None:
                 save_plan(out, spec, outcome.plan)
-        p = outcome.plan
         _render(
-            p, project, as_json=as_json, full=full, verbose=verbose, show_commands=show_commands
+            outcome,
+            project,
+            as_json=as_json,
+            full=full,
+            verbose=verbose,
+            show_commands=show_commands,
         )
-        if outcome.experiment is not None and outcome.status is not None:
-            what = "run needed" if outcome.run_needed else "no changes"
-            name, reason = outcome.experiment.name, outcome.status.reason
-            typer.echo(f"Experiment {name}: {what} ({reason}).", err=as_json)
-        return 2 if detailed_exitcode and (p.has_changes or outcome.run_needed) else 0
+        changed = outcome.plan.has_changes or outcome.run_needed
+        return 2 if detailed_exitcode and changed else 0
 
     raise typer.Exit(run_cli(body))
 

@@ -32,6 +32,10 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
 
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
+        if plan.destroy:
+            return "No changes. Nothing the tool owns is on the machines."
+        if plan.against is not None:
+            return f"No changes. The spec asks for the same state as {plan.against}."
         return "No changes. The machines match the spec."
     add, change, destroy = plan.counts()
     return f"Plan: {add} to add, {change} to change, {destroy} to destroy."

@@ -10,7 +10,9 @@
 
 A `~` change with field-level detail also has ``"detail": [{"path": "env.X", "before": "a",
 "after": "b"}, ...]`` (secret env values as ``"***"``, an absent side as null); changes
-without detail have no "detail" key, so network-only plans read as before.
+without detail have no "detail" key, so network-only plans read as before. The head has
+``"against": "HEAD~1"`` in a plan made with `--against`, and ``"destroy": true`` in the
+preview of `destroy`; other plans have neither key.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def render_plan_json(plan: Plan, *, full: bool = False, resolution_us: int = 100
         "has_changes": plan.has_changes,
         "summary": {"add": add, "change": change, "destroy": destroy},
     }
+    if plan.against is not None:
+        head["against"] = plan.against
+    if plan.destroy:
+        head["destroy"] = True
     yield json.dumps(head)[:-1] + ', "machines": ['
     for i, m in enumerate(plan.machines):
         yield ("," if i else "") + "\n"

@@ -14,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from oar_p2p.errors import SpecError
-from oar_p2p.inputs import SPEC, check_text, read_input
+from oar_p2p.inputs import FILES, SPEC, Reader, check_text
 from oar_p2p.spec.models import Spec
 from oar_p2p.validation import validated
 
@@ -55,9 +55,11 @@ class LoadedSpec:
         return self.path.parent
 
 
-def load_spec(path: Path) -> LoadedSpec:
-    """Read and validate a spec file (through the input boundary: `oar_p2p.inputs`)."""
-    spec, locator = parse_spec_text(read_input(path, SPEC).text(), str(path))
+def load_spec(path: Path, reader: Reader = FILES) -> LoadedSpec:
+    """Read and validate a spec file (through the input boundary: `oar_p2p.inputs`);
+    errors name the file as `reader` does (``HEAD~1:spec.yaml:3:5`` for a git revision)."""
+    source = reader.read(path, SPEC)
+    spec, locator = parse_spec_text(source.text(), source.file)
     return LoadedSpec(spec=spec, path=path, locator=locator)
 
 

@@ -30,7 +30,7 @@ from oar_p2p.plan import Plan
 from oar_p2p.plan_file import SavedPlan, check_saved_plan
 from oar_p2p.project import Project, build_project_network, project_machines
 from oar_p2p.session import Session
-from oar_p2p.state import MachineState
+from oar_p2p.state import ContainerState, MachineState
 from oar_p2p.vocab import RefreshMode
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.experiment import (
@@ -47,6 +47,7 @@ __all__ = [
     "Validation",
     "apply",
     "destroy",
+    "destroy_plan",
     "offline_plan",
     "plan_machines",
     "plan_online",
@@ -231,11 +232,21 @@ def _quick_verify(session: Session, network: Network, events: Events) -> None:
         )
 
 
+def destroy_plan(
+    session: Session, experiment: str | None, refresh: str = RefreshMode.AUTO
+) -> tuple[Plan, dict[str, list[ContainerState]]]:
+    """What `destroy` removes (reads only, no lock): the network and the owned containers of
+    `experiment` (all owned ones if None), and those containers per machine."""
+    owned = observe_containers(session.transport, session.hosts, experiment, limit=session.limit)
+    plan = plan_destroy(session, refresh, containers=owned)
+    plan.destroy = True
+    return plan, owned
+
+
 def destroy(session: Session, experiment: str | None, events: Events) -> ApplyResult:
     """Remove the owned containers of `experiment` (all owned ones if None) and the network;
     the plan shows both."""
-    owned = observe_containers(session.transport, session.hosts, experiment, limit=session.limit)
-    plan = plan_destroy(session, containers=owned)
+    plan, owned = destroy_plan(session, experiment)
     events.plan(plan)
     holding = [h for h in session.hosts if owned.get(h)]
     removed = remove_owned_containers(session, experiment, holding) if holding else 0

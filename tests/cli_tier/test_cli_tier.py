@@ -231,6 +231,34 @@ def test_destroy_removes_containers_and_network(work: Path) -> None:
     assert PLAN_ADDS in again
 
 
+def test_plan_destroy_previews_what_destroy_removes_and_writes_nothing(work: Path) -> None:
+    cluster = ReplayCluster(step="destroy", network="applied", containers=("applied", "cli-tier"))
+    out = expect(cli(cluster, work, "plan", "--destroy", "spec.yaml", "--detailed-exitcode"), 2)
+    # the plan destroy prints first (same lines, same summary), and nothing after it
+    assert out.startswith("gengar-1 (bond0, 0 addresses):\n")
+    assert "  - address:10.16.0.1 (10.16.0.1/32)\n" in out
+    assert "  - nft:table (table ip oar-p2p)\n" in out
+    assert re.search(r"\n  - container:peer-0 \(run [0-9a-f]{12}\)\n", out), out
+    assert out.endswith("\nPlan: 0 to add, 0 to change, 30 to destroy.\n")
+    for host in HOSTS:  # the reads destroy makes, no lock, no removal, no write
+        assert kinds(cluster, host) == ["containers", "read"]
+    golden("plan-destroy", cluster, work)
+    assert all(m.network == "applied" and m.containers for m in cluster.machines.values())
+
+    doc = json.loads(expect(cli(cluster, work, "plan", "--destroy", "--json", "spec.yaml"), 0))
+    assert doc["destroy"] is True and doc["summary"] == {"add": 0, "change": 0, "destroy": 30}
+    assert "against" not in doc
+    removed = [c["resource"] for m in doc["machines"] for c in m["changes"] if c["action"] == "-"]
+    assert "container:peer-0" in removed and "container:peer-1" in removed
+
+
+def test_plan_destroy_on_machines_holding_nothing_of_ours(work: Path) -> None:
+    cluster = ReplayCluster(step="destroyed", network="destroyed")
+    out = expect(cli(cluster, work, "plan", "--destroy", "spec.yaml", "--detailed-exitcode"), 0)
+    assert out.endswith("No changes. Nothing the tool owns is on the machines.\n")
+    assert "\n  -" not in out
+
+
 # --- show -------------------------------------------------------------------------------
 
 

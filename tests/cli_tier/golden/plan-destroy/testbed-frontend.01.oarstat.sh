@@ -1,0 +1,3 @@
+# host: testbed-frontend
+# command: oarstat -j 4242 -J
+# stdin:
