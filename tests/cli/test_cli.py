@@ -91,7 +91,20 @@ def test_validate_ok(project: Path) -> None:
     result = run("validate", project)
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        f"{project}: valid (matrix 5x5, 0 container groups, 0 signals, 4 addresses on 2 machines)\n"
+        "ok       spec: YAML, schema and value rules (experiment 'seed')\n"
+        "ok       matrix: 5x5, square, finite, non-negative\n"
+        "ok       signals: no signals\n"
+        "ok       machines: 2 from cluster.machines (gengar-1, gengar-2): index, cpus and "
+        "interface known\n"
+        "ok       addresses: 4 on 2 machines (4), machine indices distinct\n"
+        "ok       matrix-rows: 4 addresses, 5 rows\n"
+        "ok       latencies: the 4x4 entries in use are at most 6553.2 ms (the range at a "
+        "0.1 ms resolution)\n"
+        "ok       container-addresses: no containers\n"
+        "ok       container-names: no containers\n"
+        "ok       overrides: none\n"
+        f"{project}: valid (matrix 5x5, 0 container groups, 0 signals, 4 addresses on 2 "
+        "machines; 10 ok)\n"
     )
 
 

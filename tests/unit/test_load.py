@@ -181,6 +181,19 @@ def test_ping_demo_example_loads() -> None:
             "containers.0.env: unknown template field {nope}: allowed: {address}, {addresses}, "
             "{index}, {machine}, {name}",
         ),
+        # a misspelt secret_env key would leave the secret unmasked
+        (
+            BASE + CONTAINER + "    env: {TOKEN: s, A: b}\n    secret_env: [TOKNE]\n",
+            "spec.yaml:9:17",
+            "containers.0.secret_env: 'TOKNE' is not a key of this group's env, so nothing "
+            "would be masked (allowed: A, TOKEN)",
+        ),
+        (
+            BASE + CONTAINER + "    secret_env: [TOKEN]\n",
+            "spec.yaml:8:17",
+            "containers.0.secret_env: 'TOKEN' is not a key of this group's env, so nothing "
+            "would be masked (allowed: none: env is empty)",
+        ),
         (
             BASE + CONTAINER.replace("{index}", "{idx}"),
             "spec.yaml:6:11",
