@@ -111,7 +111,8 @@ def run_checks(
         try:
             out = step(context)
         except OarP2PError as exc:
-            error, failed = exc, name
+            # kept in the report, re-raised by the CLI: without the frames of this run
+            error, failed = exc.with_traceback(None), name
             checks.append(Check(name, CheckStatus.FAILED, str(exc)))
             continue
         checks.append(Check(name, out.status, out.detail, out.how))
