@@ -6,7 +6,7 @@ facts from the packaged table and `cluster.overrides`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +29,20 @@ from oar_p2p.spec.templates import (
 )
 
 __all__ = [
+    "NameValues",
+    "NamedGroup",
     "Project",
     "build_project_network",
+    "check_machine_flags",
+    "check_names",
+    "check_signals",
     "load_project",
     "machines_from_names",
-    "check_machine_flags",
+    "network_error",
     "offline_machine_names",
     "project_machines",
+    "select_groups",
+    "with_matrix",
 ]
 
 
@@ -56,7 +63,11 @@ class Project:
 def load_project(path: Path, reader: Reader = FILES) -> Project:
     """Load and validate the spec and its matrix (no cluster access), both through
     `reader` (the filesystem, or a git revision: `oar_p2p.revision`)."""
-    loaded = load_spec(path, reader)
+    return with_matrix(load_spec(path, reader), reader)
+
+
+def with_matrix(loaded: LoadedSpec, reader: Reader = FILES) -> Project:
+    """The project of a loaded spec: its matrix read (through `reader`) and validated."""
     net = loaded.spec.network
     matrix_path = (loaded.base_dir / net.latency_matrix).resolve()
     if not reader.is_file(matrix_path):
@@ -120,29 +131,60 @@ def build_project_network(project: Project, machines: Sequence[Machine]) -> Netw
             wrap=spec.network.matrix_wrap,
             quantizer=project.quantizer,
         )
-    except MatrixError as exc:
-        if exc.line is None:
-            raise project.loaded.locator.error(("network", "latency_matrix"), exc.message) from None
-        raise
     except InputError as exc:
-        raise project.loaded.locator.error(("network", "addresses"), exc.message) from None
+        raise network_error(project, exc) from None
     _check_containers(project, network)
     return network
 
 
+def network_error(project: Project, exc: InputError) -> InputError:
+    """An error of the network's construction, located in the spec: a matrix error without
+    a place in the matrix file at `network.latency_matrix`, an address error at
+    `network.addresses`."""
+    if isinstance(exc, MatrixError):
+        if exc.line is None:
+            return project.loaded.locator.error(("network", "latency_matrix"), exc.message)
+        return exc
+    return project.loaded.locator.error(("network", "addresses"), exc.message)
+
+
 def _check_containers(project: Project, network: Network) -> None:
-    n = len(network.addresses)
-    names: dict[str, int] = {}  # rendered container name -> group that first rendered it
+    addresses = network.addresses
+
+    def values(i: int) -> NameValues:
+        a = addresses[i]
+        return {"index": i, "address": a.ip, "machine": a.machine}
+
+    selections = select_groups(project, len(addresses))
+    check_names(project, [(gi, indices, values) for gi, indices in enumerate(selections)])
+    check_signals(project)
+
+
+def select_groups(project: Project, n: int) -> list[list[int]]:
+    """The address indices every container group selects among `n` addresses; a selection
+    beyond them is an error located at the group's `addresses`."""
+    out = []
     for gi, group in enumerate(project.spec.containers):
         try:
-            indices = select_indices(group.addresses, n)
+            out.append(select_indices(group.addresses, n))
         except ValueError as exc:
             raise project.loaded.locator.error(("containers", gi, "addresses"), str(exc)) from None
+    return out
+
+
+NameValues = Mapping[str, object]
+# (group position, the indices it selects, the template values of an index)
+NamedGroup = tuple[int, Sequence[int], Callable[[int], NameValues]]
+
+
+def check_names(project: Project, groups: Iterable[NamedGroup]) -> int:
+    """Render the container names of `groups`: each valid and all unique (across groups),
+    else an error located at the group's `name`; the number of names."""
+    names: dict[str, int] = {}  # rendered container name -> group that first rendered it
+    for gi, indices, values in groups:
+        template, where = project.spec.containers[gi].name, ("containers", gi, "name")
         for i in indices:
-            a = network.addresses[i]
-            values = {"index": i, "address": a.ip, "machine": a.machine}
-            name = render(group.name, values, NAME_FIELDS)
-            where = ("containers", gi, "name")
+            name = render(template, values(i), NAME_FIELDS)
             if not check_container_name(name):  # every address's name, not only the first
                 raise project.loaded.locator.error(
                     where,
@@ -158,10 +200,11 @@ def _check_containers(project: Project, network: Network) -> None:
                     "unique names, put {index} or {address} in the name template)",
                 )
             names[name] = gi
-    _check_signals(project)
+    return len(names)
 
 
-def _check_signals(project: Project) -> None:
+def check_signals(project: Project) -> None:
+    """Signal names are unique (the second one is an error located at its name)."""
     seen: set[str] = set()
     for si, signal in enumerate(project.spec.signals):
         if signal.name in seen:

@@ -6,6 +6,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d /tmp/oar-p2p-demo.XXXXXX)"
 cp "$here"/examples/ping-demo/* "$work"/
+# The example leaves the machines to the job (the testbed's job 4242 holds gengar-1..3);
+# the demo runs on gengar-1 and gengar-2, as it always did: name them in the copy.
+sed -i 's/^cluster:$/cluster:\n  machines: [gengar-1, gengar-2]/' "$work/spec.yaml"
+grep -qx '  machines: \[gengar-1, gengar-2\]' "$work/spec.yaml"
 scripts_kernel="$("$here"/scripts/build-uml-kernel.sh | tail -n 1)"
 echo "kernel: $scripts_kernel"
 trap 'oar-p2p testbed down || true' EXIT

@@ -11,6 +11,7 @@ from oar_p2p.cli.funnel import run_cli
 from oar_p2p.cli.options import (
     REFRESH_HELP,
     ClusterFlags,
+    MachineOpt,
     RefreshOpt,
     SpecArg,
     check_refresh,
@@ -26,6 +27,7 @@ from oar_p2p.render.commands import render_write_script
 from oar_p2p.render.human import render_plan
 from oar_p2p.render.json import render_plan_json
 from oar_p2p.render.show import render_show
+from oar_p2p.render.validation import render_validation, render_validation_json
 from oar_p2p.vocab import RefreshMode
 from oar_p2p.workflows import reconcile
 from oar_p2p.workflows.against import plan_offline_against
@@ -57,19 +59,25 @@ def _render(
         typer.echo(f"Experiment {name}: {what} ({reason}).", err=as_json)
 
 
-def validate(spec: Path = SpecArg) -> None:
-    """Check a spec, its matrix and their consistency, with no cluster access."""
+def validate(
+    spec: Path = SpecArg,
+    machines: list[str] | None = MachineOpt,
+    as_json: bool = typer.Option(False, "--json", help="machine-readable report"),
+) -> None:
+    """Check a spec, its matrix and their consistency, with no cluster access; checks that
+    need the job's machines are skipped unless --machine or cluster.machines gives them."""
 
-    def body() -> None:
-        project = load_project(spec)
-        v = reconcile.validate(project)
-        detail = "" if v.machines is None else f", {v.addresses} addresses on {v.machines} machines"
-        typer.echo(
-            f"{spec}: valid (matrix {v.dimension}x{v.dimension}, {v.groups} container groups, "
-            f"{v.signals} signals{detail})"
-        )
+    def body() -> int:
+        report = reconcile.validate(spec, machines or ())
+        if as_json:
+            typer.echo(render_validation_json(report), nl=False)
+        elif report.valid:
+            echo_lines(render_validation(report))
+        if report.error is not None:
+            raise report.error  # the one `error:` line, exit 1
+        return 0
 
-    run_cli(body)
+    raise typer.Exit(run_cli(body))
 
 
 _PLAN_RULES: tuple[tuple[str, str], ...] = (

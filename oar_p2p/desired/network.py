@@ -31,7 +31,14 @@ from oar_p2p.state import (
     TcTree,
 )
 
-__all__ = ["Network", "SYSCTLS", "desired_chains", "build_network"]
+__all__ = [
+    "Network",
+    "SYSCTLS",
+    "build_network",
+    "check_latency_range",
+    "check_rows",
+    "desired_chains",
+]
 
 SYSCTLS: dict[str, str] = {
     "net.ipv4.neigh.default.gc_thresh1": "8192",
@@ -173,18 +180,24 @@ def build_network(
 ) -> Network:
     """Allocate addresses and check them against the matrix."""
     addresses = allocate(policy, machines)
-    dim = matrix.dimension
-    if len(addresses) > dim and not wrap:
-        raise MatrixError(
-            f"{len(addresses)} addresses but the latency matrix has only {dim} rows "
-            "(allowed: at most as many addresses as rows, or set `matrix_wrap: true`)",
-            file=matrix.file,
-        )
-    _check_range(matrix, quantizer, min(len(addresses), dim))
+    check_rows(len(addresses), matrix, wrap=wrap)
+    check_latency_range(matrix, quantizer, min(len(addresses), matrix.dimension))
     return Network(tuple(machines), tuple(addresses), matrix, quantizer, wrap)
 
 
-def _check_range(matrix: LatencyMatrix, quantizer: Quantizer, used: int) -> None:
+def check_rows(count: int, matrix: LatencyMatrix, *, wrap: bool) -> None:
+    """`count` addresses need as many matrix rows, unless rows wrap around."""
+    dim = matrix.dimension
+    if count > dim and not wrap:
+        raise MatrixError(
+            f"{count} addresses but the latency matrix has only {dim} rows "
+            "(allowed: at most as many addresses as rows, or set `matrix_wrap: true`)",
+            file=matrix.file,
+        )
+
+
+def check_latency_range(matrix: LatencyMatrix, quantizer: Quantizer, used: int) -> None:
+    """The first `used` rows and columns (the entries in use) fit the resolution's range."""
     limit = quantizer.max_ms
     for i in range(used):
         row = matrix.row(i)

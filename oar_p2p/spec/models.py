@@ -9,7 +9,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from oar_p2p.errors import ValueParseError
 from oar_p2p.spec.selection import parse_ranges
@@ -227,6 +235,22 @@ class ContainerGroup(_Model):
     def _command(cls, v: list[str]) -> list[str]:
         for arg in v:
             _template(arg, VALUE_FIELDS)
+        return v
+
+    @field_validator("secret_env")
+    @classmethod
+    def _secret_keys(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        # a misspelt key would leave the real secret unmasked in plans and manifests
+        env = info.data.get("env")
+        if env is None:  # env itself is invalid: its error is reported
+            return v
+        for key in v:
+            if key not in env:
+                allowed = ", ".join(sorted(env)) or "none: env is empty"
+                raise ValueError(
+                    f"{key!r} is not a key of this group's env, so nothing would be masked "
+                    f"(allowed: {allowed})"
+                )
         return v
 
     @field_validator("image")

@@ -27,6 +27,7 @@ __all__ = [
     "check_container_name",
     "check_template",
     "render",
+    "template_fields",
 ]
 
 NAME_FIELDS = frozenset({"index", "address", "machine"})
@@ -80,6 +81,12 @@ def check_template(text: str, fields: frozenset[str]) -> None:
                 f"template field {shown} has a conversion or format spec: allowed: "
                 f"{_allowed(fields)} alone, e.g. {{{field}}}"
             )
+
+
+def template_fields(text: str) -> frozenset[str]:
+    """The fields a (checked) template uses: ``template_fields("p-{index}")`` is
+    ``frozenset({'index'})``."""
+    return frozenset(field for _, field, _, _ in _parse(text) if field is not None)
 
 
 def render(text: str, values: Mapping[str, object], fields: frozenset[str]) -> str:

@@ -20,6 +20,7 @@ from oar_p2p.apply import (
     plan_destroy,
     with_containers,
 )
+from oar_p2p.checks import ValidationReport, validate_spec
 from oar_p2p.containers_diff import desired_container_states
 from oar_p2p.desired.containers import Experiment
 from oar_p2p.desired.network import Network
@@ -44,7 +45,6 @@ from oar_p2p.workflows.verify import run_verify
 __all__ = [
     "ApplyRequest",
     "PlanOutcome",
-    "Validation",
     "apply",
     "destroy",
     "destroy_plan",
@@ -56,29 +56,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Validation:
-    """What `validate` checked."""
-
-    dimension: int
-    groups: int
-    signals: int
-    addresses: int | None = None  # known only when the spec lists its machines
-    machines: int | None = None
-
-
-def validate(project: Project) -> Validation:
-    """The spec, its matrix and, when the spec lists machines, the network and containers."""
-    spec = project.spec
-    base = Validation(project.matrix.dimension, len(spec.containers), len(spec.signals))
-    names = spec.cluster.machines
-    if not names:
-        return base
-    machines = project_machines(project, names)
-    network = build_project_network(project, machines)
-    return Validation(
-        base.dimension, base.groups, base.signals, len(network.addresses), len(machines)
-    )
+def validate(spec_path: Path, machine_flags: Sequence[str] = ()) -> ValidationReport:
+    """Every check the spec, its matrix and the machines (`--machine`, else
+    `cluster.machines`, else none: those checks are skipped) allow; no cluster access."""
+    return validate_spec(spec_path, machine_flags)
 
 
 def offline_plan(project: Project, machine_names: Sequence[str]) -> Plan:

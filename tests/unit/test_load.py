@@ -47,7 +47,8 @@ def test_unquoted_number_policy_is_accepted() -> None:
 
 def test_ping_demo_example_loads() -> None:
     loaded = load_spec(Path(__file__).parents[2] / "examples/ping-demo/spec.yaml")
-    assert loaded.spec.cluster.machines == ["gengar-1", "gengar-2"]
+    assert loaded.spec.cluster.machines is None  # the job decides (OAR_JOB_ID wins)
+    assert loaded.spec.cluster.job == "infer"
     assert [s.name for s in loaded.spec.signals] == ["start"]
 
 
@@ -180,6 +181,19 @@ def test_ping_demo_example_loads() -> None:
             "spec.yaml:9:7",
             "containers.0.env: unknown template field {nope}: allowed: {address}, {addresses}, "
             "{index}, {machine}, {name}",
+        ),
+        # a misspelt secret_env key would leave the secret unmasked
+        (
+            BASE + CONTAINER + "    env: {TOKEN: s, A: b}\n    secret_env: [TOKNE]\n",
+            "spec.yaml:9:17",
+            "containers.0.secret_env: 'TOKNE' is not a key of this group's env, so nothing "
+            "would be masked (allowed: A, TOKEN)",
+        ),
+        (
+            BASE + CONTAINER + "    secret_env: [TOKEN]\n",
+            "spec.yaml:8:17",
+            "containers.0.secret_env: 'TOKEN' is not a key of this group's env, so nothing "
+            "would be masked (allowed: none: env is empty)",
         ),
         (
             BASE + CONTAINER.replace("{index}", "{idx}"),
