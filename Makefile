@@ -1,5 +1,5 @@
 # One command each; CI (.ci/run) calls `make test` verbatim.
-.PHONY: install demo test check unit e2e cli-tier capture-cli-tier bench schema
+.PHONY: install demo test check unit e2e cli-tier capture-cli-tier bench schema ci-examples
 
 install:
 	scripts/install.sh
@@ -37,6 +37,10 @@ capture-cli-tier:
 
 schema:
 	python3 -m oar_p2p.spec.schema
+
+# examples/ci/ is a copy of the CI recipes `oar-p2p init` writes (a test compares the bytes)
+ci-examples:
+	cp oar_p2p/data/init/github-actions.yml oar_p2p/data/init/gitlab-ci.yml examples/ci/
 
 bench: install
 	python3 benchmarks/run.py

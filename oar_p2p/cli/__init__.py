@@ -16,6 +16,7 @@ the original's commands, then the tools around them.
     compat.py     net up|down|show|preview, clean, run
     verify.py     verify
     machines.py   machines
+    scaffold.py   init
     testbed.py    testbed up|down|status|exec|run
 """
 
@@ -26,7 +27,7 @@ import sys
 import typer
 
 from oar_p2p import __version__
-from oar_p2p.cli import compat, machines, reconcile, testbed, verify
+from oar_p2p.cli import compat, machines, reconcile, scaffold, testbed, verify
 from oar_p2p.cli.funnel import internal_error
 from oar_p2p.workflows.connect import Connector
 
@@ -69,6 +70,7 @@ def build_app(connector: Connector | None = None) -> typer.Typer:
     verify.register(app)
     compat.register(app)
     machines.register(app)
+    scaffold.register(app)
     app.add_typer(testbed.app, name="testbed", help="A local OAR cluster in a box (root only).")
     return app
 

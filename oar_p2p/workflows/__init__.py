@@ -6,6 +6,7 @@
     experiment.py  the experiment as a resource: status, run, owned containers
     compat.py      the original's net up/down, clean, run
     verify.py      measured RTTs against the matrix
+    scaffold.py    init: a new experiment repository
 
 The CLI (`oar_p2p.cli`) parses options, resolves settings once, opens a session with
 `connect.session_scope`, calls one workflow and renders what it returns. Nothing here
