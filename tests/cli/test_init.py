@@ -48,7 +48,7 @@ def test_init_writes_an_experiment_that_validates_and_plans_offline(tmp_path: Pa
     spec = str(exp / "spec.yaml")
     code, out, err = _run("validate", spec)
     assert (code, err) == (0, "")
-    assert out.startswith(f"{spec}: valid (matrix 8x8,")
+    assert out.splitlines()[-1].startswith(f"{spec}: valid (matrix 8x8,")
     code, out, err = _run(
         "plan", "--offline", "--machine", "gengar-1", "--machine", "gengar-2", spec
     )
