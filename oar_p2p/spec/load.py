@@ -49,6 +49,7 @@ class LoadedSpec:
     spec: Spec
     path: Path
     locator: Locator
+    data: bytes = b""  # the file's bytes as read (a run directory keeps a copy)
 
     @property
     def base_dir(self) -> Path:
@@ -57,8 +58,9 @@ class LoadedSpec:
 
 def load_spec(path: Path) -> LoadedSpec:
     """Read and validate a spec file (through the input boundary: `oar_p2p.inputs`)."""
-    spec, locator = parse_spec_text(read_input(path, SPEC).text(), str(path))
-    return LoadedSpec(spec=spec, path=path, locator=locator)
+    source = read_input(path, SPEC)
+    spec, locator = parse_spec_text(source.text(), str(path))
+    return LoadedSpec(spec=spec, path=path, locator=locator, data=source.data)
 
 
 def parse_spec_text(text: str, file: str) -> tuple[Spec, Locator]:
