@@ -2,7 +2,7 @@
 
 `read_git(directory, inputs)` runs at most four git commands in `directory` (argv, no
 shell, each with a timeout, optional locks off so that a running editor or IDE is never
-blocked):
+blocked, pathspecs literal so that a file name with `*` names only itself):
 
     git rev-parse --show-toplevel                       the repository (or: not one)
     git rev-parse --verify --quiet HEAD^{commit}        the commit (or: none yet)
@@ -35,7 +35,7 @@ class _GitFailed(Exception):
 
 def _git(git: str, directory: Path, args: Sequence[str], timeout: float) -> tuple[int, str]:
     """(exit status, stdout) of one git command; `_GitFailed` when it could not run."""
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_LITERAL_PATHSPECS": "1", "LC_ALL": "C"}
     try:
         done = subprocess.run(
             [git, *args],

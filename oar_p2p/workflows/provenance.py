@@ -72,9 +72,9 @@ def _spec_copy(project: Project) -> tuple[bytes | None, tuple[str, ...]]:
     loaded = project.loaded
     text = decode(loaded.data, str(loaded.path), SPEC)
     copy, masked = secret_spec_copy(text, loaded.spec)
-    if not masked:
-        return loaded.data, ()  # byte for byte
-    return (None if copy is None else copy.encode()), masked
+    if copy is None:
+        return None, masked
+    return (loaded.data if copy == text else copy.encode()), masked  # unmasked: byte for byte
 
 
 def record_spec_run(run_dir: Path, session: Session, project: Project) -> dict[str, Any]:
