@@ -65,7 +65,8 @@ def containers_summary(s: MachineState) -> str | None:
 def container_lines(s: MachineState) -> Iterator[str]:
     for c in s.containers or ():
         code = "" if c.exit_code is None else f" ({c.exit_code})"
-        yield f"  container {c.name}: {c.status}{code}, run {c.run_digest[:12] or '?'}\n"
+        run = c.run_digest[:12] or "?"
+        yield f"  container {c.name} ({c.address or '?'}): {c.status}{code}, run {run}\n"
 
 
 def note_lines(s: MachineState) -> Iterator[str]:

@@ -1,4 +1,4 @@
-"""The one input boundary: every user file (spec, matrix, schedule) is read here.
+"""The one input boundary: every user file (spec, matrix, schedule, run manifest) is read here.
 
 `read_input(path, FORMAT)` reads at most `FORMAT.max_bytes` (+1 to notice more), and
 `Input.text()` decodes it, turning every failure into the format's located error
@@ -34,6 +34,7 @@ from oar_p2p.errors import InputError, MatrixError, ScheduleError, SpecError
 
 __all__ = [
     "FILES",
+    "MANIFEST",
     "MATRIX",
     "SCHEDULE",
     "SPEC",
@@ -70,6 +71,7 @@ class InputFormat:
 SPEC = InputFormat("spec", SpecError, 4 * _MIB, "yaml", 64)
 MATRIX = InputFormat("latency matrix", MatrixError, 4096 * _MIB)
 SCHEDULE = InputFormat("schedule", ScheduleError, 256 * _MIB, "json", 32)
+MANIFEST = InputFormat("run manifest", InputError, 256 * _MIB, "json", 32)  # `show`
 
 
 @dataclass

@@ -56,17 +56,20 @@ def load_matrix(
     return _load(source, cache_dir(env))
 
 
-def load_matrix_cached(data: bytes, file: str, root: Path | None) -> LatencyMatrix:
-    """The matrix in `data` (the file's bytes), from the cache when it holds it."""
-    return _load(Input(file, data, MATRIX), root)
+def load_matrix_cached(
+    data: bytes, file: str, root: Path | None, *, sha256: str | None = None
+) -> LatencyMatrix:
+    """The matrix in `data` (the file's bytes), from the cache when it holds it; `sha256`:
+    the digest of `data` when the caller already has it (the cache key)."""
+    return _load(Input(file, data, MATRIX), root, sha256)
 
 
-def _load(source: Input, root: Path | None) -> LatencyMatrix:
+def _load(source: Input, root: Path | None, sha256: str | None = None) -> LatencyMatrix:
     # a cache hit skips decoding: the entry's key is the sha256 of bytes that decoded once
     data, file = source.data, source.file
     if root is None or len(data) < MIN_BYTES:
         return parse_matrix(source.text(), file)
-    entry = root / "matrices" / f"{hashlib.sha256(data).hexdigest()}.f64"
+    entry = root / "matrices" / f"{sha256 or hashlib.sha256(data).hexdigest()}.f64"
     hit = _read(entry, file)
     if hit is not None:
         return hit

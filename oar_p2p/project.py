@@ -15,9 +15,10 @@ from oar_p2p.cluster.oar import check_hostname
 from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.network import Network, build_network
 from oar_p2p.errors import InputError, MatrixError, SpecError, ValueParseError
-from oar_p2p.inputs import FILES, Reader
+from oar_p2p.inputs import FILES, MATRIX, Reader
 from oar_p2p.matrix import LatencyMatrix
-from oar_p2p.matrix_file import load_matrix
+from oar_p2p.matrix_file import cache_dir, load_matrix_cached
+from oar_p2p.provenance import FileDigest
 from oar_p2p.spec.load import LoadedSpec, load_spec
 from oar_p2p.spec.models import MachineOverrideSpec, Spec
 from oar_p2p.spec.selection import select_indices
@@ -50,6 +51,7 @@ __all__ = [
 class Project:
     loaded: LoadedSpec
     matrix: LatencyMatrix
+    matrix_file: FileDigest | None = None  # the matrix file as read (for run manifests)
 
     @property
     def spec(self) -> Spec:
@@ -76,7 +78,10 @@ def with_matrix(loaded: LoadedSpec, reader: Reader = FILES) -> Project:
             f"latency matrix {net.latency_matrix!r} not found (looked at "
             f"{reader.name(matrix_path)}; allowed: a path relative to the spec file)",
         )
-    return Project(loaded=loaded, matrix=load_matrix(matrix_path, reader=reader))
+    source = reader.read(matrix_path, MATRIX)  # the input boundary, as `load_matrix` does
+    digest = FileDigest.of(str(matrix_path), source.data)
+    matrix = load_matrix_cached(source.data, source.file, cache_dir(), sha256=digest.sha256)
+    return Project(loaded=loaded, matrix=matrix, matrix_file=digest)
 
 
 def machines_from_names(

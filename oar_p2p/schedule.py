@@ -18,7 +18,7 @@ from typing import BinaryIO
 from oar_p2p.errors import ScheduleError
 from oar_p2p.inputs import SCHEDULE, check_text, position, read_input
 
-__all__ = ["ScheduleEntry", "load_schedule", "parse_schedule"]
+__all__ = ["ScheduleEntry", "load_schedule", "load_schedule_bytes", "parse_schedule"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -43,8 +43,15 @@ _pos = position
 
 def load_schedule(path: Path | None, stdin: BinaryIO | None = None) -> list[ScheduleEntry]:
     """Read (the file at `path`, else `stdin`'s bytes), decode and parse a schedule."""
+    return load_schedule_bytes(path, stdin)[0]
+
+
+def load_schedule_bytes(
+    path: Path | None, stdin: BinaryIO | None = None
+) -> tuple[list[ScheduleEntry], bytes]:
+    """`load_schedule`, and the bytes read (a run directory keeps a copy)."""
     source = read_input(path, SCHEDULE, stdin=stdin)
-    return parse_schedule(source.text(), source.file)
+    return parse_schedule(source.text(), source.file), source.data
 
 
 def parse_schedule(text: str, file: str = "<stdin>") -> list[ScheduleEntry]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.remote.executors import Executor
 from oar_p2p.remote.transport import CommandResult, Transport
+from oar_p2p.settings import Settings
 
 __all__ = ["Progress", "Session"]
 
@@ -34,6 +35,8 @@ class Session:
     kernel_ns: dict[str, dict[str, int]] = field(default_factory=dict)
     # machines found unusable while connecting (hostname -> error), see `workflows.connect`
     unreachable: dict[str, str] = field(default_factory=dict)
+    # the resolved cluster settings the session was opened with (for run manifests)
+    settings: Settings | None = None
 
     @property
     def hosts(self) -> list[str]:

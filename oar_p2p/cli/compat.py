@@ -13,10 +13,11 @@ from oar_p2p.cli.render import CompatEvents, echo_lines, report_apply
 from oar_p2p.compat import compat_project, net_show_lines, preview_banner
 from oar_p2p.errors import ClusterError
 from oar_p2p.render.commands import render_write_script
-from oar_p2p.schedule import load_schedule
+from oar_p2p.schedule import load_schedule_bytes
 from oar_p2p.spec.values import SignalSpec
 from oar_p2p.workflows import compat, reconcile
 from oar_p2p.workflows.connect import Connector
+from oar_p2p.workflows.provenance import ScheduleSource
 
 __all__ = ["register"]
 
@@ -126,7 +127,8 @@ def run_schedule(
     """Run the containers of a JSON schedule on the machines owning their addresses."""
 
     def body() -> int:
-        entries = load_schedule(schedule, sys.stdin.buffer if schedule is None else None)
+        stdin = sys.stdin.buffer if schedule is None else None
+        entries, data = load_schedule_bytes(schedule, stdin)
         for s in signal:
             SignalSpec.parse(s)
         events = CompatEvents()
@@ -137,7 +139,10 @@ def run_schedule(
             progress=events.progress,
             privileged=False,
         ) as session:
-            compat.run_schedule(session, entries, signal, output_dir, events, timeout=timeout)
+            source = ScheduleSource(schedule, data)
+            compat.run_schedule(
+                session, entries, signal, output_dir, events, timeout=timeout, source=source
+            )
         return 0
 
     raise typer.Exit(run_cli(body))

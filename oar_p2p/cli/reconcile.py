@@ -32,6 +32,7 @@ from oar_p2p.vocab import RefreshMode
 from oar_p2p.workflows import reconcile
 from oar_p2p.workflows.against import plan_offline_against
 from oar_p2p.workflows.connect import Connector
+from oar_p2p.workflows.show import show_spec
 
 __all__ = ["register"]
 
@@ -306,17 +307,21 @@ def destroy(spec: Path = SpecArg, *, cluster: ClusterFlags, connector: Connector
 def show(
     spec: Path = SpecArg,
     as_json: bool = typer.Option(False, "--json", help="machine-readable"),
+    output_dir: Path = typer.Option(
+        Path("runs"), "--output-dir", help="where apply's run directories are (the last run)"
+    ),
     *,
     cluster: ClusterFlags,
     connector: Connector,
 ) -> None:
-    """Print the observed state of every machine (addresses, latency classes)."""
+    """Print every machine's state (addresses, latency classes, the experiment's containers)
+    and the experiment's last run."""
 
     def body() -> int:
         project = load_project(spec)
         with spec_session(project, cluster, connector) as session:
-            observed = reconcile.show(session)
-        write(render_show(observed, as_json=as_json))
+            shown = show_spec(session, project, output_dir)
+        write(render_show(shown.machines, as_json=as_json, experiment=shown.experiment))
         return 0
 
     raise typer.Exit(run_cli(body))

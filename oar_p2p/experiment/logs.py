@@ -5,6 +5,11 @@
   ``<out>/<name>.stdout|.stderr`` (only members named after known containers);
 - `tail(data, n)`: the last lines of a log, for failure reports;
 - `manifest(result, extra)` / `write_manifest(path, document)`: ``manifest.json``.
+
+Manifest versions: 1 (what the run did: containers, signals, digests); 2 adds
+``tool_version`` here and, from the workflows (`extra`), ``git``, ``settings`` and
+``inputs`` (`oar_p2p.provenance`). Every key of version 1 is kept with its meaning, so a
+reader of version 1 reads version 2; `provenance.last_run` reads both.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from oar_p2p import __version__
 from oar_p2p.errors import ClusterError
 from oar_p2p.experiment.model import RunResult
 
@@ -31,7 +37,7 @@ __all__ = [
     "write_manifest",
 ]
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 _STREAMS = ("stdout", "stderr")
 
 
@@ -118,6 +124,7 @@ def manifest(result: RunResult, extra: Mapping[str, Any] | None = None) -> dict[
     """The ``manifest.json`` document of a run (secret env values already masked)."""
     doc: dict[str, Any] = {
         "version": MANIFEST_VERSION,
+        "tool_version": __version__,
         "experiment": result.experiment,
         "run_digest": result.run_digest,
         "started_at": _iso(result.started_at),

@@ -49,6 +49,7 @@ class LoadedSpec:
     spec: Spec
     path: Path
     locator: Locator
+    data: bytes = b""  # the file's bytes as read (a run directory keeps a copy)
 
     @property
     def base_dir(self) -> Path:
@@ -60,7 +61,7 @@ def load_spec(path: Path, reader: Reader = FILES) -> LoadedSpec:
     errors name the file as `reader` does (``HEAD~1:spec.yaml:3:5`` for a git revision)."""
     source = reader.read(path, SPEC)
     spec, locator = parse_spec_text(source.text(), source.file)
-    return LoadedSpec(spec=spec, path=path, locator=locator)
+    return LoadedSpec(spec=spec, path=path, locator=locator, data=source.data)
 
 
 def parse_spec_text(text: str, file: str) -> tuple[Spec, Locator]:

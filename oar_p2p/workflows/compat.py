@@ -23,6 +23,7 @@ from oar_p2p.spec.models import SignalEntry
 from oar_p2p.spec.values import SignalSpec
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.experiment import run_into
+from oar_p2p.workflows.provenance import ScheduleSource, record_schedule_run
 from oar_p2p.workflows.reconcile import destroy
 
 __all__ = ["net_down", "net_up", "run_schedule", "schedule_experiment"]
@@ -79,8 +80,11 @@ def run_schedule(
     events: Events,
     *,
     timeout: float | None = None,
+    source: ScheduleSource | None = None,
 ) -> RunResult:
-    """Run the schedule's containers; logs and the manifest go straight to `output_dir`."""
+    """Run the schedule's containers; logs and the manifest go straight to `output_dir`,
+    with a copy of the schedule (`source`, as read) and where it came from."""
     exp = schedule_experiment(entries, signals, {m.index: m.hostname for m in session.machines})
     output_dir.mkdir(parents=True, exist_ok=True)
-    return run_into(session, exp, output_dir, events, timeout=timeout)
+    extra = record_schedule_run(output_dir, session, source) if source is not None else None
+    return run_into(session, exp, output_dir, events, timeout=timeout, extra=extra)

@@ -156,7 +156,8 @@ def open_session(
         progress("listing the job's machines")
         machines = _machines(settings, target, transport, location, connector.local())
         executor = make_executor(settings.executor.value, settings.helper_image.value)
-        session = Session(transport, executor, machines, settings.concurrency_limit.value, progress)
+        limit = settings.concurrency_limit.value
+        session = Session(transport, executor, machines, limit, progress, settings=settings)
         if privileged and isinstance(executor, DockerExecutor):
             session.executor, failed = _helper_images(session, settings.helper_image.value, partial)
             session.unreachable.update(failed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from oar_p2p.apply import (
     ApplyResult,
@@ -40,6 +41,7 @@ from oar_p2p.workflows.experiment import (
     run_into,
     spec_experiment,
 )
+from oar_p2p.workflows.provenance import record_spec_run
 from oar_p2p.workflows.verify import run_verify
 
 __all__ = [
@@ -178,13 +180,13 @@ def apply(session: Session, project: Project, request: ApplyRequest, events: Eve
     if plan.has_network_changes:
         _network_step(session, plan, network, events)
     if outcome.experiment is not None and outcome.status is not None:
-        _experiment_step(session, outcome, request, events)
+        _experiment_step(session, project, outcome, request, events)
     if request.verify:
         _quick_verify(session, network, events)
 
 
 def _experiment_step(
-    session: Session, outcome: PlanOutcome, request: ApplyRequest, events: Events
+    session: Session, project: Project, outcome: PlanOutcome, request: ApplyRequest, events: Events
 ) -> None:
     exp, status, plan = outcome.experiment, outcome.status, outcome.plan
     assert exp is not None and status is not None
@@ -193,15 +195,11 @@ def _experiment_step(
         return
     why = "--rerun" if request.rerun else status.reason
     events.note(f"Experiment {exp.name}: run needed ({why}).")
-    extra = {"spec": str(request.spec_path.resolve()), "network_digest": network_digest(plan)}
-    run_into(
-        session,
-        exp,
-        new_run_directory(request.output_dir),
-        events,
-        timeout=request.timeout,
-        extra=extra,
-    )
+    run_dir = new_run_directory(request.output_dir)
+    extra: dict[str, Any] = {"spec": str(request.spec_path.resolve())}
+    extra["network_digest"] = network_digest(plan)
+    extra.update(record_spec_run(run_dir, session, project))
+    run_into(session, exp, run_dir, events, timeout=request.timeout, extra=extra)
 
 
 def _quick_verify(session: Session, network: Network, events: Events) -> None:

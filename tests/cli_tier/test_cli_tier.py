@@ -8,14 +8,17 @@ CLI only through `build_app(Connector(...))`, with its environment set explicitl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from oar_p2p import __version__
 from oar_p2p.cli import build_app
 from oar_p2p.cluster.location import Location, Place
 from oar_p2p.workflows.connect import Connector
@@ -31,6 +34,8 @@ HOSTS = ["gengar-1", "gengar-2"]
 # 56 network changes (addresses, route, classes, table, 16 pairs) and the 2 containers
 PLAN_ADDS = "Plan: 58 to add, 0 to change, 0 to destroy.\n"
 NET_SHOW = "gengar-1 10.16.0.1\ngengar-1 10.16.0.2\ngengar-2 10.17.0.1\ngengar-2 10.17.0.2\n"
+# the run digest of inputs/spec.yaml on the two machines (the captured containers carry it)
+RUN = "c7439414a6b89f99221ab948783cfa9aaf3861dff6580fa8aa550cb587f02902"
 
 
 @pytest.fixture
@@ -171,6 +176,7 @@ def test_apply_writes_once_then_a_second_apply_writes_nothing(work: Path) -> Non
         ("peer-0", 0),
         ("peer-1", 0),
     ]
+    check_provenance(work, run_dir, manifest)
     golden("apply", cluster, work)
 
     cluster.step = "apply-again"
@@ -181,6 +187,40 @@ def test_apply_writes_once_then_a_second_apply_writes_nothing(work: Path) -> Non
     assert "write" not in kinds(cluster) and "prepare" not in kinds(cluster)
     assert len([p for p in (work / "runs").iterdir() if not p.is_symlink()]) == 1
     golden("apply-again", cluster, work)
+
+    # `show` names that run: the local run directory, and the machines' containers of it
+    out = expect(cli(cluster, work, "show", "spec.yaml"), 0)
+    assert re.search(
+        rf"\nExperiment cli-tier \(spec run {RUN[:12]}\): completed on the machines .*\n"
+        rf"Last run: runs/{run_dir.name}: ok \(2 of 2 containers exited 0\), finished "
+        rf"\S+, run {RUN[:12]} \(the spec's\), no git commit\.\n$",
+        out,
+    ), out
+    doc = json.loads(expect(cli(cluster, work, "show", "spec.yaml", "--json"), 0))
+    last = doc["experiment"]["last_run"]
+    assert (last["id"], last["status"], last["matches_spec"]) == (run_dir.name, "ok", True)
+    assert (last["commit"], last["manifest_version"]) == (None, 2)
+
+
+def check_provenance(work: Path, run_dir: Path, manifest: dict[str, Any]) -> None:
+    """What the run came from: tool, spec (copied), matrix, settings and their sources, git."""
+    assert manifest["version"] == 2 and manifest["tool_version"] == __version__
+    spec = (work / "spec.yaml").read_bytes()
+    assert (run_dir / "spec.yaml").read_bytes() == spec
+    inputs = manifest["inputs"]
+    assert inputs["spec"]["sha256"] == hashlib.sha256(spec).hexdigest()
+    assert inputs["spec"]["copy"] == "spec.yaml"
+    matrix = (work / "latency.txt").read_bytes()
+    assert inputs["latency_matrix"]["sha256"] == hashlib.sha256(matrix).hexdigest()
+    assert inputs["latency_matrix"]["path"] == str((work / "latency.txt").resolve())
+    settings = manifest["settings"]
+    assert settings["job"] == {"value": int(META["OAR_JOB_ID"]), "source": "env OAR_JOB_ID"}
+    assert settings["executor"] == {"value": "sudo", "source": "env OAR_P2P_EXECUTOR"}
+    assert settings["host_key_policy"] == {"value": "strict", "source": "default"}
+    # the test's directory is in no repository
+    assert manifest["git"]["commit"] is None
+    assert manifest["git"]["reason"].startswith("not in a git repository")
+    assert manifest["spec"] == str((work / "spec.yaml").resolve())  # version 1's keys stay
 
 
 def test_apply_is_refused_while_another_command_holds_the_lock(work: Path) -> None:
@@ -265,15 +305,28 @@ def test_plan_destroy_on_machines_holding_nothing_of_ours(work: Path) -> None:
 def test_show_and_show_json(work: Path) -> None:
     cluster = ReplayCluster(step="applied", network="applied", containers=("applied", "cli-tier"))
     out = expect(cli(cluster, work, "show", "spec.yaml"), 0)
-    # each machine's classes: the delays of its addresses' rows (gengar-1: rows 0 and 2)
-    for host, net, classes in (("gengar-1", "10.16", 78.6), ("gengar-2", "10.17", 66.7)):
+    # each machine's classes: the delays of its addresses' rows (gengar-1: rows 0 and 2);
+    # its container of the experiment, with its address, state and run
+    for host, net, classes, peer in (
+        ("gengar-1", "10.16", 78.6, "peer-0"),
+        ("gengar-2", "10.17", 66.7, "peer-1"),
+    ):
         block = (
             f"{host} (bond0): 2 addresses, route present, 6 latency classes, "
-            f"pair map 8 elements\n  {net}.0.1\n  {net}.0.2\n"
+            f"pair map 8 elements, 1 containers\n  {net}.0.1\n  {net}.0.2\n"
             f"  latency classes (ms): 0, 2.5, 25.6, 63.2, {classes}, 83.5\n"
+            f"  container {peer} ({net}.0.1): exited (0), run {RUN[:12]}\n"
         )
         assert block in out, out
-    assert kinds(cluster) == ["oarstat", *["read"] * 2]
+    # the spec's run digest is the one the machines' containers carry; no local run yet
+    assert out.endswith(
+        f"Experiment cli-tier (spec run {RUN[:12]}): completed on the machines "
+        f"(run {RUN[:12]} completed at 2026-12-02T08:15:53.262687466Z).\n"
+        "Last run: none in runs.\n"
+    ), out
+    assert kinds(cluster, FRONTEND) == ["oarstat"]
+    for host in HOSTS:  # one read and one look at the experiment's containers, as `plan`
+        assert kinds(cluster, host) == ["read", "containers"]
     golden("show", cluster, work)
 
     doc = json.loads(expect(cli(cluster, work, "show", "spec.yaml", "--json"), 0))
@@ -283,6 +336,14 @@ def test_show_and_show_json(work: Path) -> None:
     assert machines["gengar-1"]["addresses"] == ["10.16.0.1", "10.16.0.2"]
     assert machines["gengar-2"]["addresses"] == ["10.17.0.1", "10.17.0.2"]
     assert all(m["route"] and m["pairs"]["size"] == 8 for m in machines.values())
+    peer = machines["gengar-2"]["containers"][0]
+    assert (peer["name"], peer["address"], peer["status"]) == ("peer-1", "10.17.0.1", "exited")
+    assert "env" not in peer  # never the env (secret values)
+    experiment = doc["experiment"]
+    assert experiment["name"] == "cli-tier" and experiment["run_digest"] == RUN
+    assert experiment["machines"]["state"] == "completed"
+    assert experiment["machines"]["run_digests"] == [RUN]
+    assert experiment["last_run"] is None and experiment["runs_dir"] == "runs"
 
 
 # --- net up, net show, net down -----------------------------------------------------------
@@ -349,6 +410,16 @@ def test_run_a_json_schedule(work: Path, source: str) -> None:
     assert (logs / "10.17.0.1.stdout").read_text() == "hello from 10.17.0.1\nstarted\n"
     manifest = json.loads((logs / "manifest.json").read_text())
     assert [s["name"] for s in manifest["signals"]] == ["start"]
+    # the schedule as read, copied beside the manifest, with its digest and origin
+    schedule = (work / "schedule.json").read_bytes()
+    assert (logs / "schedule.json").read_bytes() == schedule
+    recorded = manifest["inputs"]["schedule"]
+    assert recorded["sha256"] == hashlib.sha256(schedule).hexdigest()
+    assert recorded["copy"] == "schedule.json"
+    origin = str((work / "schedule.json").resolve()) if source == "file" else "<stdin>"
+    assert recorded["path"] == origin
+    assert manifest["settings"]["job"]["source"] == "env OAR_JOB_ID"
+    assert manifest["version"] == 2 and manifest["git"]["commit"] is None
     golden("run", cluster, work)
 
 

@@ -387,6 +387,7 @@ def test_a_secret_env_value_is_never_printed_nor_written(testbed: Testbed, exp: 
     files = [p for p in out_dir.rglob("*") if p.is_file()]
     manifests = [p for p in files if p.name == "manifest.json"]
     assert len(manifests) == 2, files
+    assert len([p for p in files if p.name == "spec.yaml"]) == 2, files  # copies, masked
     for p in files:
         assert SECRET not in p.read_text(errors="replace"), p
     doc = json.loads(manifests[0].read_text())

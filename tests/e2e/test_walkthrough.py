@@ -61,6 +61,10 @@ def test_spec_walkthrough(testbed: Testbed, tmp_path: Path) -> None:
     run_dir = next(p for p in runs.iterdir() if p.is_dir() and not p.is_symlink())
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert sorted(c["exit_code"] for c in manifest["containers"]) == [0, 0]
+    # where the run came from: the spec as read, the settings with their sources
+    assert (run_dir / "spec.yaml").read_bytes() == (exp / "spec.yaml").read_bytes()
+    assert manifest["version"] == 2
+    assert manifest["settings"]["executor"] == {"value": "docker", "source": "env OAR_P2P_EXECUTOR"}
     # rows 0 and 1: 25.5687 ms each way, kept at 0.1 ms -> 25.6 + 25.6
     for name in ("peer-0", "peer-1"):
         out = (run_dir / f"{name}.stdout").read_text()
@@ -71,6 +75,10 @@ def test_spec_walkthrough(testbed: Testbed, tmp_path: Path) -> None:
     assert "No changes." in again.stdout and "Experiment ping-demo: no changes" in again.stdout
     assert "Running experiment" not in again.stdout
     assert len([p for p in runs.iterdir() if not p.is_symlink()]) == 1
+    shown = cli_ok(testbed, "show", str(exp / "spec.yaml"), "--output-dir", str(runs), env=DOCKER)
+    assert "  container peer-0 (" in shown.stdout and "completed on the machines" in shown.stdout
+    assert f"Last run: {runs / run_dir.name}: ok (2 of 2 containers exited 0)" in shown.stdout
+    assert "(the spec's)" in shown.stdout
 
     rerun = cli_ok(
         testbed, "apply", str(exp / "spec.yaml"), "--output-dir", str(runs), "--rerun", env=DOCKER

@@ -123,7 +123,7 @@ def test_show_text_lists_containers_when_read() -> None:
         "  10.16.0.1",
         "  10.16.0.2",
         "  latency classes (ms): 2.5",
-        "  container peer-0: exited (3), run 0123456789ab",
+        "  container peer-0 (10.16.0.1): exited (3), run 0123456789ab",
         "  note: read from the record",
     ]
     plain = "".join(render_show({"gengar-1": _state()}))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from oar_p2p import __version__
 from oar_p2p.errors import ClusterError
 from oar_p2p.experiment.logs import (
     extract_logs,
@@ -111,6 +112,8 @@ def test_manifest_document_and_atomic_write(tmp_path: Path) -> None:
     }
     assert doc["all_started_at"] == "1970-01-01T00:00:00.500000+00:00"
     write_manifest(result.manifest_path, doc)
-    assert result.manifest_path.read_text().startswith('{\n  "version": 1,')
+    assert result.manifest_path.read_text().startswith(
+        '{\n  "version": 2,\n  "tool_version": "' + __version__ + '",'
+    )
     assert not (tmp_path / "m.json.tmp").exists()
     assert result.failed == (outcome,) and not result.ok
