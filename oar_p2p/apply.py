@@ -220,7 +220,6 @@ def apply_plan(session: Session, plan: Plan, network: Network | None) -> ApplyRe
         mp = by_host[host]
         script = "".join(write_script_chunks(mp, _record(mp, network)))
         start = time.monotonic()
-        session.progress(f"{host}: applying {sum(mp.counts())} changes")
         result = session.run_privileged(host, script, timeout=1800)
         session.writes[host] = session.writes.get(host, 0) + 1
         added = mp.pairs.added + mp.pairs.changed
@@ -229,6 +228,9 @@ def apply_plan(session: Session, plan: Plan, network: Network | None) -> ApplyRe
         session.kernel_ns[host] = timings
         return MachineResult(host, True, time.monotonic() - start, timings, len(script))
 
+    if todo:  # one step for all machines (they are written in parallel)
+        changes = sum(sum(m.counts()) for m in todo)
+        session.progress(f"applying {changes} changes on {len(todo)} machine(s)")
     results = for_each_machine([m.hostname for m in todo], write, session.limit)
     out = []
     for host, r in results.items():

@@ -5,7 +5,8 @@
     │   ├── SpecError               experiment spec (file, line, col)
     │   ├── MatrixError             latency matrix (file, line, col)
     │   ├── ScheduleError           `run` schedule (file, line, col)
-    │   └── ValueParseError         a flag or env value (policy, signal, ...)
+    │   ├── ValueParseError         a flag or env value (policy, signal, ...)
+    │   └── FlagError               a flag that does not apply, or flags that exclude each other
     ├── ClusterError                talking to the cluster went wrong
     │   ├── ConnectError            could not reach / authenticate to a host
     │   ├── HostKeyError            host key unknown or changed
@@ -27,6 +28,7 @@ __all__ = [
     "ClusterError",
     "CommandTimeoutError",
     "ConnectError",
+    "FlagError",
     "ForeignStateError",
     "HostKeyError",
     "InputError",
@@ -84,6 +86,11 @@ class ScheduleError(InputError):
 
 class ValueParseError(InputError):
     """A single value (flag, env var, spec string) does not follow its rule."""
+
+
+class FlagError(InputError):
+    """A flag that cannot take effect here (it would be silently ignored), or two flags that
+    exclude each other; the message names them and says why."""
 
 
 class ClusterError(OarP2PError):

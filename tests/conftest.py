@@ -10,8 +10,8 @@ import pytest
 
 from oar_p2p.settings import ENV
 
-# settings.ENV plus the variables OAR itself sets inside a job
-_CLEARED = sorted({*ENV.values(), "OAR_NODEFILE", "OAR_JOBID"})
+# settings.ENV plus the variables OAR itself sets inside a job, and the log level
+_CLEARED = sorted({*ENV.values(), "OAR_NODEFILE", "OAR_JOBID", "OAR_P2P_LOG"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -27,8 +27,10 @@ WrapOpt = typer.Option(False, "--matrix-wrap", help="address i uses row i mod di
 
 
 def _down(connector: Connector, cluster: ClusterFlags, *, containers: bool, name: str) -> int:
-    events = CompatEvents()
-    with job_session(cluster, connector, lock=name, progress=events.progress) as session:
+    with (
+        CompatEvents() as events,
+        job_session(cluster, connector, lock=name, progress=events.progress) as session,
+    ):
         result = compat.net_down(session, events, containers=containers)
     report_apply(result)
     if result.failed:
@@ -49,8 +51,10 @@ def net_up(
 
     def body() -> int:
         project = compat_project(addresses, latency_matrix, wrap=matrix_wrap)
-        events = CompatEvents()
-        with job_session(cluster, connector, lock="net up", progress=events.progress) as session:
+        with (
+            CompatEvents() as events,
+            job_session(cluster, connector, lock="net up", progress=events.progress) as session,
+        ):
             result = compat.net_up(session, project)
         if result is None:
             typer.echo("No changes. The network is already up.")
@@ -119,7 +123,7 @@ def run_schedule(
         Path("."), "--output-dir", help="where <name>.stdout|.stderr and the manifest go"
     ),
     signal: list[str] = typer.Option([], "--signal", help="NAME:SECONDS (repeatable)"),
-    timeout: float | None = typer.Option(None, "--timeout", help="stop the run after N s"),
+    timeout: float | None = typer.Option(None, "--timeout", min=0, help="stop the run after N s"),
     *,
     cluster: ClusterFlags,
     connector: Connector,
@@ -131,14 +135,16 @@ def run_schedule(
         entries, data = load_schedule_bytes(schedule, stdin)
         for s in signal:
             SignalSpec.parse(s)
-        events = CompatEvents()
-        with job_session(
-            cluster,
-            connector,
-            lock="run",
-            progress=events.progress,
-            privileged=False,
-        ) as session:
+        with (
+            CompatEvents() as events,
+            job_session(
+                cluster,
+                connector,
+                lock="run",
+                progress=events.progress,
+                privileged=False,
+            ) as session,
+        ):
             source = ScheduleSource(schedule, data)
             compat.run_schedule(
                 session, entries, signal, output_dir, events, timeout=timeout, source=source

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import typer
 
 from oar_p2p.cli.funnel import run_cli
-from oar_p2p.cli.options import ClusterFlags, cluster_options, settings
+from oar_p2p.cli.options import ClusterFlags, check_cluster_flags, cluster_options, settings
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.workflows.connect import Connector
 from oar_p2p.workflows.inventory import Inventory, list_machines
@@ -47,6 +48,7 @@ def machines(
     concurrency_limit: int = typer.Option(
         0,
         "--concurrency-limit",
+        min=0,
         envvar="OAR_P2P_CONCURRENCY_LIMIT",
         help="At most this many machines at once (0: no cap).",
     ),
@@ -56,8 +58,11 @@ def machines(
     connector: Connector,
 ) -> None:
     """List the job's machines: index, cpus, interface and how each was learned."""
+    flags = replace(cluster, machines=tuple(machine or ()))
     inv = run_cli(
-        lambda: list_machines(settings(cluster), connector, machine or [], concurrency_limit)
+        lambda: list_machines(
+            settings(check_cluster_flags(flags)), connector, flags.machines, concurrency_limit
+        )
     )
     if json_output:
         typer.echo(_json(inv))

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 import typer
 
-from oar_p2p.errors import ValueParseError
+from oar_p2p.errors import FlagError, ValueParseError
 from oar_p2p.project import Project
 from oar_p2p.session import Session
-from oar_p2p.settings import Settings, resolve_settings
+from oar_p2p.settings import ENV, Settings, resolve_settings
 from oar_p2p.spec.models import ClusterSpec
 from oar_p2p.vocab import ExecutorKind, HostKeyPolicy, RefreshMode, choices
 from oar_p2p.workflows.connect import Connector, Target, session_scope
@@ -33,6 +33,7 @@ __all__ = [
     "REFRESH_HELP",
     "RefreshOpt",
     "SpecArg",
+    "check_cluster_flags",
     "check_refresh",
     "cluster_options",
     "job_session",
@@ -64,35 +65,25 @@ class ClusterFlags:
     machines: tuple[str, ...] = ()  # `--machine`, on commands that take it
 
 
+def _opt(flag: str, field: str, text: str) -> Any:
+    """A cluster option whose help names the environment variable behind it (`settings.ENV`;
+    plain text: rich help would take `[...]` for markup and drop it)."""
+    return typer.Option(None, flag, help=f"{text}\n\n(env: {ENV[field]})")
+
+
 # (field of ClusterFlags, type, option): the one declaration of each cluster option
 _CLUSTER: tuple[tuple[str, Any, Any], ...] = (
-    ("job", int | None, typer.Option(None, "--job-id", help="OAR job id [env OAR_JOB_ID]")),
-    ("infer", bool | None, typer.Option(None, "--infer-job-id", help="use your only running job")),
-    (
-        "frontend",
-        str | None,
-        typer.Option(None, "--frontend-hostname", help="ssh alias of the frontend"),
-    ),
-    ("username", str | None, typer.Option(None, "--cluster-username", help="remote user name")),
-    (
-        "ssh_config",
-        str | None,
-        typer.Option(None, "--ssh-config", help="ssh config file [env OAR_P2P_SSH_CONFIG]"),
-    ),
-    (
-        "executor",
-        str | None,
-        typer.Option(None, "--executor", help=f"{' | '.join(ExecutorKind)} [env OAR_P2P_EXECUTOR]"),
-    ),
-    (
-        "helper_image",
-        str | None,
-        typer.Option(None, "--helper-image", help="helper image [env OAR_P2P_HELPER_IMAGE]"),
-    ),
+    ("job", int | None, _opt("--job-id", "job", "OAR job id")),
+    ("infer", bool | None, _opt("--infer-job-id", "infer", "use your only running job")),
+    ("frontend", str | None, _opt("--frontend-hostname", "frontend", "ssh alias of the frontend")),
+    ("username", str | None, _opt("--cluster-username", "username", "remote user name")),
+    ("ssh_config", str | None, _opt("--ssh-config", "ssh_config", "ssh config file")),
+    ("executor", str | None, _opt("--executor", "executor", " | ".join(ExecutorKind))),
+    ("helper_image", str | None, _opt("--helper-image", "helper_image", "helper image")),
     (
         "host_key_policy",
         str | None,
-        typer.Option(None, "--host-key-policy", help=" | ".join(HostKeyPolicy)),
+        _opt("--host-key-policy", "host_key_policy", " | ".join(HostKeyPolicy)),
     ),
 )
 _PREFIX = "cluster_"  # parameter names on the command: cluster_job, cluster_frontend, ...
@@ -128,7 +119,8 @@ def cluster_options(*, without: tuple[str, ...] = (), machines: bool = False) ->
             ctx: typer.Context = kwargs.pop("ctx")
             given = {name: kwargs.pop(_PREFIX + name, None) for name, _, _ in chosen}
             given["machines"] = tuple(given.get("machines") or ())
-            return fn(**kwargs, cluster=ClusterFlags(**given), connector=connector_of(ctx))
+            flags = check_cluster_flags(ClusterFlags(**given))
+            return fn(**kwargs, cluster=flags, connector=connector_of(ctx))
 
         params = own + added
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -137,6 +129,20 @@ def cluster_options(*, without: tuple[str, ...] = (), machines: bool = False) ->
         return typing.cast(F, command)
 
     return decorate
+
+
+def check_cluster_flags(flags: ClusterFlags) -> ClusterFlags:
+    """The flags, or a `FlagError` when two of them exclude each other (one would be
+    silently ignored): `--job-id` with `--infer-job-id`; either with `--machine`."""
+    if flags.job is not None and flags.infer:
+        raise FlagError("--job-id and --infer-job-id both choose the job: give one of them")
+    job_flag = "--job-id" if flags.job is not None else "--infer-job-id" if flags.infer else None
+    if flags.machines and job_flag:
+        raise FlagError(
+            f"{job_flag} does not apply with --machine: a fixed list of machines asks OAR "
+            "for no job; give one of them"
+        )
+    return flags
 
 
 def connector_of(ctx: typer.Context) -> Connector:

@@ -12,14 +12,13 @@ from oar_p2p.cli.options import (
     REFRESH_HELP,
     ClusterFlags,
     MachineOpt,
-    RefreshOpt,
     SpecArg,
     check_refresh,
     cluster_options,
     spec_session,
 )
 from oar_p2p.cli.render import TerminalEvents, echo_lines, report_apply, write
-from oar_p2p.errors import ClusterError, ValueParseError
+from oar_p2p.errors import ClusterError, FlagError
 from oar_p2p.lock import force_unlock
 from oar_p2p.plan_file import load_saved_plan, save_plan
 from oar_p2p.project import Project, load_project, offline_machine_names
@@ -130,7 +129,7 @@ def check_plan_flags(flags: Mapping[str, object]) -> None:
     given.add("json" if flags.get("json") else "text")
     for names, why in _PLAN_RULES:
         if given.issuperset(names.split()):
-            raise ValueParseError(why)
+            raise FlagError(why)
 
 
 def _offline(
@@ -233,17 +232,77 @@ def plan(
     raise typer.Exit(run_cli(body))
 
 
+RUNS = Path("runs")
+ApplyRefreshOpt = typer.Option(
+    None,
+    "--refresh",
+    help="auto (default): read nft unless the map is large and the apply record matches; "
+    "full: always. Not with a saved plan (it keeps the mode it was made with)",
+)
+
+
+def _run_flags(
+    project: Project, rerun: bool, output_dir: Path | None, timeout: float | None
+) -> None:
+    """The run's flags need a run: a spec without containers makes them a usage error."""
+    given = [
+        flag
+        for flag, value in (
+            ("--rerun", rerun or None),
+            ("--output-dir", output_dir),
+            ("--timeout", timeout),
+        )
+        if value is not None
+    ]
+    if given and not project.spec.containers:
+        raise FlagError(
+            f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply: the spec "
+            "has no containers, so apply runs no experiment"
+        )
+
+
+def _apply_request(
+    target: Path,
+    refresh: str | None,
+    rerun: bool,
+    output_dir: Path | None,
+    timeout: float | None,
+    verify: bool,
+) -> tuple[Project, reconcile.ApplyRequest]:
+    """The project and what `apply` was asked, its flags checked against the target."""
+    mode = check_refresh(refresh or RefreshMode.AUTO.value)
+    saved = load_saved_plan(target)
+    if saved and refresh is not None:
+        raise FlagError(
+            f"--refresh does not apply to a saved plan: it was read with --refresh "
+            f"{saved.refresh} and is applied as it was made"
+        )
+    spec = Path(saved.spec) if saved else target
+    project = load_project(spec)
+    _run_flags(project, rerun, output_dir, timeout)
+    request = reconcile.ApplyRequest(
+        spec_path=spec,
+        refresh=mode,
+        rerun=rerun,
+        output_dir=output_dir or RUNS,
+        timeout=timeout,
+        verify=verify,
+        saved=saved,
+    )
+    return project, request
+
+
 @cluster_options(machines=True)
 def apply(
     target: Path = typer.Argument(..., help="experiment spec, or a plan saved by `plan --out`"),
-    refresh: str = RefreshOpt,
+    refresh: str | None = ApplyRefreshOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="list every change"),
     rerun: bool = typer.Option(False, "--rerun", help="run the experiment even if it ran"),
-    output_dir: Path = typer.Option(
-        Path("runs"), "--output-dir", help="where run directories (logs, manifest) go"
+    output_dir: Path | None = typer.Option(
+        None, "--output-dir", help="where run directories (logs, manifest) go (default: runs)"
     ),
     run_timeout: float | None = typer.Option(
-        None, "--timeout", help="stop the run after this many seconds"
+        None, "--timeout", min=0, help="stop the run after this many seconds"
     ),
     verify: bool = typer.Option(False, "--verify", help="measure a sample of RTTs after"),
     *,
@@ -253,30 +312,20 @@ def apply(
     """Converge the network, then run the experiment unless it already ran as specified."""
 
     def body() -> int:
-        mode = check_refresh(refresh)
-        saved = load_saved_plan(target)
-        spec = Path(saved.spec) if saved else target
-        project = load_project(spec)
-        request = reconcile.ApplyRequest(
-            spec_path=spec,
-            refresh=mode,
-            rerun=rerun,
-            output_dir=output_dir,
-            timeout=run_timeout,
-            verify=verify,
-            saved=saved,
-        )
-        events = TerminalEvents(verbose=verbose)
+        project, request = _apply_request(target, refresh, rerun, output_dir, run_timeout, verify)
         # a machine that cannot be reached does not stop the others (a saved plan is
         # all or nothing: it must match every machine)
-        with spec_session(
-            project,
-            cluster,
-            connector,
-            lock="apply",
-            progress=events.progress,
-            partial=not saved,
-        ) as session:
+        with (
+            TerminalEvents(verbose=verbose) as events,
+            spec_session(
+                project,
+                cluster,
+                connector,
+                lock="apply",
+                progress=events.progress,
+                partial=not request.saved,
+            ) as session,
+        ):
             reconcile.apply(session, project, request, events)
         return 0
 
@@ -289,10 +338,12 @@ def destroy(spec: Path = SpecArg, *, cluster: ClusterFlags, connector: Connector
 
     def body() -> int:
         project = load_project(spec)
-        events = TerminalEvents()
-        with spec_session(
-            project, cluster, connector, lock="destroy", progress=events.progress
-        ) as session:
+        with (
+            TerminalEvents() as events,
+            spec_session(
+                project, cluster, connector, lock="destroy", progress=events.progress
+            ) as session,
+        ):
             result = reconcile.destroy(session, project.spec.name, events)
         report_apply(result)
         if result.failed:

@@ -10,7 +10,7 @@ import typer
 
 from oar_p2p.cli.funnel import run_cli
 from oar_p2p.cli.options import ClusterFlags, SpecArg, cluster_options, spec_session
-from oar_p2p.cli.render import echo_lines, progress_line
+from oar_p2p.cli.render import TerminalEvents, echo_lines
 from oar_p2p.errors import OarP2PError, ValueParseError
 from oar_p2p.project import build_project_network, load_project
 from oar_p2p.render.verify import render_report
@@ -74,8 +74,8 @@ def _json(report: VerifyReport) -> str:
 def verify(
     spec: Path = SpecArg,
     pairs: str = typer.Option("200", "--pairs", help="all, or how many pairs to sample"),
-    count: int = typer.Option(5, "--count", help="pings per pair"),
-    parallel: int = typer.Option(2, "--parallel", help="pairs measured at once per machine"),
+    count: int = typer.Option(5, "--count", min=1, help="pings per pair"),
+    parallel: int = typer.Option(2, "--parallel", min=1, help="pairs measured at once per machine"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable report"),
     plot: Path | None = typer.Option(None, "--plot", help="write a PNG (needs matplotlib)"),
     subtract_base: bool = typer.Option(
@@ -88,9 +88,12 @@ def verify(
     """Measure RTTs between address pairs; exit 0 within tolerance, 2 when not, 1 on error."""
 
     def body() -> int:
+        _pair_limit(pairs, 0)  # a bad --pairs is refused before connecting
         project = load_project(spec)
-        progress = (lambda _m: None) if as_json else progress_line
-        with spec_session(project, cluster, connector, progress=progress) as session:
+        with (
+            TerminalEvents(progress=not as_json) as events,
+            spec_session(project, cluster, connector, progress=events.progress) as session,
+        ):
             network = build_project_network(project, session.machines)
             limit = _pair_limit(pairs, len(network.addresses))
             report = run_verify(
@@ -99,7 +102,7 @@ def verify(
                 limit=limit,
                 count=count,
                 subtract_base=subtract_base,
-                parallel=max(1, parallel),
+                parallel=parallel,
             )
         if plot is not None:
             write_plot(report, plot)

@@ -58,6 +58,7 @@ _RouteKey = tuple[tuple[str, str, str, int], ...]
 # paramiko logs failures it also raises (e.g. "Secsh channel 0 open FAILED") at ERROR; they
 # reach the user as mapped errors, so keep them off stderr unless logging is configured.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
+_log = logging.getLogger(__name__)
 
 
 # --- pure helpers ---------------------------------------------------------------------
@@ -194,6 +195,7 @@ class SshTransport:
             with self._lock:
                 self._conns[key] = conn
                 self.connections_opened += 1
+            _log.info("connected to %s as %s", where.target, chain[-1].user)
             return conn
 
     def _open(self, cfg: HostConfig, parent: paramiko.Transport | None) -> paramiko.Transport:

@@ -12,9 +12,10 @@ tests inject a `FakeTransport` through `Connector(transport=lambda _opts: fake, 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from oar_p2p.cluster.inventory import MachineOverride, resolve_machines
@@ -26,13 +27,24 @@ from oar_p2p.remote.counting import CountingTransport
 from oar_p2p.remote.executors import DockerExecutor, ensure_helper_image, make_executor
 from oar_p2p.remote.pool import for_each_machine
 from oar_p2p.remote.ssh import SshTransport
+from oar_p2p.remote.trace import TracedTransport
 from oar_p2p.remote.transport import LocalTransport, Transport
 from oar_p2p.session import Progress, Session
 from oar_p2p.settings import Settings
 from oar_p2p.spec.models import MachineOverrideSpec
 from oar_p2p.vocab import HostKeyPolicy
 
-__all__ = ["Connector", "SshOptions", "Target", "close_session", "open_session", "session_scope"]
+__all__ = [
+    "Connector",
+    "SshOptions",
+    "Target",
+    "close_session",
+    "describe_settings",
+    "open_session",
+    "session_scope",
+]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,14 @@ class Connector:
     # where `close_session` writes the session's counts (OAR_P2P_STATS), if anywhere
     stats_path: str | None = None
 
+    def open_transport(self, options: SshOptions) -> Transport:
+        """The transport to the machines, every command logged at debug level."""
+        return TracedTransport(self.transport(options))
+
+    def open_local(self) -> Transport:
+        """The local shell (oarstat on the frontend), every command logged at debug level."""
+        return TracedTransport(self.local())
+
 
 @dataclass(frozen=True)
 class Target:
@@ -84,6 +104,14 @@ class Target:
 
     fixed: Sequence[str] = ()
     overrides: Mapping[str, MachineOverrideSpec] = field(default_factory=dict)
+
+
+def describe_settings(settings: Settings) -> str:
+    """`name=value (source)` for every setting, for the info log."""
+    return ", ".join(
+        f"{f.name}={getattr(settings, f.name).value} ({getattr(settings, f.name).source})"
+        for f in fields(settings)
+    )
 
 
 def _check_reachable(settings: Settings, target: Target, location: Location) -> None:
@@ -150,11 +178,13 @@ def open_session(
     machine can be; the command then works on the others and reports these.
     """
     location = connector.locate()
+    _log.info("running on %s; settings: %s", location.place.value, describe_settings(settings))
     _check_reachable(settings, target, location)
-    transport = CountingTransport(connector.transport(SshOptions.of(settings, location)))
+    transport = CountingTransport(connector.open_transport(SshOptions.of(settings, location)))
     try:
         progress("listing the job's machines")
-        machines = _machines(settings, target, transport, location, connector.local())
+        machines = _machines(settings, target, transport, location, connector.open_local())
+        _log.info("%d machines: %s", len(machines), " ".join(m.hostname for m in machines))
         executor = make_executor(settings.executor.value, settings.helper_image.value)
         limit = settings.concurrency_limit.value
         session = Session(transport, executor, machines, limit, progress, settings=settings)

@@ -26,7 +26,7 @@ def list_machines(
 ) -> Inventory:
     """List the job's hostnames (or the fixed list) and discover each machine's facts."""
     location = connector.locate()
-    transport = connector.transport(SshOptions.of(settings, location))
+    transport = connector.open_transport(SshOptions.of(settings, location))
     try:
         job = settings.job.value
         hosts = list_hostnames(
@@ -36,7 +36,7 @@ def list_machines(
             transport=transport,
             frontend=settings.frontend.value,
             location=location,
-            local=connector.local(),
+            local=connector.open_local(),
         )
         found = build_machines(
             hosts.names, {}, lambda names: discover_machines(transport, names, limit)

@@ -68,11 +68,13 @@ def run_verify(
 ) -> VerifyReport:
     """Measure sampled pairs; pairs out of tolerance are measured once more (best kept)."""
     pairs = select_pairs(network, limit)
+    session.progress(f"measuring {len(pairs)} pairs ({count} pings each)")
     rtts, base = measure(session, network, pairs, count, parallel)
     first = compare(network, pairs, rtts, base_ms=base if subtract_base else 0.0)
     if first.failed:  # measure the failing pairs once more: one busy moment is not a fault
         index = {(a.ip): a.index for a in network.addresses}
         again = [(index[p.src], index[p.dst]) for p in first.failed]
+        session.progress(f"measuring {len(again)} pairs out of tolerance once more")
         retry, _ = measure(session, network, again, count, parallel)
         for key, value in retry.items():
             old = rtts.get(key)

@@ -1,0 +1,95 @@
+"""Every command sent to a machine, logged at debug level (`oar-p2p -vv ...`).
+
+`workflows.connect.Connector` wraps each transport it opens (SSH and the local shell that
+runs oarstat on the frontend) in a `TracedTransport`, so this is the one place where every
+remote command is seen. One record per command, on the `oar_p2p.remote.trace` logger:
+
+    gengar-1 $ sh -s (script 2,310 B): exit 0, sent 2,315 B, received 412 B, 0.084 s
+
+The short form is the command line's first line (`summarize_command`) and the size of its
+stdin, never the script itself (scripts carry container environments, `secret_env` too).
+A command that raises (a non-zero status under `check`, a timeout, a lost connection) is
+logged with what is known, then the exception goes on unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from oar_p2p.errors import RemoteCommandError
+from oar_p2p.remote.transport import CommandResult, Transport, summarize_command
+
+__all__ = ["TracedTransport", "describe_call"]
+
+_log = logging.getLogger(__name__)
+
+
+def describe_call(host: str, command: str, stdin: bytes) -> str:
+    """`host $ first line of the command (script N B)`.
+
+    >>> describe_call("gengar-1", "sh -s", b"echo hi\\n")
+    'gengar-1 $ sh -s (script 8 B)'
+    """
+    script = f" (script {len(stdin):,} B)" if stdin else ""
+    return f"{host} $ {summarize_command(command)}{script}"
+
+
+class TracedTransport:
+    """Delegates to `inner`; at debug level, logs each command with its outcome and time."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+
+    def run(
+        self,
+        host: str,
+        command: str,
+        *,
+        stdin: bytes = b"",
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        if not _log.isEnabledFor(logging.DEBUG):
+            return self.inner.run(host, command, stdin=stdin, timeout=timeout, check=check)
+        sent = len(command.encode()) + len(stdin)
+        started = time.monotonic()
+        try:
+            result = self.inner.run(host, command, stdin=stdin, timeout=timeout, check=check)
+        except RemoteCommandError as exc:
+            outcome = f"exit {exc.status}" if exc.status >= 0 else "no exit status"
+            received = len(exc.stderr.encode())
+            what = f"{outcome} ({type(exc).__name__})"
+            self._log(describe_call(host, command, stdin), what, sent, received, started)
+            raise
+        except BaseException as exc:
+            _log.debug(
+                "%s: failed after %.3f s: %s: %s",
+                describe_call(host, command, stdin),
+                time.monotonic() - started,
+                type(exc).__name__,
+                exc,
+            )
+            raise
+        received = len(result.stdout) + len(result.stderr)
+        what = f"exit {result.status}"
+        self._log(describe_call(host, command, stdin), what, sent, received, started)
+        return result
+
+    @staticmethod
+    def _log(call: str, outcome: str, sent: int, received: int, started: float) -> None:
+        _log.debug(
+            "%s: %s, sent %s B, received %s B, %.3f s",
+            call,
+            outcome,
+            f"{sent:,}",
+            f"{received:,}",
+            time.monotonic() - started,
+        )
+
+    def close(self) -> None:
+        self.inner.close()
+
+    @property
+    def connections_opened(self) -> int:
+        return int(getattr(self.inner, "connections_opened", 0))
