@@ -18,6 +18,7 @@ log level (`-v`, `-vv`, `--log-level`, `OAR_P2P_LOG`) and typer's shell completi
     render.py     terminal rendering of workflow events
     progress.py   long steps on stderr: a spinner on a terminal, plain lines otherwise
     reconcile.py  validate, plan, apply, destroy, show, force-unlock
+    plan_flags.py `plan` flags that do not go together (usage errors)
     compat.py     net up|down|show|preview, clean, run
     verify.py     verify
     machines.py   machines

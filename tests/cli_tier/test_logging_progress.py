@@ -45,7 +45,7 @@ def test_debug_logs_every_remote_command_and_stdout_stays_json(work: Path, how: 
     assert [m["hostname"] for m in doc["machines"]] == ["gengar-1", "gengar-2"]
     traces = _traces(result.stderr)
     calls = cluster.fake.calls
-    assert len(calls) == 3  # oarstat, then one read per machine
+    assert len(calls) == 5  # oarstat, then per machine: its read and its containers
     assert len(traces) == len(calls), result.stderr
     # every call once: its host, its command's first line, what went each way
     logged = sorted(
@@ -68,7 +68,7 @@ def test_the_environment_sets_the_level_and_the_flag_wins(
     monkeypatch.setenv("OAR_P2P_LOG", "debug")
     result = cli(_applied(), work, "show", "spec.yaml", "--json")
     assert result.exit_code == 0, result.output
-    assert len(_traces(result.stderr)) == 3
+    assert len(_traces(result.stderr)) == 5
     quiet = cli(_applied(), work, "--log-level", "warning", "show", "spec.yaml", "--json")
     assert quiet.exit_code == 0, quiet.output
     assert quiet.stderr == ""
