@@ -96,8 +96,10 @@ class FileDigest:
     def doc(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "sha256": self.sha256, "bytes": self.size}
         out["copy"] = self.copy
-        if self.masked:
+        if self.masked:  # the file holds secrets: its digest would let a weak one be guessed
             out["copy_masked"] = list(self.masked)
+            out["sha256"] = None
+            out["sha256_withheld"] = "the file holds secret env values"
         return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 
 import yaml
 
@@ -197,3 +198,12 @@ def test_show_json_has_the_experiment() -> None:
         "last_run": None,
     }
     assert "experiment" not in json.loads("".join(render_show({}, as_json=True)))
+
+
+def test_the_digest_of_a_file_holding_secrets_is_withheld() -> None:
+    # sha256 of a spec whose only unknown is a short secret can be brute-forced
+    masked = replace(FileDigest.of("/x/spec.yaml", b"env: {TOKEN: s3}\n"), masked=("c.env.TOKEN",))
+    doc = masked.doc()
+    assert doc["sha256"] is None and doc["sha256_withheld"]
+    assert doc["copy_masked"] == ["c.env.TOKEN"]
+    assert FileDigest.of("/x/spec.yaml", b"env: {}\n").doc()["sha256"] is not None
