@@ -85,7 +85,18 @@ def test_spec_walkthrough(testbed: Testbed, tmp_path: Path) -> None:
     )
     assert "Running experiment" in rerun.stdout
     assert len([p for p in runs.iterdir() if not p.is_symlink()]) == 2
-    cli_ok(testbed, "destroy", str(exp / "spec.yaml"), env=DOCKER)
+
+    # what destroy would remove: read only (no lock, no write), each remote command traced
+    spec = str(exp / "spec.yaml")
+    preview = cli(testbed, "-vv", "plan", "--destroy", "--detailed-exitcode", spec)
+    assert preview.returncode == 2, preview.stdout + preview.stderr
+    assert "- nft:table" in preview.stdout and "container:peer-0" in preview.stdout
+    traced = [ln for ln in preview.stderr.splitlines() if "oar_p2p.remote.trace: gengar-" in ln]
+    assert traced and all(re.search(r": exit \d+, sent .* s$", ln) for ln in traced), traced
+    assert cli_ok(testbed, "plan", spec).stdout.count("No changes.") >= 1  # nothing was removed
+    cli_ok(testbed, "destroy", spec, env=DOCKER)
+    after = cli(testbed, "plan", "--destroy", "--detailed-exitcode", spec)
+    assert after.returncode == 0 and "No changes." in after.stdout, after.stdout + after.stderr
 
 
 def test_failing_container_is_reported(testbed: Testbed, tmp_path: Path) -> None:
