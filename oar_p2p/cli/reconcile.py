@@ -98,8 +98,10 @@ def _online(
     destroy: bool,
     as_json: bool,
 ) -> reconcile.PlanOutcome:
-    events = TerminalEvents(progress=not as_json)
-    with spec_session(project, cluster, connector, progress=events.progress) as session:
+    with (
+        TerminalEvents(progress=not as_json) as events,
+        spec_session(project, cluster, connector, progress=events.progress) as session,
+    ):
         if destroy:
             return reconcile.PlanOutcome(
                 reconcile.destroy_plan(session, project.spec.name, mode)[0]
@@ -318,7 +320,10 @@ def show(
 
     def body() -> int:
         project = load_project(spec)
-        with spec_session(project, cluster, connector) as session:
+        with (
+            TerminalEvents(progress=not as_json) as events,
+            spec_session(project, cluster, connector, progress=events.progress) as session,
+        ):
             shown = show_spec(session, project, output_dir)
         write(render_show(shown.machines, as_json=as_json, experiment=shown.experiment))
         return 0
