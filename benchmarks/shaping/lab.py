@@ -1,6 +1,6 @@
 """The shaping lab (issue 16 groundwork): netem jitter/loss accuracy and per-address caps.
 
-    sudo python3 benchmarks/shaping/lab.py [--sections netem,caps,change,scale,capture]
+    sudo python3 benchmarks/shaping/lab.py [--sections netem,caps,stages,change,scale,...]
     sudo python3 benchmarks/shaping/lab.py up | down     # keep one lab testbed between runs
 
 Boots a private two-machine testbed (/run/oar-p2p-testbed-lab-<pid>, name lab<pid>; always
@@ -17,7 +17,11 @@ measures, with ping and iperf3 towards gengar-2:
     stages   the separate-stage layouts: pings through both stages, both classes count them
     change   one address's cap changed by one `tc class change` while iperf3 runs
     scale    `tc -b` time (and guest memory) to install the two-level layout at 5k, 20k,
-             60k leaves and the separate-stage layout at 1,000 tuples + 250 caps
+             60k leaves (stops at a failed or > 400 s size) and the separate-stage layout
+             at 1,000 tuples + 250 caps
+    scale-classes  the same for 20k and 60k bare HTB classes (no netem, no filter)
+
+All sections take about 25 minutes on the testbed (scale and scale-classes most of it).
     capture  tc/nft JSON of these layouts from the guest kernel, for the parsers
              (tests/fixtures/observed/tc/shaping/)
 
@@ -52,6 +56,7 @@ SECTIONS: dict[str, Callable[[Lab], Any]] = {
     "stages": measure.stages,
     "change": measure.change,
     "scale": measure.scale,
+    "scale-classes": measure.scale_classes,
     "capture": measure.capture,
 }
 

@@ -222,3 +222,13 @@ def separate_batch(addresses: int, tuples: int, dev: str = DUMMY, ifb: str = "if
         for k in range(1, addresses + 1)
     ]
     return lines
+
+
+def classes_batch(count: int, dev: str = DUMMY) -> list[str]:
+    """`count` bare HTB classes (no netem, no filter) under one root."""
+    lines = root_htb(dev, 1)
+    lines += [
+        f"class add dev {dev} parent 1: classid 1:{k:x} htb rate 10mbit ceil 10mbit"
+        for k in range(1, count + 1)
+    ]
+    return lines
