@@ -70,9 +70,9 @@ class RootGroup(TyperGroup):
         except OarP2PError as exc:
             report_error(exc)
             code = 1
-        except typer.Abort:
-            typer.secho("error: aborted", fg=typer.colors.RED, err=True)
-            code = 1
+        except typer.Abort:  # click's form of a Ctrl-C (or EOF) outside a command's funnel
+            typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
+            code = 130
         if not standalone_mode:
             return code
         sys.exit(code)

@@ -279,3 +279,15 @@ def test_the_run_flags_are_accepted_with_containers(project: Path) -> None:
     result = run(*args, env={"FRONTEND_HOSTNAME": "front"})
     assert isinstance(result.exception, AssertionError)
     assert "must fail before connecting" in str(result.exception)
+
+
+def test_a_ctrl_c_outside_a_command_body_is_exit_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    """click turns a KeyboardInterrupt outside a command's funnel into Abort: still 130."""
+    import oar_p2p.cli.usage as usage
+
+    def interrupted(*_: object, **__: object) -> NoReturn:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(usage.TyperGroup, "invoke", interrupted)
+    group = typer.main.get_command(build_app())
+    assert group.main(["machines"], standalone_mode=False) == 130
