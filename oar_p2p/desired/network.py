@@ -17,6 +17,7 @@ from functools import cached_property
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.desired.addressing import Address, allocate
 from oar_p2p.desired.latency import DEFAULT_MINOR, LatencyClass, Quantizer
+from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT, Bandwidth, LinkTuple
 from oar_p2p.errors import MatrixError
 from oar_p2p.matrix import LatencyMatrix
 from oar_p2p.spec.values import AddressPolicy
@@ -72,15 +73,26 @@ def desired_chains() -> dict[str, tuple[str, ...]]:
     }
 
 
+LinkValues = LatencyMatrix | float
+"""A per-pair property: a matrix of the latency matrix's shape, or one value for all."""
+
+
 @dataclass(frozen=True)
 class Network:
-    """The whole emulated network: addresses in global order and their latencies."""
+    """The whole emulated network: addresses in global order and their link properties.
+
+    `jitter` (ms, per direction) and `loss` (percent) are None when the spec does not ask
+    for them; `bandwidth` is None when no address is capped.
+    """
 
     machines: tuple[Machine, ...]
     addresses: tuple[Address, ...]
     matrix: LatencyMatrix
     quantizer: Quantizer
     wrap: bool
+    jitter: LinkValues | None = None
+    loss: LinkValues | None = None
+    bandwidth: Bandwidth | None = None
 
     @cached_property
     def ips(self) -> tuple[str, ...]:
@@ -100,6 +112,45 @@ class Network:
         else:
             values = [int(row[j % dim] * k + 0.5 + 1e-9) for j in range(n)]
         return array("L", values)
+
+    def _values_row(self, values: LinkValues, index: int, scale: float) -> array[int]:
+        n = len(self.addresses)
+        if not isinstance(values, LatencyMatrix):
+            return array("L", [int(values * scale + 0.5 + 1e-9)]) * n
+        dim = values.dimension
+        row = values.row(index % dim)
+        if n <= dim:
+            return array("L", [int(v * scale + 0.5 + 1e-9) for v in row[:n]])
+        return array("L", [int(row[j % dim] * scale + 0.5 + 1e-9) for j in range(n)])
+
+    def jitter_steps_row(self, index: int) -> array[int] | None:
+        """Quantised jitter (steps of the resolution) from `index` to every address, or
+        None when the network has no jitter."""
+        if self.jitter is None:
+            return None
+        return self._values_row(self.jitter, index, 1000 / self.quantizer.resolution_us)
+
+    def loss_row(self, index: int) -> array[int] | None:
+        """Loss (steps of 0.001 %) from `index` to every address, or None without loss."""
+        if self.loss is None:
+            return None
+        return self._values_row(self.loss, index, LOSS_STEPS_PER_PERCENT)
+
+    def link(self, i: int, j: int) -> LinkTuple:
+        """The quantised (delay, jitter, loss) of the direction i -> j."""
+        q = self.quantizer
+        dim = self.matrix.dimension
+        jitter = 0
+        if self.jitter is not None:
+            jitter = q.steps(_value(self.jitter, i, j))
+        loss = 0
+        if self.loss is not None:
+            loss = int(_value(self.loss, i, j) * LOSS_STEPS_PER_PERCENT + 0.5 + 1e-9)
+        return LinkTuple(q.steps(self.matrix[i % dim, j % dim]), jitter, loss, q.resolution_us)
+
+    def cap_bps(self, index: int) -> int | None:
+        """The egress cap of the address with global index `index`, or None (uncapped)."""
+        return None if self.bandwidth is None else self.bandwidth.cap_bps(index)
 
     def latency_ms(self, i: int, j: int) -> float:
         dim = self.matrix.dimension
@@ -155,6 +206,13 @@ class Network:
         return [a.ip for a in local], steps
 
 
+def _value(values: LinkValues, i: int, j: int) -> float:
+    if isinstance(values, LatencyMatrix):
+        dim = values.dimension
+        return values[i % dim, j % dim]
+    return values
+
+
 def _tc_tree(interface: str, steps: set[int], resolution_us: int) -> TcTree:
     classes = [TcClass(minor=DEFAULT_MINOR)]
     for s in sorted(steps):
@@ -177,12 +235,17 @@ def build_network(
     *,
     wrap: bool,
     quantizer: Quantizer,
+    jitter: LinkValues | None = None,
+    loss: LinkValues | None = None,
+    bandwidth: Bandwidth | None = None,
 ) -> Network:
     """Allocate addresses and check them against the matrix."""
     addresses = allocate(policy, machines)
     check_rows(len(addresses), matrix, wrap=wrap)
     check_latency_range(matrix, quantizer, min(len(addresses), matrix.dimension))
-    return Network(tuple(machines), tuple(addresses), matrix, quantizer, wrap)
+    return Network(
+        tuple(machines), tuple(addresses), matrix, quantizer, wrap, jitter, loss, bandwidth
+    )
 
 
 def check_rows(count: int, matrix: LatencyMatrix, *, wrap: bool) -> None:
