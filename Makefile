@@ -12,7 +12,8 @@ demo: install
 test: install
 	scripts/build-uml-kernel.sh >/dev/null
 	$(MAKE) check
-	python3 -m pytest -q
+	python3 -m pytest -q -m "not e2e"
+	$(MAKE) e2e
 
 check:
 	ruff check oar_p2p tests
@@ -23,8 +24,11 @@ check:
 unit:
 	python3 -m pytest -q -m "not e2e"
 
+# Each pytest-xdist worker boots its own private testbed and takes whole modules
+# (OAR_P2P_E2E_WORKERS=1: one testbed, modules one after another).
+E2E_WORKERS ?= $(or $(OAR_P2P_E2E_WORKERS),2)
 e2e:
-	python3 -m pytest -q -m e2e
+	python3 -m pytest -q -m e2e -p no:benchmark -n $(E2E_WORKERS) --dist loadfile --durations=20
 
 # Every verb through the CLI against replayed machines, scripts compared with goldens (part
 # of `unit`); OAR_P2P_UPDATE_GOLDEN=1 rewrites tests/cli_tier/golden/ (review the diff).

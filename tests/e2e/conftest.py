@@ -1,4 +1,5 @@
-"""The end-to-end tier: one local testbed (3 machines) for the whole session.
+"""The end-to-end tier: one local testbed (3 machines) per session (per pytest-xdist
+worker: `make e2e` runs two, each with its own testbed, taking whole modules).
 
 `testbed` is the session's `Testbed` (use `.exec`, `.run_in_client`, `.client_env()`,
 `.info()`), `testbed_info` its `TestbedInfo`. The kernel is built by
@@ -67,6 +68,9 @@ def _reusable() -> Testbed | None:
     reuse = os.environ.get("OAR_P2P_E2E_REUSE", "")
     if not reuse:
         return None
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        # two workers driving one testbed would reset each other's machines
+        raise pytest.UsageError("OAR_P2P_E2E_REUSE needs one worker: run with -n 0 or -n 1")
     # "1": the default testbed; "STATE_DIR:NAME": a private one (e.g. a developer's)
     state, _, name = reuse.partition(":")
     bed = Testbed() if reuse == "1" else Testbed(Path(state), name=name or "testbed")

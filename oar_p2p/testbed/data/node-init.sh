@@ -56,13 +56,26 @@ if [ "$role" = machine ]; then
         mkdir -p "/sys/fs/cgroup/$c"
         mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" || fail "cgroup $c"
     done
-    dockerd --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
-        --userland-proxy=false --data-root=/var/lib/docker --exec-root=/run/docker \
-        --host=unix:///var/run/docker.sock --pidfile=/run/docker.pid \
-        --exec-opt native.cgroupdriver=cgroupfs >/run/dockerd.log 2>&1 </dev/null &
-    # Poll the socket first: every docker client run costs the one guest CPU dearly.
-    wait_for 120 "the docker socket" test -S /var/run/docker.sock
-    wait_for 60 "dockerd" /usr/bin/docker version
+    # On a loaded host dockerd can give up on its containerd ("timeout waiting for
+    # containerd to start") and exit: start it again, up to 3 times.
+    for attempt in 1 2 3; do
+        dockerd --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
+            --userland-proxy=false --data-root=/var/lib/docker --exec-root=/run/docker \
+            --host=unix:///var/run/docker.sock --pidfile=/run/docker.pid \
+            --exec-opt native.cgroupdriver=cgroupfs >>/run/dockerd.log 2>&1 </dev/null &
+        dpid=$!
+        # Poll the socket first: every docker client run costs the one guest CPU dearly.
+        deadline=$((SECONDS + 180))
+        until test -S /var/run/docker.sock && /usr/bin/docker version >/dev/null 2>&1; do
+            kill -0 "$dpid" 2>/dev/null || break
+            [ "$SECONDS" -ge "$deadline" ] && fail "timed out waiting for dockerd"
+            sleep 0.5
+        done
+        kill -0 "$dpid" 2>/dev/null && break
+        echo "testbed-node $node: dockerd exited (attempt $attempt), starting it again"
+        rm -f /var/run/docker.sock /run/docker.pid
+        [ "$attempt" = 3 ] && fail "dockerd exited 3 times"
+    done
     echo "testbed-node $node: dockerd up after ${SECONDS} s"
     while read -r tar tag; do
         /usr/bin/docker import "/testbed/images/$tar" "$tag" >/dev/null \
