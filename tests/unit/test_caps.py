@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 
 import pytest
 
@@ -15,6 +16,7 @@ from oar_p2p.errors import ForeignStateError, InputError
 from oar_p2p.matrix import parse_matrix
 from oar_p2p.plan import Action, MachinePlan, PairMode, Plan
 from oar_p2p.project import machines_from_names
+from oar_p2p.render.caps import NEED_FUNCTION
 from oar_p2p.render.commands import render_write_script
 from oar_p2p.render.human import render_plan
 from oar_p2p.resources import CapClassId, CapStageId
@@ -268,3 +270,12 @@ def test_a_missing_element_alone_is_written_without_touching_the_record() -> Non
     script = render_write_script(plan)
     assert "add element ip oar-p2p caps { 10.16.0.1 : 2:1 }" in script
     assert "record" not in script and "tc -b" not in script
+
+
+def test_a_missing_kernel_module_is_named_in_the_failure() -> None:
+    script = "{\nset -euo pipefail\n" + NEED_FUNCTION + "_need ifb false\necho after\n}\n"
+    proc = subprocess.run(["bash", "-s"], input=script.encode(), capture_output=True, timeout=30)
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert proc.stderr.decode() == (
+        "oar-p2p: 'false' failed: the kernel may lack the module ifb (modprobe -a ifb)\n"
+    )
