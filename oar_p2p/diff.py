@@ -118,5 +118,8 @@ def _noop_reason(desired: MachineState, observed: MachineState, pairs: PairDelta
             f"{len(desired.addresses)} addresses and the route present, {n_classes} latency "
             f"classes on {', '.join(sorted(desired.tc))} match, {pairs.reason}"
         )
+        if desired.caps is not None:
+            caps = sum(c.address is not None for c in desired.caps.classes)
+            reason += f", {caps} caps match"
     containers = container_noop(desired, observed)
     return reason if containers is None else f"{reason}, {containers}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from oar_p2p import differs
 from oar_p2p import fields_show as show
 from oar_p2p.containers_diff import diff_containers
+from oar_p2p.differs_caps import diff_caps
 from oar_p2p.plan import Change
 from oar_p2p.state import MachineState
 
@@ -73,6 +74,10 @@ def _containers_json(s: MachineState) -> object:
     return [c.model_dump(include=keep | {"started_at", "finished_at"}) for c in s.containers]
 
 
+def _caps(s: MachineState) -> object:
+    return OMIT if s.caps is None else s.caps.model_dump()
+
+
 FIELDS: tuple[StateField, ...] = (
     StateField("hostname", show_json=lambda s: s.hostname),
     StateField("interface", show_json=lambda s: s.interface),
@@ -104,6 +109,15 @@ FIELDS: tuple[StateField, ...] = (
         "nft",
         diff=differs.diff_table,
         fingerprint=lambda s: s.nft.model_dump() if s.nft else None,
+    ),
+    # after nft: a class removed goes once its element is gone (make before break)
+    StateField(
+        "caps",
+        diff=diff_caps,
+        fingerprint=_caps,
+        show_json=_caps,
+        summary=show.caps_summary,
+        lines=show.cap_lines,
     ),
     StateField("pairs", fingerprint=_pairs_fp, show_json=_pairs_json, summary=show.pairs_summary),
     StateField(

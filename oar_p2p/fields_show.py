@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oar_p2p.desired.link import format_rate
 from oar_p2p.state import MachineState
 
 __all__ = [
     "address_lines",
+    "cap_lines",
+    "caps_summary",
     "addresses_summary",
     "container_lines",
     "containers_summary",
@@ -72,3 +75,18 @@ def container_lines(s: MachineState) -> Iterator[str]:
 def note_lines(s: MachineState) -> Iterator[str]:
     for note in s.notes:
         yield f"  note: {note}\n"
+
+
+def caps_summary(s: MachineState) -> str | None:
+    if s.caps is None or not s.caps.owned:
+        return None
+    n = sum(c.address is not None for c in s.caps.classes)
+    return f"{n} caps"
+
+
+def cap_lines(s: MachineState) -> Iterator[str]:
+    if s.caps is None or not s.caps.owned:
+        return
+    for c in s.caps.classes:
+        if c.address is not None:
+            yield f"  cap {c.address}: {format_rate(c.ceil_bps)}\n"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from oar_p2p.resources import ContainerId, Resource
-from oar_p2p.state import ContainerState, MachineState, TcClass
+from oar_p2p.state import CapClass, CapStage, ContainerState, MachineState, TcClass
 
 __all__ = [
     "Action",
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 JsonValue = str | int | float | bool | None
-Value = TcClass | ContainerState | None
+Value = TcClass | CapClass | CapStage | ContainerState | None
 
 
 class Action(StrEnum):

@@ -12,6 +12,8 @@ never split strings. `group` is what the human view groups consecutive lines by.
     NftTableId()                nft:table
     NftChainId("prerouting")    nft:chain:prerouting
     NftMapId("mark_pairs")      nft:map:mark_pairs
+    CapStageId()                cap:stage
+    CapClassId(3, "10.16.0.3")  cap:10.16.0.3      (CapClassId(5) cap:2:5, the total cap:total)
     SysctlId("net.x")           sysctl:net.x
     ContainerId("peer-0")       container:peer-0
 """
@@ -22,8 +24,12 @@ from dataclasses import dataclass
 
 from oar_p2p.vocab import MAP
 
+_CAP_TOTAL_MINOR = 0xFFFD  # state.CAP_TOTAL_MINOR (state imports this module's vocabulary)
+
 __all__ = [
     "AddressId",
+    "CapClassId",
+    "CapStageId",
     "ContainerId",
     "NftChainId",
     "NftMapId",
@@ -120,6 +126,35 @@ class NftMapId:
 
 
 @dataclass(frozen=True)
+class CapStageId:
+    """The cap stage: the IFB, its root HTB 2: and default class, the clsact redirects."""
+
+    def __str__(self) -> str:
+        return "cap:stage"
+
+    @property
+    def group(self) -> str:
+        return "cap"
+
+
+@dataclass(frozen=True)
+class CapClassId:
+    """One class of the cap stage (and its `caps` map element), named by its address."""
+
+    minor: int
+    address: str | None = None
+
+    def __str__(self) -> str:
+        if self.address is not None:
+            return f"cap:{self.address}"
+        return "cap:total" if self.minor == _CAP_TOTAL_MINOR else f"cap:2:{self.minor:x}"
+
+    @property
+    def group(self) -> str:
+        return "cap"
+
+
+@dataclass(frozen=True)
 class SysctlId:
     key: str
 
@@ -151,6 +186,8 @@ Resource = (
     | NftTableId
     | NftChainId
     | NftMapId
+    | CapStageId
+    | CapClassId
     | SysctlId
     | ContainerId
 )

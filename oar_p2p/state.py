@@ -22,9 +22,14 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oar_p2p.vocab import MAP, ROUTE, TABLE
+from oar_p2p.vocab import CAPS_MAP, MAP, ROUTE, TABLE
 
 __all__ = [
+    "CAP_DEFAULT_MINOR",
+    "CAP_TOTAL_MINOR",
+    "IFB",
+    "CapClass",
+    "CapStage",
     "ContainerState",
     "MachineState",
     "NftState",
@@ -34,12 +39,16 @@ __all__ = [
     "TcTree",
     "TABLE",
     "MAP",
+    "CAPS_MAP",
     "ROUTE",
     "HTB_RATE_BPS",
     "element_digest",
 ]
 
 HTB_RATE_BPS = 10_000_000_000
+IFB = "oarp2p-ifb"  # the cap stage's device (docs/link-shaping.md, "Cap stage")
+CAP_DEFAULT_MINOR = 0xFFFE  # 2:fffe, 10gbit: packets whose source has no cap
+CAP_TOTAL_MINOR = 0xFFFD  # 2:fffd: the optional machine total, parent of every cap
 
 
 class _Frozen(BaseModel):
@@ -73,6 +82,51 @@ class TcTree(_Frozen):
 
     def by_minor(self) -> dict[int, TcClass]:
         return {c.minor: c for c in self.classes}
+
+
+class CapClass(_Frozen):
+    """A class of the cap stage's HTB ``2:`` on the IFB, and the `caps` map element that
+    points at it.
+
+    `parent` is the minor of its parent (0: the root ``2:``); `address` is the source
+    address the nft `caps` map sends here (None: no element does); `present` is False for
+    an observed element whose class is missing.
+    """
+
+    minor: int
+    rate_bps: int
+    ceil_bps: int
+    parent: int = 0
+    address: str | None = None
+    present: bool = True
+
+
+class CapStage(_Frozen):
+    """The cap stage of a machine: the IFB `oarp2p-ifb`, its HTB ``2:`` and the
+    ``clsact`` redirects that send every 10/8-sourced egress packet through it.
+
+    `ifb` is ``up <txqueuelen>`` (desired: ``up 1000``), ``down <txqueuelen>`` or
+    ``absent``; `redirects` the interfaces whose ``clsact`` is ours (only our u32 + mirred
+    redirect to the IFB); `bare` (observed only) those with an empty ``clsact`` (an
+    interrupted apply's: it holds nothing, so the tool completes or removes it); `foreign`
+    (observed only) those holding a ``clsact`` or ``ingress`` qdisc with anyone else's
+    filters, which the tool never touches.
+    """
+
+    ifb: str = "up 1000"
+    root: RootQdisc | None = None
+    redirects: tuple[str, ...] = ()
+    bare: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()
+    classes: tuple[CapClass, ...] = ()
+
+    def by_minor(self) -> dict[int, CapClass]:
+        return {c.minor: c for c in self.classes}
+
+    @property
+    def owned(self) -> bool:
+        """Anything of ours is installed (a `foreign` qdisc alone is not ours)."""
+        return self.ifb != "absent" or bool(self.redirects) or bool(self.bare)
 
 
 @dataclass(frozen=True)
@@ -153,6 +207,7 @@ class MachineState:
     route: bool = False
     tc: dict[str, TcTree] = field(default_factory=dict)
     nft: NftState | None = None
+    caps: CapStage | None = None  # the per-address egress caps, when the spec has some
     pairs: PairMap | None = None
     sysctls: dict[str, str | None] = field(default_factory=dict)
     containers: tuple[ContainerState, ...] | None = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "CAPS_MAP",
     "LOCK_DIR",
     "MAP",
     "OWNED_PREFIX",
@@ -61,6 +62,7 @@ OWNED_PREFIX = "10.0.0.0/8"  # the emulated addresses live here, /32 each
 ROUTE = OWNED_PREFIX  # the route installed on the cluster interface
 TABLE = "oar-p2p"  # nft table `ip oar-p2p`
 MAP = "mark_pairs"  # its (source . destination) -> mark map
+CAPS_MAP = "caps"  # its source -> cap class (classid) map, with per-address caps
 RECORD_DIR = "/run/oar-p2p"  # the apply record (tmpfs: a reboot wipes it with the state)
 SIGNAL_DIR = "/oar-p2p"  # inside containers: where signal files appear
 LOCK_DIR = "/tmp/oar-p2p.lock"  # the job lock on the lock machine

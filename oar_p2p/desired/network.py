@@ -16,14 +16,17 @@ from functools import cached_property
 
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.desired.addressing import Address, allocate
+from oar_p2p.desired.caps import cap_stage
 from oar_p2p.desired.latency import DEFAULT_MINOR, LatencyClass, Quantizer
 from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT, Bandwidth, LinkTuple
 from oar_p2p.errors import MatrixError
 from oar_p2p.matrix import LatencyMatrix
 from oar_p2p.spec.values import AddressPolicy
 from oar_p2p.state import (
+    CAPS_MAP,
     MAP,
     ROUTE,
+    CapStage,
     MachineState,
     NftState,
     PairMap,
@@ -33,6 +36,7 @@ from oar_p2p.state import (
 )
 
 __all__ = [
+    "CAPS_RULE",
     "Network",
     "SYSCTLS",
     "build_network",
@@ -49,13 +53,15 @@ SYSCTLS: dict[str, str] = {
 }
 
 
-def desired_chains() -> dict[str, tuple[str, ...]]:
+def desired_chains(caps: bool = False) -> dict[str, tuple[str, ...]]:
     """The chains of the `ip oar-p2p` table, as normalised rule text.
 
     The first entry of each chain is its header with a numeric priority (raw = -300,
     mangle - 1 = -151); `observe.nft` renders what the kernel holds in the same form.
+    `caps`: the network has a cap stage, and postrouting also sets each packet's
+    `skb->priority` to its source's cap class (`CAPS_RULE`, reading the `caps` map).
     """
-    return {
+    chains = {
         "prerouting": (
             "type filter hook prerouting priority -300; policy accept;",
             f"ip saddr {ROUTE} notrack",
@@ -71,6 +77,12 @@ def desired_chains() -> dict[str, tuple[str, ...]]:
             f"meta mark set ip saddr . ip daddr map @{MAP} counter",
         ),
     }
+    if caps:
+        chains["postrouting"] += (CAPS_RULE,)
+    return chains
+
+
+CAPS_RULE = f"meta priority set ip saddr map @{CAPS_MAP}"
 
 
 LinkValues = LatencyMatrix | float
@@ -170,10 +182,16 @@ class Network:
                 iface: _tc_tree(iface, classes, self.quantizer.resolution_us)
                 for iface in (machine.interface, "lo")
             },
-            nft=NftState(chains=desired_chains()),
+            nft=NftState(chains=desired_chains(caps=self.bandwidth is not None)),
             pairs=PairMap(len(local) * len(self.addresses), digest, self._elements(local)),
             sysctls=dict(SYSCTLS),
+            caps=self._caps(local, machine.interface),
         )
+
+    def _caps(self, local: Sequence[Address], interface: str) -> CapStage | None:
+        if self.bandwidth is None:
+            return None
+        return cap_stage([(a.index, a.ip) for a in local], self.bandwidth, (interface, "lo"))
 
     def _scan(self, local: Sequence[Address]) -> tuple[set[int], str]:
         """One pass over the local rows: the latency classes used and the map digest."""

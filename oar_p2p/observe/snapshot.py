@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from oar_p2p.desired.caps import cap_minor
 from oar_p2p.desired.network import desired_chains
+from oar_p2p.observe.caps import observed_caps
 from oar_p2p.observe.ip import parse_ip_addr, parse_route
-from oar_p2p.observe.nft import parse_nft_table
+from oar_p2p.observe.nft import parse_nft_caps
 from oar_p2p.observe.sysctl import parse_sysctls
 from oar_p2p.observe.tc import parse_tc
 from oar_p2p.record import Record, chains_digest, parse_record
@@ -18,7 +20,9 @@ def snapshot(hostname: str, interface: str, sections: dict[str, str]) -> Machine
     ip = parse_ip_addr(sections.get("ip-addr", ""), interface)
     tc = {iface: _tc(iface, sections) for iface in (interface, "lo")}
     record = parse_record(sections.get("record", ""), sections.get("rows", ""))
-    nft, pairs, notes = _nft(sections.get("nft", ""), record)
+    nft, pairs, notes, elements = _nft(sections.get("nft", ""), record)
+    if elements is None:  # known from the record: the caps rule implies one per address
+        elements = {a: cap_minor(a) for a in ip.addresses}
     return MachineState(
         hostname=hostname,
         interface=interface,
@@ -26,6 +30,7 @@ def snapshot(hostname: str, interface: str, sections: dict[str, str]) -> Machine
         route=parse_route(sections.get("ip-route", ""), interface),
         tc=tc,
         nft=nft,
+        caps=observed_caps(interface, sections, elements),
         pairs=pairs,
         sysctls=parse_sysctls(sections.get("sysctl", "")),
         notes=tuple(notes),
@@ -41,17 +46,23 @@ def _tc(iface: str, sections: dict[str, str]) -> TcTree:
     )
 
 
-def _nft(text: str, record: Record | None) -> tuple[NftState | None, PairMap | None, list[str]]:
+def _nft(
+    text: str, record: Record | None
+) -> tuple[NftState | None, PairMap | None, list[str], dict[str, int] | None]:
+    """The table, its pairs, notes and the `caps` elements (None: one per address, as
+    the write script put them: the listing was skipped and the record has the caps rule)."""
     if text.strip() != "skipped":
-        nft, pairs = parse_nft_table(text)
-        return nft, pairs, []
+        nft, pairs, caps = parse_nft_caps(text)
+        return nft, pairs, [], caps
     if record is None or record.state != "applied":
         unknown = NftState(chains={"?": ("unknown: an earlier apply was interrupted",)})
-        return unknown, PairMap(0, ""), ["an earlier apply was interrupted: the map is rebuilt"]
-    chains = desired_chains()
-    if record.chains == chains_digest(chains):
-        nft = NftState(chains=chains)
-    else:
-        nft = NftState(chains={"?": ("recorded chains differ",)})
+        note = "an earlier apply was interrupted: the map is rebuilt"
+        return unknown, PairMap(0, ""), [note], {}
+    nft = NftState(chains={"?": ("recorded chains differ",)})
+    elements: dict[str, int] | None = {}
+    for with_caps in (False, True):
+        chains = desired_chains(caps=with_caps)
+        if record.chains == chains_digest(chains):
+            nft, elements = NftState(chains=chains), (None if with_caps else {})
     note = f"pair map ({record.size} elements) known from the apply record, not read from nft"
-    return nft, record.pairs, [note]
+    return nft, record.pairs, [note], elements

@@ -26,9 +26,10 @@ from collections.abc import Iterable, Iterator
 
 from oar_p2p.desired.latency import DEFAULT_MINOR
 from oar_p2p.plan import Action, Change, MachinePlan, PairMode
+from oar_p2p.render import caps
 from oar_p2p.resources import AddressId, RouteId, SysctlId, TcClassId, TcRootId
 from oar_p2p.state import NftState, PairMap, TcClass
-from oar_p2p.vocab import MAP, RECORD_DIR, TABLE
+from oar_p2p.vocab import CAPS_MAP, MAP, RECORD_DIR, TABLE
 
 __all__ = ["RECORD_DIR", "render_write_script", "write_script_chunks", "nft_table_text"]
 
@@ -43,14 +44,21 @@ def render_write_script(plan: MachinePlan, record: tuple[str, str] | None = None
 
 def write_script_chunks(plan: MachinePlan, record: tuple[str, str] | None = None) -> Iterator[str]:
     """Stream the write script; `record` = (record json, base64 rows) to store after nft."""
-    _check_iface(plan.desired.interface)
+    for iface in (plan.desired.interface, *sorted(caps.interfaces(plan))):
+        _check_iface(iface)
     yield "{\nset -euo pipefail\numask 022\n"
     yield _timer()
+    setup = list(caps.setup_lines(plan)) + list(caps.redirect_lines(plan))
+    if setup:
+        yield caps.NEED_FUNCTION
     yield from _sysctl_lines(plan.changes)
     yield from _batch("ip", "ip -b -", _ip_lines(plan))
+    yield from caps.setup_lines(plan)
     yield from _batch("tc", "tc -b -", _tc_lines(plan, unused=False))
+    yield from caps.redirect_lines(plan)
     yield from _nft_section(plan, record)
     yield from _batch("tc", "tc -b -", _tc_lines(plan, unused=True))
+    yield from caps.teardown_lines(plan)
     yield "}\n"
 
 
@@ -110,6 +118,7 @@ def _tc_lines(plan: MachinePlan, *, unused: bool) -> Iterator[str]:
             case TcClassId(iface) if unused == (c.action is Action.REMOVE):
                 _check_iface(iface)
                 yield from _class_change(iface, c)
+    yield from caps.class_lines(plan, unused=unused)
 
 
 def _root_change(iface: str, action: Action) -> Iterator[str]:
@@ -150,6 +159,8 @@ def _class_del(iface: str, k: TcClass) -> Iterator[str]:
 def nft_table_text(nft: NftState) -> str:
     """`table ip oar-p2p { ... }` with an empty map (elements are added separately)."""
     lines = [f"table ip {TABLE} {{", f"  map {MAP} {{ type {nft.map_type}; }}"]
+    if any(f"@{CAPS_MAP}" in rule for rules in nft.chains.values() for rule in rules):
+        lines.append(f"  map {CAPS_MAP} {{ type ipv4_addr : classid; }}")
     for name, (header, *rules) in nft.chains.items():
         lines.append(f"  chain {name} {{")
         lines.append(f"    {header}")
@@ -161,7 +172,8 @@ def nft_table_text(nft: NftState) -> str:
 
 def _nft_section(plan: MachinePlan, record: tuple[str, str] | None) -> Iterator[str]:
     delta = plan.pairs
-    if delta.mode is PairMode.NONE:
+    if delta.mode is PairMode.NONE:  # the caps elements alone (drift): no record to touch
+        yield from _batch("nft", "nft -f -", (x.rstrip("\n") for x in caps.element_lines(plan)))
         return
     yield f"mkdir -p {RECORD_DIR}\n"
     yield (
@@ -177,9 +189,11 @@ def _nft_section(plan: MachinePlan, record: tuple[str, str] | None) -> Iterator[
         yield f"add table ip {TABLE}\ndelete table ip {TABLE}\n"
         yield nft_table_text(plan.desired.nft)
         yield from _element_adds(plan.desired.pairs)
+        yield from caps.rebuild_element_lines(plan.desired.caps)
     else:
         yield from _element_chunks("delete", (f"{s} . {d}" for s, d in delta.removes))
         yield from _element_chunks("add", (f"{s} . {d} : {m}" for s, d, m in delta.adds))
+        yield from caps.element_lines(plan)
     yield "OARP2P_NFT\n_done nft $s\n"
     if delta.mode is PairMode.REMOVE or record is None:
         yield f"rm -f {RECORD_DIR}/record.json {RECORD_DIR}/rows.gz\n"

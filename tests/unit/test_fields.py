@@ -11,7 +11,15 @@ import pytest
 from oar_p2p.fields import FIELDS, field_names
 from oar_p2p.plan_file import fingerprint
 from oar_p2p.render.show import render_show
-from oar_p2p.state import ContainerState, MachineState, NftState, PairMap, TcClass, TcTree
+from oar_p2p.state import (
+    CapStage,
+    ContainerState,
+    MachineState,
+    NftState,
+    PairMap,
+    TcClass,
+    TcTree,
+)
 
 
 def _state(**over: object) -> MachineState:
@@ -74,6 +82,7 @@ def test_fingerprint_sees_a_change_of_every_fingerprinted_field(field: str) -> N
         "nft": None,
         "pairs": None,
         "sysctls": {"net.x": "2"},
+        "caps": CapStage(ifb="up 1000"),
     }
     nft_state = _state(nft=_nft())
     assert fingerprint(nft_state) != fingerprint(
@@ -98,8 +107,8 @@ def test_containers_join_the_fingerprint_only_when_managed() -> None:
 def test_show_json_is_derived_from_the_registry() -> None:
     doc = json.loads("".join(render_show({"gengar-1": _state()}, as_json=True)))
     machine = doc["machines"][0]
-    assert list(machine) == [
-        f.name for f in FIELDS if f.show_json and f.name not in ("containers",)
+    assert list(machine) == [  # containers and caps are left out when not managed
+        f.name for f in FIELDS if f.show_json and f.name not in ("containers", "caps")
     ]
     assert machine["pairs"]["size"] == 1
     c = ContainerState(name="peer-0", image="i", address="10.16.0.1", status="exited", exit_code=0)

@@ -11,10 +11,19 @@ s hostname; echo "$HOSTNAME"
 s ip-addr; ip -j addr show dev "$IF" 2>/dev/null || true
 s ip-route; ip -j route show exact 10.0.0.0/8 2>/dev/null || true
 for d in "$IF" lo; do
-  s "tc-qdisc:$d"; tc -j qdisc show dev "$d" 2>/dev/null || true
+  s "tc-qdisc:$d"; q=$(tc -j qdisc show dev "$d" 2>/dev/null) || true; printf '%s\n' "$q"
   s "tc-class:$d"; tc class show dev "$d" 2>/dev/null || true
   s "tc-filter:$d"; tc filter show dev "$d" 2>/dev/null || true
+  if [[ $q == *'"kind":"clsact"'* || $q == *'"kind":"ingress"'* ]]; then
+    s "tc-egress:$d"; tc -j filter show dev "$d" egress 2>/dev/null || true
+    s "tc-ingress:$d"; tc -j filter show dev "$d" ingress 2>/dev/null || true
+  fi
 done
+if [ -e /sys/class/net/oarp2p-ifb ]; then
+  s ifb-link; ip -j link show dev oarp2p-ifb 2>/dev/null || true
+  s tc-qdisc:oarp2p-ifb; tc -j qdisc show dev oarp2p-ifb 2>/dev/null || true
+  s tc-class:oarp2p-ifb; tc class show dev oarp2p-ifb 2>/dev/null || true
+fi
 s sysctl
 for k in "${KEYS[@]}"; do
   v=; read -r v 2>/dev/null <"/proc/sys/${k//.//}"; echo "$k=$v"
