@@ -139,9 +139,12 @@ def render_report(report: VerifyReport, subtract_base: bool) -> list[str]:
     lines.extend(_link_lines(report))
     if report.bandwidth is not None:
         lines.extend(_bandwidth_lines(report.bandwidth))
+    checks = ""
+    if any(p.loss or p.jitter for p in report.pairs):
+        checks = ", and loss and jitter as above"
     lines.append(
         f"{len(report.pairs) - len(report.failed)} of {len(report.pairs)} pairs within "
         f"tolerance (min RTT vs requested, max({report.tolerance_ms:g} ms, "
-        f"{report.tolerance_pct:g}%))"
+        f"{report.tolerance_pct:g}%){checks})"
     )
     return lines

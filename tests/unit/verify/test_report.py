@@ -75,6 +75,10 @@ def test_the_rich_report_shows_loss_jitter_and_bandwidth() -> None:
         x.startswith("10.17.0.1       10.16.0.1") and "unable to connect" in x for x in lines
     )
     assert "bandwidth: 1 of 2 addresses within 10% of the expected TCP goodput" in "\n".join(lines)
+    assert lines[-1] == (
+        "1 of 2 pairs within tolerance (min RTT vs requested, max(1 ms, 5%), "
+        "and loss and jitter as above)"
+    )
 
 
 def test_the_rich_json_carries_the_checks() -> None:
