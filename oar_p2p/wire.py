@@ -13,7 +13,9 @@ verbatim (JSON, tool text, base64). Text before the first mark is the preamble.
     preflight       tagged lines (below) as preamble, then ``containers``: one
                     ``docker ps --format json`` line per container (`experiment/scripts.py`)
     verify          ``pair:<src ip>:<dst ip>`` and ``pair:base:<hostname>``: the output
-                    of one ``ping -q`` (`verify.py`)
+                    of one ``ping -q``, or of one ``ping`` with every reply when the
+                    network has jitter or loss (`verify/`); ``iperf3:<src ip>:<dst ip>``:
+                    one ``iperf3 -J`` report (`verify/bandwidth.py`)
 
 **Tagged lines.** One record per line: a tag, then fields separated by single spaces.
 Fields are non-empty and carry no spaces, except a last field whose name ends in ``*``

@@ -11,7 +11,8 @@ import typer
 from oar_p2p.cli.funnel import run_cli
 from oar_p2p.cli.options import ClusterFlags, SpecArg, cluster_options, spec_session
 from oar_p2p.cli.render import TerminalEvents, echo_lines
-from oar_p2p.errors import OarP2PError, ValueParseError
+from oar_p2p.cli.verify_plot import write_plot
+from oar_p2p.errors import ValueParseError
 from oar_p2p.project import build_project_network, load_project
 from oar_p2p.render.verify import render_report
 from oar_p2p.verify import VerifyReport
@@ -29,63 +30,60 @@ def _pair_limit(text: str, n_addresses: int) -> int:
     return int(text)
 
 
-def write_plot(report: VerifyReport, path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise OarP2PError(
-            "--plot needs matplotlib: pip install 'oar-p2p[plot]' (or pip install matplotlib)"
-        ) from None
-    ok = [p for p in report.pairs if p.error_ms is not None]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
-    want = [p.requested_ms for p in ok]
-    got = [p.requested_ms + (p.error_ms or 0.0) for p in ok]  # min RTT (minus base if asked)
-    colors = ["tab:blue" if p.ok else "tab:red" for p in ok]
-    ax1.scatter(want, got, c=colors, s=14)
-    top = max(want + got + [1.0])
-    ax1.plot([0, top], [0, top], color="gray", linewidth=1, label="identity")
-    ax1.set_xlabel("requested RTT (ms)")
-    ax1.set_ylabel("measured RTT, min (ms)")
-    ax1.set_title("requested vs measured")
-    ax1.legend()
-    ax2.hist([p.error_ms for p in ok if p.error_ms is not None], bins=30, color="tab:blue")
-    ax2.set_xlabel("measured min - requested (ms)")
-    ax2.set_ylabel("pairs")
-    ax2.set_title("error distribution")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+_NEW_PAIR_KEYS = ("loss", "jitter", "error_of")  # present only when the network has them
 
 
 def _json(report: VerifyReport) -> str:
-    doc = {
+    pairs = []
+    for p in report.pairs:
+        doc = asdict(p)
+        pairs.append({k: v for k, v in doc.items() if k not in _NEW_PAIR_KEYS or v is not None})
+    out: dict[str, object] = {
         "format_version": 1,
         "ok": report.ok,
         "base_ms": report.base_ms,
-        "pairs": [asdict(p) for p in report.pairs],
+        "pairs": pairs,
     }
-    return json.dumps(doc)
+    if report.base_sd_ms is not None:
+        out["base_sd_ms"] = report.base_sd_ms
+    if report.bandwidth is not None:
+        out["bandwidth"] = [asdict(b) for b in report.bandwidth]
+    return json.dumps(out)
+
+
+CountOpt = typer.Option(
+    None, "--count", min=1, help="pings per pair (default 5; 1000 at 5 ms with jitter or loss)"
+)
+BandwidthAddressesOpt = typer.Option(
+    8,
+    "--bandwidth-addresses",
+    min=1,
+    help="addresses whose cap iperf3 measures (every distinct cap at least once)",
+)
+BandwidthSecondsOpt = typer.Option(
+    3, "--bandwidth-seconds", min=1, help="iperf3 seconds per address (after 1 s warm-up)"
+)
 
 
 @cluster_options(machines=True)
 def verify(
     spec: Path = SpecArg,
     pairs: str = typer.Option("200", "--pairs", help="all, or how many pairs to sample"),
-    count: int = typer.Option(5, "--count", min=1, help="pings per pair"),
+    count: int | None = CountOpt,
     parallel: int = typer.Option(2, "--parallel", min=1, help="pairs measured at once per machine"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable report"),
     plot: Path | None = typer.Option(None, "--plot", help="write a PNG (needs matplotlib)"),
     subtract_base: bool = typer.Option(
         False, "--subtract-base", help="subtract the unshaped base RTT"
     ),
+    bandwidth_addresses: int = BandwidthAddressesOpt,
+    bandwidth_seconds: int = BandwidthSecondsOpt,
     *,
     cluster: ClusterFlags,
     connector: Connector,
 ) -> None:
-    """Measure RTTs between address pairs; exit 0 within tolerance, 2 when not, 1 on error."""
+    """Measure RTTs (and loss, jitter, caps when the spec shapes them) between address pairs;
+    exit 0 within tolerance, 2 when not, 1 on error."""
 
     def body() -> int:
         _pair_limit(pairs, 0)  # a bad --pairs is refused before connecting
@@ -103,6 +101,8 @@ def verify(
                 count=count,
                 subtract_base=subtract_base,
                 parallel=parallel,
+                bandwidth_addresses=bandwidth_addresses,
+                bandwidth_seconds=bandwidth_seconds,
             )
         if plot is not None:
             write_plot(report, plot)

@@ -33,6 +33,7 @@ from oar_p2p.plan_file import SavedPlan, check_saved_plan
 from oar_p2p.project import Project, build_project_network, project_machines
 from oar_p2p.session import Session
 from oar_p2p.state import ContainerState, MachineState
+from oar_p2p.verify import needs_probes
 from oar_p2p.vocab import RefreshMode
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.experiment import (
@@ -203,7 +204,8 @@ def _experiment_step(
 
 
 def _quick_verify(session: Session, network: Network, events: Events) -> None:
-    report = run_verify(session, network, limit=30, count=3, subtract_base=False, parallel=1)
+    count = None if needs_probes(network) else 3  # loss and jitter need their 1,000 probes
+    report = run_verify(session, network, limit=30, count=count, subtract_base=False, parallel=1)
     events.verified(report)
     if not report.ok:
         raise ClusterError(

@@ -38,6 +38,7 @@ from oar_p2p.remote.executors import (
 )
 from oar_p2p.render.commands import render_write_script
 from oar_p2p.spec.models import SignalEntry
+from oar_p2p.verify import bandwidth as verify_bandwidth
 from tests.golden.test_golden import CASES as GOLDEN_CASES
 from tests.golden.test_golden import HERE as GOLDEN_DIR
 from tests.golden.test_golden import _plan
@@ -173,6 +174,20 @@ SCRIPTS: dict[str, Script] = {
         ),
     ),
     "verify-ping-none": Script("bash", lambda: verify.ping_script([]) + verify.base_script([])),
+    "verify-probes": Script(
+        "bash",
+        lambda: (
+            verify.ping_script([("10.16.0.1", "10.16.0.2")], count=1000, interval=0.005)
+            + verify.base_script(["gengar-2", "gengar-3"], count=1000, interval=0.005)
+        ),
+    ),
+    "verify-iperf3-server": Script(
+        "bash", lambda: verify_bandwidth.server_script("10.17.0.1", "123-0", seconds=33)
+    ),
+    "verify-iperf3-client": Script(
+        "bash", lambda: verify_bandwidth.client_script("10.16.0.1", "10.17.0.1")
+    ),
+    "verify-iperf3-stop": Script("bash", lambda: verify_bandwidth.stop_script("123-0")),
     "inspect-experiment": Script("sh", lambda: inspect_command("demo")),
     "inspect-all": Script("sh", lambda: inspect_command(None)),
     "helper-image": Script("sh", lambda: helper_image_script("local/oar-p2p-helper:abc")),

@@ -8,7 +8,12 @@
 The requested RTT of a pair (i, j) is m[i][j] + m[j][i] after quantisation; a pair is
 within tolerance when |measured min - base - requested| <= max(tol_ms, tol_pct * requested).
 The minimum is compared because the emulated delay is a floor: queueing and scheduling on a
-busy machine only add to it (the average is reported next to it).
+busy machine only add to it (the average is reported next to it). A pair with jitter is
+compared by the median of its replies instead (normal jitter spreads the RTT on both
+sides of the delay).
+
+Beyond latency (only when the network has them): loss and jitter per pair from per-reply
+probes (`verify.probes`), bandwidth per address with iperf3 (`verify.bandwidth`).
 """
 
 from __future__ import annotations
@@ -17,17 +22,23 @@ import random
 import re
 import shlex
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from oar_p2p.desired.addressing import Address
 from oar_p2p.desired.network import Network
+from oar_p2p.verify.bandwidth import BandwidthResult
+from oar_p2p.verify.probes import JitterCheck, LossCheck, Probes, jitter_check, loss_check
+from oar_p2p.verify.stats import combined_sd, median, round_trip_loss
 from oar_p2p.wire import sections
 
 __all__ = [
     "PairResult",
+    "ProbeMap",
+    "Rtts",
     "VerifyReport",
     "base_script",
     "compare",
+    "needs_probes",
     "requested_rtt",
     "parse_ping_output",
     "ping_script",
@@ -79,9 +90,18 @@ def select_pairs(network: Network, limit: int = 200, seed: int = 0) -> list[tupl
     return list(chosen)[: max(limit, len(hosts) * (len(hosts) + 1) // 2)]
 
 
-def ping_script(pairs: Iterable[tuple[str, str]], *, count: int = 5, parallel: int = 8) -> str:
+def ping_script(
+    pairs: Iterable[tuple[str, str]],
+    *,
+    count: int = 5,
+    parallel: int = 8,
+    interval: float | None = None,
+) -> str:
     """Bash that pings every (src, dst) pair (warm-up first) and prints one section each
     (`oar_p2p.wire`); no pairs, no script (a machine with no source address in the sample).
+
+    With `interval` (seconds), ping prints every reply (`probes.parse_probes`) at that
+    interval instead of only its summary every 0.2 s.
     """
     lines = []
     for src, dst in pairs:
@@ -91,29 +111,43 @@ def ping_script(pairs: Iterable[tuple[str, str]], *, count: int = 5, parallel: i
     if not lines:
         return ""
     body = "\n".join(lines)
+    # each job writes its section to its own file, printed once all are done: parallel
+    # writes of more than PIPE_BUF (4 KiB; 1,000 reply lines are 55 KB) would interleave
     return f"""\
+spool=$(mktemp -d /tmp/oar-p2p-ping.XXXXXX)
+trap 'rm -rf "$spool"' EXIT
 one() {{
   ping -c 1 -W 2 -I "$1" "$2" >/dev/null 2>&1 || true
-  out=$(ping -n -q -c {int(count)} -i 0.2 -W 2 -I "$1" "$2" 2>&1)
-  printf '### oar-p2p:pair:%s:%s ###\\n%s\\n' "$1" "$2" "$out"
+  out=$(ping -n {_probe_flags(count, interval)} -W 2 -I "$1" "$2" 2>&1)
+  printf '### oar-p2p:pair:%s:%s ###\\n%s\\n' "$1" "$2" "$out" > "$spool/$3"
 }}
+n=0
 while read -r s d; do
-  one "$s" "$d" &
+  n=$((n + 1))
+  one "$s" "$d" "$n" &
   while [ "$(jobs -rp | wc -l)" -ge {int(parallel)} ]; do wait -n; done
 done <<'OARP2P_PAIRS'
 {body}
 OARP2P_PAIRS
 wait
+cat "$spool"/*
 """
 
 
-def base_script(targets: Sequence[str], *, count: int = 5) -> str:
+def _probe_flags(count: int, interval: float | None) -> str:
+    """`-q` (summary only) every 0.2 s, or every reply at `interval` seconds."""
+    if interval is None:
+        return f"-q -c {int(count)} -i 0.2"
+    return f"-c {int(count)} -i {float(interval):g}"
+
+
+def base_script(targets: Sequence[str], *, count: int = 5, interval: float | None = None) -> str:
     """Ping other machines by hostname (the unshaped path: no mark, default class)."""
     names = [t for t in targets if _HOST.fullmatch(t)]
     quoted = " ".join(shlex.quote(t) for t in names)
     return (
         f'for t in {quoted}; do ping -c 1 -W 2 "$t" >/dev/null 2>&1 || true; '
-        f'out=$(ping -n -q -c {int(count)} -i 0.2 -W 2 "$t" 2>&1); '
+        f'out=$(ping -n {_probe_flags(count, interval)} -W 2 "$t" 2>&1); '
         'printf \'### oar-p2p:pair:base:%s ###\\n%s\\n\' "$t" "$out"; done\n'
     )
 
@@ -141,6 +175,10 @@ def parse_ping_output(text: str) -> dict[tuple[str, str], tuple[float, float] | 
 
 @dataclass(frozen=True)
 class PairResult:
+    """One pair's verdict. `loss` and `jitter` are checked only when the network has them
+    (None otherwise); `error_of` is "median" for a pair with jitter (the minimum of jittered
+    probes lies below the delay by design), None when the error is the minimum's."""
+
     src: str
     dst: str
     requested_ms: float
@@ -148,6 +186,9 @@ class PairResult:
     avg_ms: float | None
     error_ms: float | None
     ok: bool
+    loss: LossCheck | None = None
+    jitter: JitterCheck | None = None
+    error_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,24 +197,41 @@ class VerifyReport:
     base_ms: float
     tolerance_ms: float
     tolerance_pct: float
+    base_sd_ms: float | None = None  # measured when the network has jitter
+    bandwidth: list[BandwidthResult] | None = None  # measured when it has caps
 
     @property
     def failed(self) -> list[PairResult]:
         return [p for p in self.pairs if not p.ok]
 
     @property
+    def failed_bandwidth(self) -> list[BandwidthResult]:
+        return [b for b in self.bandwidth or [] if not b.ok]
+
+    @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.failed_bandwidth
+
+
+Rtts = dict[tuple[str, str], tuple[float, float] | None]
+ProbeMap = dict[tuple[str, str], Probes | None]
+
+
+def needs_probes(network: Network) -> bool:
+    """Per-reply probes are needed when the network shapes jitter or loss."""
+    return network.jitter is not None or network.loss is not None
 
 
 def compare(
     network: Network,
     pairs: Sequence[tuple[int, int]],
-    rtts: dict[tuple[str, str], tuple[float, float] | None],
+    rtts: Rtts,
     *,
     base_ms: float = 0.0,
     tolerance_ms: float = 1.0,
     tolerance_pct: float = 5.0,
+    probes: ProbeMap | None = None,
+    base_sd_ms: float = 0.0,
 ) -> VerifyReport:
     results = []
     for i, j in pairs:
@@ -183,7 +241,47 @@ def compare(
         if got is None:
             results.append(PairResult(src, dst, want, None, None, None, False))
             continue
-        err = got[0] - base_ms - want
+        jittered = network.link(i, j).jitter_steps + network.link(j, i).jitter_steps > 0
+        err = _measured(got, probes, (src, dst), jittered) - base_ms - want
         ok = abs(err) <= max(tolerance_ms, tolerance_pct / 100 * want)
-        results.append(PairResult(src, dst, want, got[0], got[1], round(err, 3), ok))
+        result = PairResult(src, dst, want, got[0], got[1], round(err, 3), ok)
+        if probes is not None:
+            result = _with_links(network, i, j, result, probes.get((src, dst)), base_sd_ms)
+        results.append(result)
     return VerifyReport(results, base_ms, tolerance_ms, tolerance_pct)
+
+
+def _measured(
+    got: tuple[float, float], probes: ProbeMap | None, key: tuple[str, str], jittered: bool
+) -> float:
+    """The RTT compared with the requested one: the minimum, or for a pair with jitter the
+    median of its replies (the mean when there are none: normal jitter is symmetric, and
+    the median ignores the RTTs a busy machine stretches)."""
+    if not jittered:
+        return got[0]
+    found = probes.get(key) if probes is not None else None
+    mid = median(found.rtts) if found is not None else None
+    return got[1] if mid is None else mid
+
+
+def _with_links(
+    network: Network, i: int, j: int, result: PairResult, got: Probes | None, base_sd: float
+) -> PairResult:
+    """Add the loss and jitter checks the network asks for to a pair's result."""
+    there, back = network.link(i, j), network.link(j, i)
+    jittered = there.jitter_steps + back.jitter_steps > 0
+    loss = jitter = None
+    if network.loss is not None:
+        expected = round_trip_loss(there.loss_percent / 100, back.loss_percent / 100)
+        loss = loss_check(got or Probes(0, 0, ()), expected)
+    if network.jitter is not None:
+        sd = combined_sd(there.jitter_us / 1000, back.jitter_us / 1000, base_sd)
+        jitter = jitter_check(got.rtts if got else (), sd)
+    ok = result.ok and (loss is None or loss.ok) and (jitter is None or jitter.ok)
+    return replace(
+        result,
+        ok=ok,
+        loss=loss,
+        jitter=jitter,
+        error_of="median" if jittered else None,
+    )
