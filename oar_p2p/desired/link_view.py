@@ -13,7 +13,7 @@ address in global order), one quantised row at a time, like `Network`'s own pair
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -84,15 +84,15 @@ def jitter_over_delay(matrix: LatencyMatrix, jitter: LinkValues, used: int) -> s
     count, first = 0, None
     for i in range(n):
         delays = matrix.row(i)[:n]
+        jitters: Sequence[float]
         if isinstance(jitter, LatencyMatrix):
-            over = list(map(operator.gt, jitter.row(i)[:n], delays))
+            jitters = jitter.row(i)[:n]
         else:
-            over = list(map(float(jitter).__gt__, delays))
-        k = sum(over)
+            jitters = [float(jitter)] * n
+        k = sum(map(operator.gt, jitters, delays))
         if k and first is None:
-            j = over.index(True)
-            value = jitter[i, j] if isinstance(jitter, LatencyMatrix) else jitter
-            first = f"row {i}, column {j}: jitter {value:g} ms > delay {delays[j]:g} ms"
+            j = next(j for j in range(n) if jitters[j] > delays[j])
+            first = f"row {i}, column {j}: jitter {jitters[j]:g} ms > delay {delays[j]:g} ms"
         count += k
     if not count:
         return None
