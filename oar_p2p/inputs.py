@@ -34,6 +34,8 @@ from oar_p2p.errors import InputError, MatrixError, ScheduleError, SpecError
 
 __all__ = [
     "FILES",
+    "JITTER_MATRIX",
+    "LOSS_MATRIX",
     "MANIFEST",
     "MATRIX",
     "SCHEDULE",
@@ -66,10 +68,13 @@ class InputFormat:
     max_bytes: int
     nesting: Literal["yaml", "json"] | None = None
     max_depth: int = 64
+    unit: str = ""  # of a matrix's values, in errors
 
 
 SPEC = InputFormat("spec", SpecError, 4 * _MIB, "yaml", 64)
-MATRIX = InputFormat("latency matrix", MatrixError, 4096 * _MIB)
+MATRIX = InputFormat("latency matrix", MatrixError, 4096 * _MIB, unit="milliseconds")
+JITTER_MATRIX = InputFormat("jitter matrix", MatrixError, 4096 * _MIB, unit="milliseconds")
+LOSS_MATRIX = InputFormat("loss matrix", MatrixError, 4096 * _MIB, unit="percent")
 SCHEDULE = InputFormat("schedule", ScheduleError, 256 * _MIB, "json", 32)
 MANIFEST = InputFormat("run manifest", InputError, 256 * _MIB, "json", 32)  # `show`
 

@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from oar_p2p.errors import MatrixError
 
-__all__ = ["LatencyMatrix", "parse_matrix"]
+__all__ = ["LatencyMatrix", "first_above", "parse_matrix", "value_position"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,16 @@ class LatencyMatrix:
         return self.rows[ij[0]][ij[1]]
 
 
-def parse_matrix(text: str, file: str = "<matrix>") -> LatencyMatrix:
-    """Parse matrix text; the matrix must be square, finite and non-negative."""
+def parse_matrix(
+    text: str, file: str = "<matrix>", *, what: str = "latency matrix", unit: str = "milliseconds"
+) -> LatencyMatrix:
+    """Parse matrix text; the matrix must be square, finite and non-negative (`what` and
+    `unit` name the matrix and its values in errors: a jitter or loss matrix too)."""
     rows: list[array[float]] = []
     width = 0
     first_line = 0
     for lineno, line in _numbered_lines(text):
-        row = _parse_row(line, lineno, file)
+        row = _parse_row(line, lineno, file, unit)
         if not rows:
             width, first_line = len(row), lineno
         elif len(row) != width:
@@ -58,7 +61,7 @@ def parse_matrix(text: str, file: str = "<matrix>") -> LatencyMatrix:
             )
         rows.append(row)
     if not rows:
-        raise MatrixError("the latency matrix is empty (allowed: a square matrix)", file=file)
+        raise MatrixError(f"the {what} is empty (allowed: a square matrix)", file=file)
     if len(rows) != width:
         raise MatrixError(
             f"the matrix is not square: {len(rows)} rows of {width} values "
@@ -76,7 +79,34 @@ def _numbered_lines(text: str) -> Iterator[tuple[int, str]]:
             yield lineno, line
 
 
-def _parse_row(line: str, lineno: int, file: str) -> array[float]:
+def first_above(
+    matrix: LatencyMatrix, limit: float, used: int | None = None
+) -> tuple[int, int] | None:
+    """(row, column) of the first value above `limit` among the first `used` rows and
+    columns (all by default), or None."""
+    n = matrix.dimension if used is None else min(used, matrix.dimension)
+    for i in range(n):
+        row = matrix.row(i)
+        if max(row[:n], default=0.0) > limit:
+            return i, next(j for j in range(n) if row[j] > limit)
+    return None
+
+
+def value_position(text: str, i: int, j: int) -> tuple[int, int]:
+    """1-based (line, column) of the value at row `i`, column `j` of matrix text (rows are
+    its non-blank lines), to locate an error found after parsing."""
+    for row, (lineno, line) in enumerate(_numbered_lines(text)):
+        if row == i:
+            col = 0
+            for k, token in enumerate(line.split()):
+                col = line.index(token, col)
+                if k == j:
+                    return lineno, col + 1
+                col += len(token)
+    return 1, 1
+
+
+def _parse_row(line: str, lineno: int, file: str, unit: str) -> array[float]:
     try:
         row = array("d", map(float, line.split()))
     except ValueError:
@@ -86,10 +116,10 @@ def _parse_row(line: str, lineno: int, file: str) -> array[float]:
         return row
     if row is not None and all(0.0 <= v < math.inf for v in row):  # sum overflowed
         return row
-    _raise_bad_value(line, lineno, file)
+    _raise_bad_value(line, lineno, file, unit)
 
 
-def _raise_bad_value(line: str, lineno: int, file: str) -> NoReturn:
+def _raise_bad_value(line: str, lineno: int, file: str, unit: str) -> NoReturn:
     col = 0
     for token in line.split():
         col = line.index(token, col) + 1
@@ -105,7 +135,7 @@ def _raise_bad_value(line: str, lineno: int, file: str) -> NoReturn:
                 what = "is negative"
         if what:
             raise MatrixError(
-                f"value {token!r} {what} (allowed: finite, non-negative milliseconds)",
+                f"value {token!r} {what} (allowed: finite, non-negative {unit})",
                 file=file,
                 line=lineno,
                 col=col,

@@ -26,7 +26,7 @@ from array import array
 from collections.abc import Mapping
 from pathlib import Path
 
-from oar_p2p.inputs import FILES, MATRIX, Input, Reader
+from oar_p2p.inputs import FILES, MATRIX, Input, InputFormat, Reader
 from oar_p2p.matrix import LatencyMatrix, parse_matrix
 
 __all__ = ["KEEP", "MIN_BYTES", "cache_dir", "load_matrix", "load_matrix_cached"]
@@ -57,25 +57,36 @@ def load_matrix(
 
 
 def load_matrix_cached(
-    data: bytes, file: str, root: Path | None, *, sha256: str | None = None
+    data: bytes,
+    file: str,
+    root: Path | None,
+    *,
+    sha256: str | None = None,
+    fmt: InputFormat = MATRIX,
 ) -> LatencyMatrix:
     """The matrix in `data` (the file's bytes), from the cache when it holds it; `sha256`:
-    the digest of `data` when the caller already has it (the cache key)."""
-    return _load(Input(file, data, MATRIX), root, sha256)
+    the digest of `data` when the caller already has it (the cache key); `fmt`: which
+    matrix (latency, jitter, loss: its name and unit in errors)."""
+    return _load(Input(file, data, fmt), root, sha256)
 
 
 def _load(source: Input, root: Path | None, sha256: str | None = None) -> LatencyMatrix:
     # a cache hit skips decoding: the entry's key is the sha256 of bytes that decoded once
     data, file = source.data, source.file
     if root is None or len(data) < MIN_BYTES:
-        return parse_matrix(source.text(), file)
+        return _parse(source)
     entry = root / "matrices" / f"{sha256 or hashlib.sha256(data).hexdigest()}.f64"
     hit = _read(entry, file)
     if hit is not None:
         return hit
-    matrix = parse_matrix(source.text(), file)
+    matrix = _parse(source)
     _write(entry, matrix)
     return matrix
+
+
+def _parse(source: Input) -> LatencyMatrix:
+    fmt = source.format
+    return parse_matrix(source.text(), source.file, what=fmt.what, unit=fmt.unit or "milliseconds")
 
 
 def _read(entry: Path, file: str) -> LatencyMatrix | None:

@@ -9,8 +9,10 @@ a `MachinePlan` into the write script.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from oar_p2p.resources import ContainerId, Resource
 from oar_p2p.state import CapClass, CapStage, ContainerState, MachineState, TcClass
@@ -22,6 +24,7 @@ __all__ = [
     "JsonValue",
     "MachinePlan",
     "PairDelta",
+    "PairLinks",
     "PairMode",
     "Plan",
     "Value",
@@ -60,6 +63,22 @@ class Change:
     want: Value = field(default=None, repr=False)
 
 
+class PairLinks(Protocol):
+    """Every pair's full link tuple on one machine (`oar_p2p.desired.link_view.LinkRows`):
+    rows of (source, destination, delay steps, jitter steps, loss in 0.001 %, source cap
+    in bit/s or None)."""
+
+    @property
+    def resolution_us(self) -> int: ...
+
+    @property
+    def capped(self) -> bool: ...
+
+    def rows(self) -> Iterator[tuple[str, str, int, int, int, int | None]]: ...
+
+    def describe(self, src: str, dst: str) -> str | None: ...
+
+
 class PairMode(StrEnum):
     NONE = "none"  # nothing to do
     INCREMENTAL = "incremental"  # add/remove the listed elements
@@ -94,6 +113,7 @@ class MachinePlan:
     observed: MachineState
     noop_reason: str = ""
     notes: list[str] = field(default_factory=list)
+    links: PairLinks | None = field(default=None, repr=False)  # with jitter, loss or caps
 
     @property
     def has_changes(self) -> bool:
@@ -120,13 +140,17 @@ class MachinePlan:
 @dataclass
 class Plan:
     """Every machine's plan. `against`: the revision (or spec file) the machines were taken
-    to hold (`plan --offline --against REF`); `destroy`: the plan removes what is owned."""
+    to hold (`plan --offline --against REF`); `destroy`: the plan removes what is owned;
+    `links`: the one-line summary of jitter, loss and caps (empty without them), and
+    `link_warnings` what the spec asks that the kernel will not give exactly."""
 
     machines: list[MachinePlan]
     offline: bool = False
     refresh: str = "auto"
     against: str | None = None
     destroy: bool = False
+    links: str = ""
+    link_warnings: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:

@@ -7,17 +7,21 @@ facts from the packaged table and `cluster.overrides`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from oar_p2p.cluster.machines import Machine, MachineSource, lookup
 from oar_p2p.cluster.oar import check_hostname
+from oar_p2p.desired.addressing import allocate
 from oar_p2p.desired.latency import Quantizer
+from oar_p2p.desired.link_view import LinkRows, has_links, jitter_over_delay
 from oar_p2p.desired.network import Network, build_network
 from oar_p2p.errors import InputError, MatrixError, SpecError, ValueParseError
 from oar_p2p.inputs import FILES, MATRIX, Reader
 from oar_p2p.matrix import LatencyMatrix
 from oar_p2p.matrix_file import cache_dir, load_matrix_cached
+from oar_p2p.plan import Plan
+from oar_p2p.project_links import LinkInputs, build_bandwidth, describe_links, load_links
 from oar_p2p.provenance import FileDigest
 from oar_p2p.spec.load import LoadedSpec, load_spec
 from oar_p2p.spec.models import MachineOverrideSpec, Spec
@@ -33,16 +37,20 @@ __all__ = [
     "NameValues",
     "NamedGroup",
     "Project",
+    "attach_links",
     "build_project_network",
     "check_machine_flags",
     "check_names",
     "check_signals",
+    "jitter_warning",
     "load_project",
     "machines_from_names",
     "network_error",
     "offline_machine_names",
     "project_machines",
     "select_groups",
+    "with_latency",
+    "with_links",
     "with_matrix",
 ]
 
@@ -52,6 +60,7 @@ class Project:
     loaded: LoadedSpec
     matrix: LatencyMatrix
     matrix_file: FileDigest | None = None  # the matrix file as read (for run manifests)
+    links: LinkInputs = field(default_factory=LinkInputs)  # jitter and loss
 
     @property
     def spec(self) -> Spec:
@@ -69,7 +78,18 @@ def load_project(path: Path, reader: Reader = FILES) -> Project:
 
 
 def with_matrix(loaded: LoadedSpec, reader: Reader = FILES) -> Project:
-    """The project of a loaded spec: its matrix read (through `reader`) and validated."""
+    """The project of a loaded spec: its matrices (latency, and jitter and loss when they
+    are files) read through `reader` and validated."""
+    return with_links(with_latency(loaded, reader), reader)
+
+
+def with_links(project: Project, reader: Reader = FILES) -> Project:
+    """`project` with its jitter and loss (`oar_p2p.project_links`)."""
+    return replace(project, links=load_links(project.loaded, project.matrix, reader))
+
+
+def with_latency(loaded: LoadedSpec, reader: Reader = FILES) -> Project:
+    """The project of a loaded spec with its latency matrix only (no jitter or loss)."""
     net = loaded.spec.network
     matrix_path = (loaded.base_dir / net.latency_matrix).resolve()
     if not reader.is_file(matrix_path):
@@ -128,6 +148,13 @@ def project_machines(project: Project, names: Sequence[str]) -> list[Machine]:
 def build_project_network(project: Project, machines: Sequence[Machine]) -> Network:
     """Allocate addresses and check them against the matrix, errors located in the spec."""
     spec = project.spec
+    bandwidth = None
+    if spec.network.bandwidth is not None:
+        try:
+            count = len(allocate(spec.network.policy, machines))
+        except InputError as exc:
+            raise network_error(project, exc) from None
+        bandwidth = build_bandwidth(project.loaded, count)  # errors at the overrides
     try:
         network = build_network(
             spec.network.policy,
@@ -135,11 +162,36 @@ def build_project_network(project: Project, machines: Sequence[Machine]) -> Netw
             project.matrix,
             wrap=spec.network.matrix_wrap,
             quantizer=project.quantizer,
+            jitter=project.links.jitter,
+            loss=project.links.loss,
+            bandwidth=bandwidth,
         )
     except InputError as exc:
         raise network_error(project, exc) from None
     _check_containers(project, network)
     return network
+
+
+def attach_links(project: Project, network: Network, plan: Plan) -> Plan:
+    """`plan` with what it shows of jitter, loss and caps: the spec's one-line summary, the
+    jitter warning, each machine's full link tuples. A network with none of them leaves
+    the plan as it is (and its rendering byte-identical)."""
+    if not has_links(network):
+        return plan
+    net = project.spec.network
+    plan.links = describe_links(net.jitter, net.loss, net.bandwidth)
+    warning = jitter_warning(network)
+    plan.link_warnings = (warning,) if warning else ()
+    for m in plan.machines:
+        m.links = LinkRows(network, m.hostname)
+    return plan
+
+
+def jitter_warning(network: Network) -> str | None:
+    """The warning when a jitter in use exceeds its pair's delay (never clipped)."""
+    if network.jitter is None:
+        return None
+    return jitter_over_delay(network.matrix, network.jitter, len(network.addresses))
 
 
 def network_error(project: Project, exc: InputError) -> InputError:

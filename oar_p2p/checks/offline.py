@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from oar_p2p.checks.links import check_bandwidth, check_jitter, check_loss
 from oar_p2p.checks.report import Facts, Outcome, ValidationReport, ok, run_checks, skipped
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.desired.addressing import MAX_PER_MACHINE, Address, allocate
@@ -28,7 +29,7 @@ from oar_p2p.project import (
     network_error,
     project_machines,
     select_groups,
-    with_matrix,
+    with_latency,
 )
 from oar_p2p.spec.load import LoadedSpec, load_spec
 from oar_p2p.spec.models import ContainerGroup
@@ -68,7 +69,7 @@ def _spec(ctx: _Context) -> Outcome:
 
 def _matrix(ctx: _Context) -> Outcome:
     assert ctx.loaded is not None, "the spec check runs first"
-    ctx.loaded_project = with_matrix(ctx.loaded)
+    ctx.loaded_project = with_latency(ctx.loaded)
     d = ctx.project.matrix.dimension
     return ok(f"{d}x{d}, square, finite, non-negative")
 
@@ -165,6 +166,20 @@ def _latencies(ctx: _Context) -> Outcome:
     return ok(f"the {used}x{used} entries in use are {limit}")
 
 
+def _jitter(ctx: _Context) -> Outcome:
+    out, ctx.loaded_project = check_jitter(ctx.project, ctx.count)
+    return out
+
+
+def _loss(ctx: _Context) -> Outcome:
+    out, ctx.loaded_project = check_loss(ctx.project)
+    return out
+
+
+def _bandwidth(ctx: _Context) -> Outcome:
+    return check_bandwidth(ctx.project, ctx.count)
+
+
 def _container_addresses(ctx: _Context) -> Outcome:
     p = ctx.project
     groups = p.spec.containers
@@ -255,6 +270,9 @@ _STEPS = (
     ("addresses", _addresses),
     ("matrix-rows", _rows),
     ("latencies", _latencies),
+    ("jitter", _jitter),
+    ("loss", _loss),
+    ("bandwidth", _bandwidth),
     ("container-addresses", _container_addresses),
     ("container-names", _container_names),
     ("overrides", _overrides),

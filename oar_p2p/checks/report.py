@@ -47,10 +47,11 @@ class Outcome:
     status: CheckStatus
     detail: str
     how: str | None = None
+    warnings: tuple[str, ...] = ()  # what passes but will not be shaped exactly as asked
 
 
-def ok(detail: str) -> Outcome:
-    return Outcome(CheckStatus.OK, detail)
+def ok(detail: str, warnings: tuple[str, ...] = ()) -> Outcome:
+    return Outcome(CheckStatus.OK, detail, warnings=warnings)
 
 
 def skipped(reason: str, how: str | None = HOW_MACHINES) -> Outcome:
@@ -65,6 +66,7 @@ class Check:
     status: CheckStatus
     detail: str
     how: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,5 +117,5 @@ def run_checks(
             error, failed = exc.with_traceback(None), name
             checks.append(Check(name, CheckStatus.FAILED, str(exc)))
             continue
-        checks.append(Check(name, out.status, out.detail, out.how))
+        checks.append(Check(name, out.status, out.detail, out.how, out.warnings))
     return checks, error

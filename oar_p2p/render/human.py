@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from oar_p2p.desired.link import LinkTuple, format_rate
 from oar_p2p.detail import show_value
-from oar_p2p.plan import Action, Change, MachinePlan, PairMode, Plan
+from oar_p2p.plan import Action, Change, MachinePlan, PairLinks, PairMode, Plan
 
 __all__ = ["ARROW", "render_plan", "summary_line"]
 
@@ -24,6 +25,11 @@ PAIR_LIMIT = 64
 
 def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
     """Lines of the human view (no trailing newlines)."""
+    if plan.links:
+        yield f"Links: {plan.links}"
+        for warning in plan.link_warnings:
+            yield f"warning: {warning}"
+        yield ""
     for m in plan.machines:
         yield from _machine(m, verbose)
         yield ""
@@ -106,13 +112,16 @@ def _pairs(m: MachinePlan, verbose: bool) -> Iterator[str]:
         and m.desired.pairs is not None
         and (verbose or m.desired.pairs.size <= PAIR_LIMIT)
     ):
+        if m.links is not None:
+            yield from _link_lines(m.links)
+            return
         res = m.desired.pairs
         for src, dst, mark in res.elements():
             yield f"      + {src} -> {dst}  {_ms_of(m, mark)} ms"
         return
     for src, dst, before, after in d.sample:
         b = "absent" if before is None else f"{before:g} ms"
-        a = "absent" if after is None else f"{after:g} ms"
+        a = "absent" if after is None else _after(m, src, dst, after)
         yield (
             f"      {src} -> {dst}  {b} -> {a}"
             if d.mode is not PairMode.REBUILD
@@ -121,6 +130,25 @@ def _pairs(m: MachinePlan, verbose: bool) -> Iterator[str]:
     shown = len(d.sample)
     if d.total > shown:
         yield f"      ... {d.total - shown} more (--verbose, or --json --full, lists them)"
+
+
+def _link_lines(links: PairLinks) -> Iterator[str]:
+    """`+ src -> dst  20 ms +- 5 ms, loss 1%, cap 100mbit` for every pair of the machine."""
+    texts: dict[tuple[int, int, int, int | None], str] = {}
+    res = links.resolution_us
+    for src, dst, d, j, loss, cap in links.rows():
+        text = texts.get((d, j, loss, cap))
+        if text is None:
+            text = LinkTuple(d, j, loss, res).describe()
+            text += "" if cap is None else f", cap {format_rate(cap)}"
+            texts[(d, j, loss, cap)] = text
+        yield f"      + {src} -> {dst}  {text}"
+
+
+def _after(m: MachinePlan, src: str, dst: str, ms: float) -> str:
+    """The desired side of a sample: with jitter and loss when the network has them."""
+    text = m.links.describe(src, dst) if m.links is not None else None
+    return f"{ms:g} ms" if text is None else text
 
 
 def _ms_of(m: MachinePlan, mark: int) -> str:

@@ -13,6 +13,12 @@ A `~` change with field-level detail also has ``"detail": [{"path": "env.X", "be
 without detail have no "detail" key, so network-only plans read as before. The head has
 ``"against": "HEAD~1"`` in a plan made with `--against`, and ``"destroy": true`` in the
 preview of `destroy`; other plans have neither key.
+
+A network with jitter, loss or caps adds ``"links": {"summary": "jitter: matrix j.txt;
+loss: 1%", "warnings": [...]}`` to the head and, per machine, ``"entry_fields"``: with
+`full`, each entry is then the pair's whole link tuple, ``["src", "dst", delay_ms,
+jitter_ms, loss_percent]`` and, with caps, the source address's cap in bit/s as a sixth
+value. A latency-only plan has none of these keys.
 """
 
 from __future__ import annotations
@@ -21,13 +27,15 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from oar_p2p.plan import Change, MachinePlan, Plan
+from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT
+from oar_p2p.plan import Change, MachinePlan, PairLinks, Plan
 from oar_p2p.state import PairMap
 
-__all__ = ["FORMAT_VERSION", "render_plan_json"]
+__all__ = ["ENTRY_FIELDS", "FORMAT_VERSION", "render_plan_json"]
 
 FORMAT_VERSION = 1
 ENTRY_CHUNK = 4096
+ENTRY_FIELDS = ("src", "dst", "delay_ms", "jitter_ms", "loss_percent", "cap_bps")
 
 
 def render_plan_json(plan: Plan, *, full: bool = False, resolution_us: int = 100) -> Iterator[str]:
@@ -43,6 +51,8 @@ def render_plan_json(plan: Plan, *, full: bool = False, resolution_us: int = 100
         head["against"] = plan.against
     if plan.destroy:
         head["destroy"] = True
+    if plan.links:
+        head["links"] = {"summary": plan.links, "warnings": list(plan.link_warnings)}
     yield json.dumps(head)[:-1] + ', "machines": ['
     for i, m in enumerate(plan.machines):
         yield ("," if i else "") + "\n"
@@ -68,12 +78,17 @@ def _machine(m: MachinePlan, full: bool, resolution_us: int) -> Iterator[str]:
             "sample": [list(s) for s in m.pairs.sample],
         },
     }
+    capped = m.links is not None and m.links.capped
+    if m.links is not None:
+        doc["entry_fields"] = list(ENTRY_FIELDS[: 6 if capped else 5])
     text = json.dumps(doc)
     if not full:
         yield text
         return
     yield text[:-1] + ', "entries": ['
-    if m.desired.pairs is not None:
+    if m.links is not None:
+        yield from _link_entries(m.links, capped)
+    elif m.desired.pairs is not None:
         yield from _entries(m.desired.pairs, resolution_us)
     yield "]}"
 
@@ -89,6 +104,37 @@ def _change(c: Change) -> dict[str, Any]:
     if c.detail:
         doc["detail"] = [{"path": d.path, "before": d.before, "after": d.after} for d in c.detail]
     return doc
+
+
+def _chunks(entries: Iterator[str]) -> Iterator[str]:
+    batch: list[str] = []
+    sep = ""
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) >= ENTRY_CHUNK:
+            yield sep + ", ".join(batch)
+            batch.clear()
+            sep = ", "
+    if batch:
+        yield sep + ", ".join(batch)
+
+
+def _link_entries(links: PairLinks, capped: bool) -> Iterator[str]:
+    """`["src", "dst", delay_ms, jitter_ms, loss_percent(, cap_bps)]`, in chunks."""
+    res = links.resolution_us
+    texts: dict[tuple[int, int, int, int | None], str] = {}  # few distinct tuples
+
+    def entries() -> Iterator[str]:
+        for src, dst, d, j, loss, cap in links.rows():
+            key = (d, j, loss, cap)
+            text = texts.get(key)
+            if text is None:
+                values = [d * res / 1000, j * res / 1000, loss / LOSS_STEPS_PER_PERCENT]
+                text = ", ".join(f"{v:g}" for v in values)
+                text = texts[key] = text + (f", {cap}" if capped else "")
+            yield f'["{src}", "{dst}", {text}]'
+
+    return _chunks(entries())
 
 
 def _entries(pairs: PairMap, resolution_us: int) -> Iterator[str]:

@@ -1,6 +1,7 @@
 """`validate`'s report -> text for people, or one JSON document.
 
-Text: one line per check, how to run the skipped ones, then the summary line:
+Text: one line per check (and its warnings, indented), how to run the skipped ones, then
+the summary line:
 
     ok       spec: YAML, schema and value rules (experiment 'ping-demo')
     skipped  machines: the job decides them (none given): ...
@@ -11,6 +12,7 @@ JSON (`format_version` 1):
 
     {"format_version": 1, "spec": "spec.yaml", "valid": true, "error": null,
      "checks": [{"name": "spec", "status": "ok", "detail": "...", "how": null}, ...],
+     (a check with warnings has "warnings": ["..."]; the others have no such key)
      "counts": {"ok": 8, "skipped": 2, "failed": 0},
      "facts": {"matrix_dimension": 5, "container_groups": 1, "signals": 1,
                "addresses": 4, "machines": null}}
@@ -21,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from oar_p2p.checks.report import CheckStatus, ValidationReport
+from oar_p2p.checks.report import Check, CheckStatus, ValidationReport
 
 __all__ = ["FORMAT_VERSION", "render_validation", "render_validation_json", "summary"]
 
@@ -33,6 +35,8 @@ def render_validation(report: ValidationReport) -> Iterator[str]:
     """Lines of the human view (no trailing newlines)."""
     for c in report.checks:
         yield f"{c.status.value:<{_WIDTH}}{c.name}: {c.detail}"
+        for warning in c.warnings:
+            yield f"{'':<{_WIDTH}}  warning: {warning}"
     hows = dict.fromkeys(c.how for c in report.checks if c.how)
     for how in hows:
         yield f"how to run the skipped checks: {how}"
@@ -66,10 +70,7 @@ def render_validation_json(report: ValidationReport) -> str:
         "spec": report.spec,
         "valid": report.valid,
         "error": None if report.error is None else str(report.error),
-        "checks": [
-            {"name": c.name, "status": c.status.value, "detail": c.detail, "how": c.how}
-            for c in report.checks
-        ],
+        "checks": [_check(c) for c in report.checks],
         "counts": report.counts(),
         "facts": {
             "matrix_dimension": f.dimension,
@@ -80,3 +81,15 @@ def render_validation_json(report: ValidationReport) -> str:
         },
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _check(c: Check) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "name": c.name,
+        "status": c.status.value,
+        "detail": c.detail,
+        "how": c.how,
+    }
+    if c.warnings:
+        doc["warnings"] = list(c.warnings)
+    return doc

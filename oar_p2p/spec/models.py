@@ -20,6 +20,14 @@ from pydantic import (
 )
 
 from oar_p2p.errors import ValueParseError
+from oar_p2p.spec.links import (
+    JITTER_RULE,
+    LOSS_RULE,
+    BandwidthSpec,
+    LinkValue,
+    check_jitter_number,
+    check_loss_number,
+)
 from oar_p2p.spec.selection import parse_ranges
 from oar_p2p.spec.templates import (
     CONTAINER_NAME_RULE,
@@ -155,6 +163,11 @@ class NetworkSpec(_Model):
         description="latencies are rounded to the nearest multiple of this (ms): a multiple "
         "of 0.01 ms, from 0.01 to 1000 (tc reads netem delays back exactly at that grain)",
     )
+    jitter: LinkValue | None = Field(default=None, description=JITTER_RULE)
+    loss: LinkValue | None = Field(default=None, description=LOSS_RULE)
+    bandwidth: BandwidthSpec | None = Field(
+        default=None, description="egress rate caps per address (no ingress caps)"
+    )
 
     @field_validator("addresses", mode="before")
     @classmethod
@@ -183,9 +196,29 @@ class NetworkSpec(_Model):
             )
         return v
 
+    @field_validator("jitter")
+    @classmethod
+    def _jitter(cls, v: float | str | None) -> float | str | None:
+        if v is None or isinstance(v, str):
+            return _path(v)
+        return check_jitter_number(v)
+
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, v: float | str | None) -> float | str | None:
+        if v is None or isinstance(v, str):
+            return _path(v)
+        return check_loss_number(v)
+
     @property
     def policy(self) -> AddressPolicy:
         return AddressPolicy.parse(self.addresses)
+
+
+def _path(v: str | None) -> str | None:
+    if v is not None and not v.strip():
+        raise ValueError("an empty path (allowed: a matrix file relative to the spec, or a number)")
+    return v
 
 
 AddressSelection = Annotated[

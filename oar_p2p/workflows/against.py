@@ -22,11 +22,13 @@ from pathlib import Path
 from oar_p2p.apply import with_containers
 from oar_p2p.containers_diff import desired_container_states
 from oar_p2p.desired.containers import Experiment
+from oar_p2p.desired.network import Network
 from oar_p2p.diff import diff_machine
 from oar_p2p.experiment import run_status
 from oar_p2p.plan import MachinePlan, Plan
 from oar_p2p.project import (
     Project,
+    attach_links,
     build_project_network,
     load_project,
     offline_machine_names,
@@ -65,12 +67,12 @@ def machine_names(new: Project, old: Project, flags: Sequence[str]) -> list[str]
 
 def _states(
     project: Project, names: Sequence[str]
-) -> tuple[dict[str, MachineState], Experiment | None]:
-    """The desired network state of every machine, and the spec's experiment."""
+) -> tuple[dict[str, MachineState], Experiment | None, Network]:
+    """The desired network state of every machine, the spec's experiment, the network."""
     machines = project_machines(project, names)
     network = build_project_network(project, machines)
     states = {m.hostname: network.machine_state(m) for m in machines}
-    return states, spec_experiment(project.spec, network, states)
+    return states, spec_experiment(project.spec, network, states), network
 
 
 def _held(state: MachineState, ref: str) -> MachineState:
@@ -90,8 +92,8 @@ def _completed(experiment: Experiment, hosts: Sequence[str]) -> dict[str, list[C
 
 def plan_against(new: Project, old: Project, names: Sequence[str], ref: str) -> PlanOutcome:
     """The plan `apply` of `new` would make on machines holding what `old` asks for."""
-    desired, exp = _states(new, names)
-    held, old_exp = _states(old, names)
+    desired, exp, network = _states(new, names)
+    held, old_exp, _ = _states(old, names)
     held = {h: _held(s, ref) for h, s in held.items()}
     hosts = list(desired)
     status = None
@@ -106,7 +108,7 @@ def plan_against(new: Project, old: Project, names: Sequence[str], ref: str) -> 
     if old_exp is not None and (exp is None or exp.name != old_exp.name):
         _note_left(plans, old_exp, exp, ref)
     plan = Plan(machines=plans, offline=True, refresh="offline", against=ref)
-    return PlanOutcome(plan, exp, status)
+    return PlanOutcome(attach_links(new, network, plan), exp, status)
 
 
 def _note_left(

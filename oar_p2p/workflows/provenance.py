@@ -89,6 +89,13 @@ def record_spec_run(run_dir: Path, session: Session, project: Project) -> dict[s
     if project.matrix_file is not None:
         inputs["latency_matrix"] = project.matrix_file
         tracked.append(Path(project.matrix_file.path))
+    for key, file in (
+        ("jitter_matrix", project.links.jitter_file),
+        ("loss_matrix", project.links.loss_file),
+    ):
+        if file is not None:
+            inputs[key] = file
+            tracked.append(Path(file.path))
     return _provenance(session, spec_path.parent, tracked, inputs)
 
 

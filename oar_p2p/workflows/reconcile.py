@@ -30,7 +30,7 @@ from oar_p2p.errors import ClusterError
 from oar_p2p.experiment import RunStatus, new_run_directory, observe_containers, run_status
 from oar_p2p.plan import Plan
 from oar_p2p.plan_file import SavedPlan, check_saved_plan
-from oar_p2p.project import Project, build_project_network, project_machines
+from oar_p2p.project import Project, attach_links, build_project_network, project_machines
 from oar_p2p.session import Session
 from oar_p2p.state import ContainerState, MachineState
 from oar_p2p.verify import needs_probes
@@ -74,7 +74,7 @@ def offline_plan(project: Project, machine_names: Sequence[str]) -> Plan:
         diff_machine(network.machine_state(m), MachineState.empty(m.hostname, m.interface), res)
         for m in machines
     ]
-    return Plan(machines=plans, offline=True, refresh="offline")
+    return attach_links(project, network, Plan(machines=plans, offline=True, refresh="offline"))
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,8 @@ def plan_machines(
         desired = with_containers(desired, desired_container_states(exp, session.hosts))
         observed = with_containers(observed, seen)
     res = network.quantizer.resolution_us
-    return PlanOutcome(diff_states(session, desired, observed, res, refresh), exp, status)
+    plan = attach_links(project, network, diff_states(session, desired, observed, res, refresh))
+    return PlanOutcome(plan, exp, status)
 
 
 def plan_online(session: Session, project: Project, refresh: RefreshMode) -> PlanOutcome:

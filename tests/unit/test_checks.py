@@ -56,6 +56,9 @@ def test_a_total_count_is_checked_without_machines(tmp_path: Path) -> None:
         "addresses": "ok",
         "matrix-rows": "ok",
         "latencies": "ok",
+        "jitter": "ok",
+        "loss": "ok",
+        "bandwidth": "ok",
         "container-addresses": "ok",
         "container-names": "ok",
         "overrides": "ok",
@@ -244,7 +247,7 @@ def test_a_missing_spec_fails_the_first_check(tmp_path: Path) -> None:
     assert _status(report)["spec"] == "failed"
     assert report.counts() == {"ok": 0, "skipped": len(CHECK_NAMES) - 1, "failed": 1}
     assert report.facts == Facts()
-    assert summary(report) == f"{tmp_path / 'nope.yaml'}: invalid (9 skipped, 1 failed)"
+    assert summary(report) == f"{tmp_path / 'nope.yaml'}: invalid (12 skipped, 1 failed)"
 
 
 def test_human_lines_name_each_check_then_how_then_the_summary(tmp_path: Path) -> None:
@@ -255,5 +258,5 @@ def test_human_lines_name_each_check_then_how_then_the_summary(tmp_path: Path) -
     assert lines[0].startswith("ok       spec: ")
     assert lines[-2] == f"how to run the skipped checks: {HOW_MACHINES}"
     assert lines[-1] == (
-        f"{spec}: valid (matrix 5x5, 0 container groups, 0 signals; 7 ok, 3 skipped)"
+        f"{spec}: valid (matrix 5x5, 0 container groups, 0 signals; 10 ok, 3 skipped)"
     )
