@@ -8,7 +8,12 @@ first and by set arithmetic only when both sides can be enumerated.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
+from functools import partial
+
 from oar_p2p.containers_diff import container_noop
+from oar_p2p.desired.link import HASHED_MARK_BASE
 from oar_p2p.differs import sysctl_notes, table_rebuilt
 from oar_p2p.fields import FIELDS
 from oar_p2p.plan import Change, MachinePlan, PairDelta, PairMode
@@ -26,7 +31,8 @@ def diff_machine(desired: MachineState, observed: MachineState, resolution_us: i
         if f.diff is not None:
             changes += f.diff(desired, observed)
     rebuild = table_rebuilt(desired, observed)
-    pairs = diff_pairs(desired.pairs, observed.pairs, resolution_us, rebuild=rebuild)
+    hashed = _hashed_delays(desired, observed)
+    pairs = diff_pairs(desired.pairs, observed.pairs, resolution_us, rebuild=rebuild, hashed=hashed)
     plan = MachinePlan(
         hostname=desired.hostname,
         changes=changes,
@@ -41,9 +47,16 @@ def diff_machine(desired: MachineState, observed: MachineState, resolution_us: i
 
 
 def diff_pairs(
-    desired: PairMap | None, observed: PairMap | None, resolution_us: int, *, rebuild: bool = False
+    desired: PairMap | None,
+    observed: PairMap | None,
+    resolution_us: int,
+    *,
+    rebuild: bool = False,
+    hashed: Mapping[int, float] | None = None,
 ) -> PairDelta:
-    """Compare pair maps; `rebuild` forces a full (re)creation of the table."""
+    """Compare pair maps; `rebuild` forces a full (re)creation of the table. `hashed`:
+    the delay (ms) of each hashed mark (jitter or loss), for the samples."""
+    ms = partial(_ms, resolution_us=resolution_us, hashed=hashed or {})
     if desired is None:
         if observed is None:
             return PairDelta()
@@ -51,7 +64,7 @@ def diff_pairs(
     if rebuild or observed is None:
         why = "table rebuilt" if rebuild and observed is not None else "table absent"
         return PairDelta(
-            PairMode.REBUILD, added=desired.size, reason=why, sample=_first(desired, resolution_us)
+            PairMode.REBUILD, added=desired.size, reason=why, sample=_first(desired, ms)
         )
     if observed.digest and observed.digest == desired.digest:
         return PairDelta(reason=f"{desired.size} pairs match ({observed.digest_from})")
@@ -62,10 +75,10 @@ def diff_pairs(
             removed=observed.size,
             reason="map content unknown (no record of the last apply)",
         )
-    return _set_delta(desired, observed, resolution_us)
+    return _set_delta(desired, observed, ms)
 
 
-def _set_delta(desired: PairMap, observed: PairMap, resolution_us: int) -> PairDelta:
+def _set_delta(desired: PairMap, observed: PairMap, ms: _Ms) -> PairDelta:
     want = {(s, d): m for s, d, m in desired.elements()}
     have = {(s, d): m for s, d, m in observed.elements()}
     delta = PairDelta(PairMode.INCREMENTAL)
@@ -80,30 +93,45 @@ def _set_delta(desired: PairMap, observed: PairMap, resolution_us: int) -> PairD
             delta.changed += 1
             delta.removes.append(key)
         if len(delta.sample) < SAMPLE:
-            delta.sample.append((*key, _ms(old, resolution_us), _ms(mark, resolution_us)))
+            delta.sample.append((*key, ms(old), ms(mark)))
     for key, old in have.items():
         if key not in want:
             delta.removes.append(key)
             delta.removed += 1
             if len(delta.sample) < SAMPLE:
-                delta.sample.append((*key, _ms(old, resolution_us), None))
+                delta.sample.append((*key, ms(old), None))
     if not delta.total:
         return PairDelta(reason=f"{desired.size} pairs match (read from the kernel)")
     return delta
 
 
-def _ms(mark: int | None, resolution_us: int) -> float | None:
-    return None if mark is None else (mark - 1) * resolution_us / 1000
+_Ms = Callable[[int | None], float | None]
 
 
-def _first(
-    desired: PairMap, resolution_us: int
-) -> list[tuple[str, str, float | None, float | None]]:
+def _ms(mark: int | None, resolution_us: int, hashed: Mapping[int, float]) -> float | None:
+    if mark is None:
+        return None
+    if mark >= HASHED_MARK_BASE:
+        return hashed.get(mark, math.nan)
+    return (mark - 1) * resolution_us / 1000
+
+
+def _hashed_delays(desired: MachineState, observed: MachineState) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for state in (observed, desired):
+        tree = state.tc.get(state.interface)
+        for c in tree.classes if tree is not None else ():
+            if c.mark is not None and c.mark >= HASHED_MARK_BASE and c.delay_us is not None:
+                out[c.mark] = c.delay_us / 1000
+    return out
+
+
+def _first(desired: PairMap, ms: _Ms) -> list[tuple[str, str, float | None, float | None]]:
     out: list[tuple[str, str, float | None, float | None]] = []
     if not desired.enumerable:
         return out
     for s, d, m in desired.elements():
-        out.append((s, d, None, _ms(m, resolution_us)))
+        out.append((s, d, None, ms(m)))
         if len(out) >= SAMPLE:
             break
     return out

@@ -7,11 +7,11 @@ map is not here: `diff.diff_pairs` compares it by digest or set arithmetic.
 from __future__ import annotations
 
 from oar_p2p.desired.latency import DEFAULT_MINOR
-from oar_p2p.detail import field_detail
 from oar_p2p.errors import ForeignStateError
 from oar_p2p.plan import Action, Change
-from oar_p2p.resources import AddressId, NftTableId, RouteId, SysctlId, TcClassId, TcRootId
-from oar_p2p.state import ROUTE, MachineState, RootQdisc, TcClass, TcTree
+from oar_p2p.resources import AddressId, NftTableId, RouteId, SysctlId, TcRootId
+from oar_p2p.state import ROUTE, MachineState, RootQdisc, TcTree
+from oar_p2p.tc_classes import describe_class, diff_classes
 
 __all__ = [
     "describe_class",
@@ -48,12 +48,6 @@ def diff_route(desired: MachineState, observed: MachineState) -> list[Change]:
     if observed.route and not desired.route:
         return [Change(rid, Action.REMOVE, before=f"{ROUTE} dev {observed.interface}")]
     return []
-
-
-def describe_class(c: TcClass) -> str:
-    if c.delay_us is None:
-        return f"1:{c.minor:x} htb (default, no delay)"
-    return f"1:{c.minor:x} htb + netem {c.delay_us / 1000:g} ms, mark {c.mark}"
 
 
 def diff_tc(desired: MachineState, observed: MachineState) -> list[Change]:
@@ -93,7 +87,8 @@ def _foreign_root(host: str, iface: str, have: TcTree) -> str:
 
 
 def diff_tree(want: TcTree, have: TcTree) -> list[Change]:
-    """The changes of one interface's shaping (a foreign root is never removed)."""
+    """The changes of one interface's shaping (a foreign root is never removed); the
+    classes and the minors of hashed classes: `tc_classes.diff_classes`."""
     root = TcRootId(want.interface)
     if want.root is None:
         if is_ours(have.root):
@@ -103,33 +98,8 @@ def diff_tree(want: TcTree, have: TcTree) -> list[Change]:
         before = f"{have.root.kind} {have.root.handle}" if have.root else None
         action = Action.ADD if have.root is None else Action.CHANGE
         out = [Change(root, action, before=before, after="htb 1: default fffe")]
-        return out + [_class_change(want.interface, c, None) for c in want.classes]
-    wanted, present = want.by_minor(), have.by_minor()
-    return [
-        _class_change(want.interface, wanted.get(minor), present.get(minor))
-        for minor in sorted(set(wanted) | set(present))
-        if wanted.get(minor) != present.get(minor)
-    ]
-
-
-def _class_change(iface: str, want: TcClass | None, have: TcClass | None) -> Change:
-    if want is None:
-        assert have is not None
-        rid = TcClassId(iface, have.minor)
-        return Change(rid, Action.REMOVE, before=describe_class(have), have=have)
-    rid = TcClassId(iface, want.minor)
-    if have is None:
-        return Change(rid, Action.ADD, after=describe_class(want), want=want)
-    detail = field_detail(have.model_dump(exclude={"minor"}), want.model_dump(exclude={"minor"}))
-    return Change(
-        rid,
-        Action.CHANGE,
-        before=describe_class(have),
-        after=describe_class(want),
-        detail=detail,
-        have=have,
-        want=want,
-    )
+        return out + diff_classes(want.interface, want.classes, (), fresh=True)
+    return diff_classes(want.interface, want.classes, have.classes)
 
 
 def table_rebuilt(desired: MachineState, observed: MachineState) -> bool:

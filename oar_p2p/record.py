@@ -10,6 +10,17 @@ the kernel state it describes):
     rows.gz      gzip of {"ips": [every address], "local": [local addresses],
                           "resolution_us": r, "steps": base64(uint16 steps, row-major)}
 
+That is version 1, written when every pair is delay-only (mark = steps + 1), as by the
+releases before issue 16. With jitter or loss a mark is 32-bit (`desired.link.hashed_mark`),
+so version 2 keeps the marks themselves, 4 bytes per pair (5 MB raw for 1.25 M pairs):
+
+    record.json  {"version": 2, ...}
+    rows.gz      gzip of {"version": 2, "ips": ..., "local": ..., "resolution_us": r,
+                          "marks": base64(uint32 marks, row-major)}
+
+Both versions are read (a machine applied by the previous release keeps its version-1
+record until the next apply rewrites it).
+
 The write script marks the record `pending` before `nft -f` and writes the new one only
 after it succeeded, so an interrupted apply leaves "unknown", never a wrong record. A plan
 trusts the record when the map is large (`record.LARGE`, default 100,000 elements) and reads
@@ -66,10 +77,15 @@ def build_record(
     steps: array[int],
     resolution_us: int,
 ) -> tuple[str, str]:
-    """(record.json text, base64 of rows.gz) for the write script."""
+    """(record.json text, base64 of rows.gz) for the write script.
+
+    `steps` is either uint16 delay steps (typecode ``H``: version 1) or uint32 marks
+    (typecode ``I``: version 2), as `Network.record_rows` returns them.
+    """
+    version = 1 if steps.typecode == "H" else 2
     record = json.dumps(
         {
-            "version": 1,
+            "version": version,
             "state": "applied",
             "digest": digest,
             "size": size,
@@ -77,16 +93,16 @@ def build_record(
             "applied_at": round(time.time(), 3),
         }
     )
-    payload = json.dumps(
-        {
-            "ips": ips,
-            "local": local,
-            "resolution_us": resolution_us,
-            "steps": base64.b64encode(steps.tobytes()).decode(),
-        }
-    ).encode()
-    rows = base64.encodebytes(gzip.compress(payload, compresslevel=6, mtime=0)).decode().strip()
-    return record, rows
+    rows: dict[str, object] = {"ips": ips, "local": local, "resolution_us": resolution_us}
+    if version == 1:
+        rows["steps"] = base64.b64encode(steps.tobytes()).decode()
+    else:
+        if steps.itemsize != 4:
+            steps = array("I", steps)
+        rows = {"version": 2, **rows, "marks": base64.b64encode(steps.tobytes()).decode()}
+    payload = json.dumps(rows).encode()
+    encoded = base64.encodebytes(gzip.compress(payload, compresslevel=6, mtime=0)).decode()
+    return record, encoded.strip()
 
 
 def parse_record(record_text: str, rows_b64: str = "") -> Record | None:
@@ -115,14 +131,23 @@ def _rows(rows_b64: str) -> Callable[[], Iterator[tuple[str, str, int]]]:
     data = json.loads(gzip.decompress(base64.decodebytes(rows_b64.encode())))
     ips: list[str] = data["ips"]
     local: list[str] = data["local"]
+    n = len(ips)
+    if "marks" in data:  # version 2
+        marks: array[int] = array("I")
+        marks.frombytes(base64.b64decode(data["marks"]))
+
+        def elements() -> Iterator[tuple[str, str, int]]:
+            for li, src in enumerate(local):
+                yield from zip([src] * n, ips, marks[li * n : (li + 1) * n], strict=True)
+
+        return elements
     steps: array[int] = array("H")
     steps.frombytes(base64.b64decode(data["steps"]))
-    n = len(ips)
 
-    def elements() -> Iterator[tuple[str, str, int]]:
+    def elements_v1() -> Iterator[tuple[str, str, int]]:
         for li, src in enumerate(local):
             row = steps[li * n : (li + 1) * n]
             for dst, s in zip(ips, row, strict=True):
                 yield src, dst, s + 1
 
-    return elements
+    return elements_v1

@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from oar_p2p.vocab import CAPS_MAP, MAP, ROUTE, TABLE
 
@@ -37,6 +37,7 @@ __all__ = [
     "RootQdisc",
     "TcClass",
     "TcTree",
+    "UNALLOCATED",
     "TABLE",
     "MAP",
     "CAPS_MAP",
@@ -63,14 +64,49 @@ class RootQdisc(_Frozen):
     default_minor: int | None = None
 
 
+UNALLOCATED = 0
+"""The minor of a desired class whose minor the diff allocates (a hashed mark)."""
+
+_LINK_FIELDS = ("jitter_us", "loss_milli", "netem_rate_bps")
+
+
 class TcClass(_Frozen):
-    """An HTB class with its netem child and the fw filter that selects it."""
+    """An HTB class with its netem child and the fw filter that selects it.
+
+    `jitter_us`, `loss_milli` (steps of 0.001 %) and `netem_rate_bps` (the netem's own
+    `rate`, written with jitter) are None for a delay-only class and then left out of
+    dumps, so today's classes dump as before. A desired class with a hashed mark (>=
+    0x10000: jitter or loss) has `minor == UNALLOCATED`: the diff matches it by mark
+    against the observed classes and allocates its minor (see `differs.diff_tree`).
+    """
 
     minor: int
     rate_bps: int = HTB_RATE_BPS
     delay_us: int | None = None
     netem_major: int | None = None
     mark: int | None = None
+    jitter_us: int | None = None
+    loss_milli: int | None = None
+    netem_rate_bps: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        for key in _LINK_FIELDS:
+            if key in data and data[key] is None:
+                del data[key]
+        return data
+
+    @property
+    def key(self) -> int:
+        """What the diff matches classes by: the mark, or the minor when there is no fw
+        filter (the default class 1:fffe; no mark can be 0xfffe)."""
+        return self.minor if self.mark is None else self.mark
+
+    @property
+    def netem(self) -> tuple[int | None, int | None, int | None, int | None]:
+        """The netem parameters (delay, jitter, loss, rate): what `tc qdisc change` sets."""
+        return (self.delay_us, self.jitter_us, self.loss_milli, self.netem_rate_bps)
 
 
 class TcTree(_Frozen):
@@ -82,6 +118,13 @@ class TcTree(_Frozen):
 
     def by_minor(self) -> dict[int, TcClass]:
         return {c.minor: c for c in self.classes}
+
+    def by_key(self) -> dict[int, TcClass]:
+        """Classes by `TcClass.key` (the first wins, as tc lists them)."""
+        out: dict[int, TcClass] = {}
+        for c in self.classes:
+            out.setdefault(c.key, c)
+        return out
 
 
 class CapClass(_Frozen):

@@ -17,7 +17,8 @@ from functools import cached_property
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.desired.addressing import Address, allocate
 from oar_p2p.desired.caps import cap_stage
-from oar_p2p.desired.latency import DEFAULT_MINOR, LatencyClass, Quantizer
+from oar_p2p.desired.classes import LinkKey, check_class_count, hashed_marks, link_tc_tree
+from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT, Bandwidth, LinkTuple
 from oar_p2p.errors import MatrixError
 from oar_p2p.matrix import LatencyMatrix
@@ -30,9 +31,6 @@ from oar_p2p.state import (
     MachineState,
     NftState,
     PairMap,
-    RootQdisc,
-    TcClass,
-    TcTree,
 )
 
 __all__ = [
@@ -172,18 +170,20 @@ class Network:
         local = self.local(machine.hostname)
         if not local:
             return MachineState.empty(machine.hostname, machine.interface)
-        classes, digest = self._scan(local)
+        steps, keys, digest = self._scan(local)
+        check_class_count(machine.hostname, len(steps) + len(keys))
+        marks = hashed_marks(keys, self.quantizer.resolution_us)
+        res = self.quantizer.resolution_us
         return MachineState(
             hostname=machine.hostname,
             interface=machine.interface,
             addresses=tuple(a.ip for a in local),
             route=True,
             tc={
-                iface: _tc_tree(iface, classes, self.quantizer.resolution_us)
-                for iface in (machine.interface, "lo")
+                iface: link_tc_tree(iface, steps, marks, res) for iface in (machine.interface, "lo")
             },
             nft=NftState(chains=desired_chains(caps=self.bandwidth is not None)),
-            pairs=PairMap(len(local) * len(self.addresses), digest, self._elements(local)),
+            pairs=PairMap(len(local) * len(self.addresses), digest, self._elements(local, marks)),
             sysctls=dict(SYSCTLS),
             caps=self._caps(local, machine.interface),
         )
@@ -193,35 +193,77 @@ class Network:
             return None
         return cap_stage([(a.index, a.ip) for a in local], self.bandwidth, (interface, "lo"))
 
-    def _scan(self, local: Sequence[Address]) -> tuple[set[int], str]:
-        """One pass over the local rows: the latency classes used and the map digest."""
-        classes: set[int] = set()
+    def _link_rows(self, index: int) -> tuple[array[int], array[int], array[int]] | None:
+        """The jitter and loss rows next to the steps row, or None when the row is
+        delay-only (no jitter and no loss towards any address)."""
+        jitter, loss = self.jitter_steps_row(index), self.loss_row(index)
+        if (jitter is None or not any(jitter)) and (loss is None or not any(loss)):
+            return None
+        zeros = array("L", bytes(array("L").itemsize * len(self.addresses)))
+        return self.steps_row(index), jitter or zeros, loss or zeros
+
+    def _scan(self, local: Sequence[Address]) -> tuple[set[int], set[LinkKey], str]:
+        """One pass over the local rows: the delay-only steps and the other (delay,
+        jitter, loss) tuples used, and the map digest (over the tuples)."""
+        steps_used: set[int] = set()
+        keys: set[LinkKey] = set()
         h = hashlib.sha256(f"res={self.quantizer.resolution_us};".encode())
         h.update("\n".join(self.ips).encode())
+        links = self.jitter is not None or self.loss is not None
         for a in local:
-            steps = self.steps_row(a.index)
-            classes.update(steps)
+            rows = self._link_rows(a.index) if links else None
+            steps = self.steps_row(a.index) if rows is None else rows[0]
             h.update(a.ip.encode())
             h.update(steps.tobytes())
-        return classes, h.hexdigest()[:32]
+            if rows is None:
+                steps_used.update(steps)
+                continue
+            h.update(b"jitter" + rows[1].tobytes() + b"loss" + rows[2].tobytes())
+            keys.update(zip(*rows, strict=True))
+        steps_used.update(k[0] for k in keys if not (k[1] or k[2]))
+        return steps_used, {k for k in keys if k[1] or k[2]}, h.hexdigest()[:32]
 
-    def _elements(self, local: Sequence[Address]) -> Callable[[], Iterator[tuple[str, str, int]]]:
+    def mark_row(self, index: int, marks: dict[LinkKey, int]) -> array[int]:
+        """The pair map's marks from address `index` to every address (`marks`: the
+        machine's hashed marks, `hashed_marks`)."""
+        rows = self._link_rows(index) if marks else None
+        if rows is None:
+            return array("L", [s + 1 for s in self.steps_row(index)])
+        get = marks.get
+        return array("L", [get(k) or k[0] + 1 for k in zip(*rows, strict=True)])
+
+    def _elements(
+        self, local: Sequence[Address], marks: dict[LinkKey, int]
+    ) -> Callable[[], Iterator[tuple[str, str, int]]]:
         ips = self.ips
 
         def elements() -> Iterator[tuple[str, str, int]]:
             for a in local:
-                for dst, s in zip(ips, self.steps_row(a.index), strict=True):
-                    yield a.ip, dst, s + 1
+                if not marks:
+                    for dst, s in zip(ips, self.steps_row(a.index), strict=True):
+                        yield a.ip, dst, s + 1
+                    continue
+                for dst, m in zip(ips, self.mark_row(a.index, marks), strict=True):
+                    yield a.ip, dst, m
 
         return elements
 
     def record_rows(self, hostname: str) -> tuple[list[str], array[int]]:
-        """Local addresses and their concatenated step rows (for the apply record)."""
+        """Local addresses and their concatenated rows for the apply record: delay steps
+        (uint16, record version 1) when every pair is delay-only, else marks (uint32,
+        version 2; see `oar_p2p.record`)."""
         local = self.local(hostname)
-        steps: array[int] = array("H")
+        _, keys, _ = self._scan(local) if local else (set(), set(), "")
+        if not keys:
+            steps: array[int] = array("H")
+            for a in local:
+                steps.fromlist(self.steps_row(a.index).tolist())
+            return [a.ip for a in local], steps
+        marks = hashed_marks(keys, self.quantizer.resolution_us)
+        out: array[int] = array("I")
         for a in local:
-            steps.fromlist(self.steps_row(a.index).tolist())
-        return [a.ip for a in local], steps
+            out.fromlist(self.mark_row(a.index, marks).tolist())
+        return [a.ip for a in local], out
 
 
 def _value(values: LinkValues, i: int, j: int) -> float:
@@ -229,21 +271,6 @@ def _value(values: LinkValues, i: int, j: int) -> float:
         dim = values.dimension
         return values[i % dim, j % dim]
     return values
-
-
-def _tc_tree(interface: str, steps: set[int], resolution_us: int) -> TcTree:
-    classes = [TcClass(minor=DEFAULT_MINOR)]
-    for s in sorted(steps):
-        k = LatencyClass(s, resolution_us)
-        classes.append(
-            TcClass(minor=k.minor, delay_us=k.delay_us, netem_major=k.netem_major, mark=k.mark)
-        )
-    classes.sort(key=lambda c: c.minor)
-    return TcTree(
-        interface=interface,
-        root=RootQdisc(kind="htb", handle="1:", default_minor=DEFAULT_MINOR),
-        classes=tuple(classes),
-    )
 
 
 def build_network(

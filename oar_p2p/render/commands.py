@@ -3,7 +3,9 @@
 The script holds at most one `ip -b`, two `tc -b` and one `nft -f` batch, in the order
 ip, tc, nft, tc: latency classes that are no longer used are deleted only after `nft -f`
 re-marked their pairs (make before break), so no packet meets a mark without its class
-while the apply runs. Nothing in it
+while the apply runs. Netem arguments come from `LinkTuple.netem_args` (jitter with
+`distribution normal` and `rate 10gbit`, loss in percent); a class whose netem drifted is
+repaired in place (`tc qdisc change`). Nothing in it
 comes from user strings: addresses, numbers and interface names only (interface names are
 validated); container values never pass through here (container changes are made by a
 run, `experiment.run`, and ignored by this script).
@@ -29,6 +31,7 @@ from oar_p2p.plan import Action, Change, MachinePlan, PairMode
 from oar_p2p.render import caps
 from oar_p2p.resources import AddressId, RouteId, SysctlId, TcClassId, TcRootId
 from oar_p2p.state import NftState, PairMap, TcClass
+from oar_p2p.tc_classes import class_tuple, is_netem_drift
 from oar_p2p.vocab import CAPS_MAP, MAP, RECORD_DIR, TABLE
 
 __all__ = ["RECORD_DIR", "render_write_script", "write_script_chunks", "nft_table_text"]
@@ -129,6 +132,13 @@ def _root_change(iface: str, action: Action) -> Iterator[str]:
 
 
 def _class_change(iface: str, c: Change) -> Iterator[str]:
+    if is_netem_drift(c):  # in place: the class, its filter and its counters stay
+        assert isinstance(c.want, TcClass) and c.want.netem_major is not None
+        yield (
+            f"qdisc change dev {iface} parent 1:{c.want.minor:x} handle "
+            f"{c.want.netem_major:x}: netem {class_tuple(c.want).netem_args()}"
+        )
+        return
     if c.action in (Action.REMOVE, Action.CHANGE) and isinstance(c.have, TcClass):
         yield from _class_del(iface, c.have)
     if c.action in (Action.ADD, Action.CHANGE):
@@ -141,7 +151,7 @@ def _class_add(iface: str, k: TcClass) -> Iterator[str]:
     if k.delay_us is not None and k.netem_major is not None:
         yield (
             f"qdisc add dev {iface} parent 1:{k.minor:x} handle {k.netem_major:x}: "
-            f"netem delay {k.delay_us}us"
+            f"netem {class_tuple(k).netem_args()}"
         )
     if k.mark is not None:
         yield (

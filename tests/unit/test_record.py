@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 
 import pytest
 
 from oar_p2p.desired.latency import Quantizer
-from oar_p2p.desired.network import build_network, desired_chains
+from oar_p2p.desired.link import HASHED_MARK_BASE
+from oar_p2p.desired.network import Network, build_network, desired_chains
 from oar_p2p.matrix import parse_matrix
 from oar_p2p.project import machines_from_names
 from oar_p2p.record import build_record, chains_digest, parse_record
@@ -104,3 +107,49 @@ def test_chains_digest_changes_with_the_rules() -> None:
     other = {**chains, "output": chains["output"][:1]}
     assert chains_digest(chains) != chains_digest(other)
     assert chains_digest(chains) == chains_digest(dict(reversed(list(chains.items()))))
+
+
+def _rows_b64(payload: dict[str, object]) -> str:
+    raw = gzip.compress(json.dumps(payload).encode(), mtime=0)
+    return base64.encodebytes(raw).decode()
+
+
+def test_version_1_rows_of_the_previous_release_are_read() -> None:
+    # the rows.gz of tests/golden/ping-demo (written by the release before issue 16)
+    rows = _rows_b64(
+        {
+            "ips": ["10.16.0.1", "10.17.0.1", "10.16.0.2", "10.17.0.2"],
+            "local": ["10.16.0.1", "10.16.0.2"],
+            "resolution_us": 100,
+            "steps": "AAAAARIDQwMSA3gCAAAZAA==",
+        }
+    )
+    record = parse_record('{"version": 1, "state": "applied", "digest": "x", "size": 8}', rows)
+    assert record is not None and record.pairs is not None
+    marks = [m for _, _, m in record.pairs.elements()]
+    assert marks == [1, 257, 787, 836, 787, 633, 1, 26]
+
+
+def test_version_2_keeps_32_bit_marks() -> None:
+    net = _network()
+    lossy = Network(net.machines, net.addresses, net.matrix, net.quantizer, False, 1.5, 0.25)
+    desired = lossy.machine_state(MACHINES[0]).pairs
+    assert desired is not None
+    local, marks = lossy.record_rows("gengar-1")
+    record_json, rows = build_record(
+        digest=desired.digest,
+        size=desired.size,
+        chains=desired_chains(),
+        ips=list(lossy.ips),
+        local=local,
+        steps=marks,
+        resolution_us=100,
+    )
+    assert json.loads(record_json)["version"] == 2
+    payload = json.loads(gzip.decompress(base64.decodebytes(rows.encode())))
+    assert payload["version"] == 2 and "steps" not in payload
+    record = parse_record(record_json, rows)
+    assert record is not None and record.pairs is not None
+    got = list(record.pairs.elements())
+    assert got == list(desired.elements())
+    assert all(m >= HASHED_MARK_BASE for _, _, m in got)
