@@ -28,7 +28,7 @@ unit:
 # (OAR_P2P_E2E_WORKERS=1: one testbed, modules one after another).
 E2E_WORKERS ?= $(or $(OAR_P2P_E2E_WORKERS),2)
 e2e:
-	python3 -m pytest -q -m e2e -p no:benchmark -n $(E2E_WORKERS) --dist loadfile --durations=20
+	python3 -m pytest -q -m e2e -n $(E2E_WORKERS) --dist loadfile --durations=20
 
 # Every verb through the CLI against replayed machines, scripts compared with goldens (part
 # of `unit`); OAR_P2P_UPDATE_GOLDEN=1 rewrites tests/cli_tier/golden/ (review the diff).

@@ -8,7 +8,6 @@ first and by set arithmetic only when both sides can be enumerated.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from functools import partial
 
@@ -112,7 +111,7 @@ def _ms(mark: int | None, resolution_us: int, hashed: Mapping[int, float]) -> fl
     if mark is None:
         return None
     if mark >= HASHED_MARK_BASE:
-        return hashed.get(mark, math.nan)
+        return hashed.get(mark)  # a hashed mark without its class: unknown
     return (mark - 1) * resolution_us / 1000
 
 

@@ -2,13 +2,13 @@
 
 Each resource is a small frozen dataclass; `str()` gives the id used in plans and JSON
 (``address:10.16.0.1``, ``tc:bond0:class:1a``), so output stays stable while renderers
-dispatch on the type (``match change.resource: case TcClassId(iface, minor): ...``) and
+dispatch on the type (``match change.resource: case TcClassId(iface, key): ...``) and
 never split strings. `group` is what the human view groups consecutive lines by.
 
     AddressId("10.16.0.1")      address:10.16.0.1
     RouteId("10.0.0.0/8")       route:10.0.0.0/8
     TcRootId("bond0")           tc:bond0:root
-    TcClassId("bond0", 0x1a)    tc:bond0:class:1a
+    TcClassId("bond0", 0x1a)    tc:bond0:class:1a        (minor; a hashed mark: by mark)
     NftTableId()                nft:table
     NftChainId("prerouting")    nft:chain:prerouting
     NftMapId("mark_pairs")      nft:map:mark_pairs
@@ -80,11 +80,15 @@ class TcRootId:
 
 @dataclass(frozen=True)
 class TcClassId:
+    """A link-stage class: `key` is its minor for the default and the delay-only classes
+    (minor = mark <= 0xfffe) and its fw mark for a (delay, jitter, loss) class with a
+    hashed mark (>= 0x10000), whose minor is allocated (`oar_p2p.tc_classes`)."""
+
     iface: str
-    minor: int
+    key: int
 
     def __str__(self) -> str:
-        return f"tc:{self.iface}:class:{self.minor:x}"
+        return f"tc:{self.iface}:class:{self.key:x}"
 
     @property
     def group(self) -> str:

@@ -23,8 +23,9 @@ is rendered as an in-place `tc qdisc change` (`is_netem_drift`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
-from oar_p2p.desired.link import HASHED_MARK_BASE, LinkTuple
+from oar_p2p.desired.link import HASHED_MARK_BASE, LinkTuple, format_percent
 from oar_p2p.detail import field_detail
 from oar_p2p.errors import OarP2PError
 from oar_p2p.plan import Action, Change
@@ -39,6 +40,7 @@ __all__ = [
     "diff_classes",
     "is_hashed",
     "is_netem_drift",
+    "with_minor",
 ]
 
 MAX_MINOR = 0xFFFD  # fffe: the default class; its netem handle would be ffff: (reserved)
@@ -56,7 +58,11 @@ def class_tuple(c: TcClass) -> LinkTuple:
 def describe_class(c: TcClass) -> str:
     if c.delay_us is None:
         return f"1:{c.minor:x} htb (default, no delay)"
-    text = f"1:{c.minor:x} htb + netem {class_tuple(c).describe()}"
+    text = f"1:{c.minor:x} htb + netem {c.delay_us / 1000:g} ms"  # LinkTuple.describe
+    if c.jitter_us:
+        text += f" +- {c.jitter_us / 1000:g} ms"
+    if c.loss_milli:
+        text += f", loss {format_percent(c.loss_milli)}%"
     if c.netem_rate_bps is not None and c.jitter_us is None:
         text += f" rate {c.netem_rate_bps}"  # drift: a rate without jitter
     mark = f"{c.mark:#x}" if is_hashed(c.mark) else f"{c.mark}"
@@ -82,6 +88,12 @@ def is_netem_drift(c: Change) -> bool:
     )
 
 
+@lru_cache(maxsize=1 << 17)  # the cluster interface and lo place the same classes alike
+def with_minor(c: TcClass, minor: int) -> TcClass:
+    """A hashed class placed on `minor` (netem handle minor + 1)."""
+    return TcClass.unchecked({**c.__dict__, "minor": minor, "netem_major": minor + 1})
+
+
 def allocate_minors(
     new: Sequence[TcClass], taken_minors: Iterable[int], taken_majors: Iterable[int]
 ) -> list[TcClass]:
@@ -99,7 +111,7 @@ def allocate_minors(
                 "classes while the old ones are still installed (make before break); "
                 "apply a spec with fewer new classes first"
             )
-        out.append(c.model_copy(update={"minor": m, "netem_major": m + 1}))
+        out.append(with_minor(c, m))
     return out
 
 
@@ -120,11 +132,7 @@ def diff_classes(
             have_hashed[c.key] = c
         else:
             have_fixed.setdefault(c.minor, c)
-    kept = [
-        c.model_copy(update={"minor": h.minor, "netem_major": h.minor + 1})
-        for c in hashed
-        if (h := have_hashed.get(c.key)) is not None
-    ]
+    kept = [with_minor(c, h.minor) for c in hashed if (h := have_hashed.get(c.key)) is not None]
     new = [c for c in hashed if c.key not in have_hashed]
     majors = {c.netem_major for c in have if c.netem_major is not None}
     placed = allocate_minors(new, {*fixed, *(c.minor for c in have)}, majors)

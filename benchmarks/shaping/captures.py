@@ -39,6 +39,14 @@ NETEMS = [
     "delay 2500us 1ms distribution pareto loss 12.5%",
     "delay 0us loss 0.5%",
 ]
+# the tool's own link-stage netems (oar_p2p.desired.link.LinkTuple.netem_args), each under
+# a class whose fw handle is a hashed mark (>= 0x10000) and whose minor was allocated
+TOOL_NETEMS = [
+    (0x2, 0x8A3F21C0, "delay 20000us 5000us distribution normal rate 10gbit"),
+    (0x3, 0x10000, "delay 20000us 5000us distribution normal loss 1.5% rate 10gbit"),
+    (0x4, 0xFFFFFFFF, "delay 5000us loss 0.001%"),
+    (0x5, 0x6, "delay 500us"),
+]
 RATES = ["500kbit", "2500kbit", "10mbit", "50mbit", "999mbit", "1gbit", "2500mbit", "10gbit"]
 
 
@@ -63,6 +71,13 @@ def cases() -> dict[str, tuple[list[str], dict[str, str], str]]:
         f"class add dev {IF} parent 1:100 classid 1:101 htb rate 100kbit ceil 10gbit",
         f"qdisc add dev {IF} parent 1:101 handle 102: netem delay 2ms loss 1%",
     ]
+    tool = root_htb(IF, 1)
+    for minor, mark, args in TOOL_NETEMS:
+        tool += [
+            f"class add dev {IF} parent 1: classid 1:{minor:x} htb rate 10gbit",
+            f"qdisc add dev {IF} parent 1:{minor:x} handle {minor + 1:x}: netem {args}",
+            f"filter add dev {IF} parent 1: protocol ip prio 1 handle {mark} fw flowid 1:{minor:x}",
+        ]
     caps = ["10mbit", "50mbit", "2500kbit"]
     pairs = [(a_addr(k), b_addr(1), 1) for k in (1, 2, 3)]
     ifb_prio = ifb_redirect() + _tc(netem_stage(IF, [Tuple(1, "delay 2ms")]))
@@ -75,6 +90,15 @@ def cases() -> dict[str, tuple[list[str], dict[str, str], str]]:
     return {
         "netem_jitter_loss": (
             netem,
+            {
+                "qdisc": q.format(IF), "qdisc_text": f"tc qdisc show dev {IF}",
+                "class": c.format(IF), "class_text": f"tc class show dev {IF}",
+                "filter": f.format(IF),
+            },
+            IF,
+        ),
+        "netem_rate_tool": (
+            _tc(tool),
             {
                 "qdisc": q.format(IF), "qdisc_text": f"tc qdisc show dev {IF}",
                 "class": c.format(IF), "class_text": f"tc class show dev {IF}",
@@ -111,7 +135,10 @@ def cases() -> dict[str, tuple[list[str], dict[str, str], str]]:
     }  # fmt: skip
 
 
-def capture_all(lab: Lab) -> list[str]:
+ONLY: set[str] = set()  # lab.py --captures: capture only these cases (default: all)
+
+
+def capture_all(lab: Lab, only: set[str] | None = None) -> list[str]:
     v = lab.versions()
     source = (
         f"testbed {lab.a} (UML kernel {v['kernel']}, {v['tc']}, {v['nft']}), "
@@ -120,6 +147,8 @@ def capture_all(lab: Lab) -> list[str]:
     OUT.mkdir(parents=True, exist_ok=True)
     written = []
     for name, (setup, commands, iface) in cases().items():
+        if (only or ONLY) and name not in (only or ONLY):
+            continue
         lab.base(a_count=4, b_count=1)
         lab.sh(lab.a, "set -e\n" + "\n".join(setup) + "\n")
         output = {}

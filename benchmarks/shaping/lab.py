@@ -23,7 +23,7 @@ measures, with ping and iperf3 towards gengar-2:
 
 All sections take about 25 minutes on the testbed (scale and scale-classes most of it).
     capture  tc/nft JSON of these layouts from the guest kernel, for the parsers
-             (tests/fixtures/observed/tc/shaping/)
+             (tests/fixtures/observed/tc/shaping/); `--captures a,b` takes only those
 
 Prints tables and writes benchmarks/results/<date>-shaping.json.
 """
@@ -44,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO), str(HERE)]
 
+import captures  # noqa: E402  (benchmarks/shaping/captures.py)
 import measure  # noqa: E402  (benchmarks/shaping/measure.py)
 from labbed import Lab  # noqa: E402
 
@@ -69,6 +70,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", nargs="?", default="run", choices=["run", "up", "down"])
     parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument(
+        "--captures", default="", help="with --sections capture: only these cases (a,b,...)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
     if args.action == "up":
@@ -78,6 +82,7 @@ def main() -> int:
         kept().down()
         return 0
     names = [s for s in args.sections.split(",") if s]
+    captures.ONLY = {c for c in args.captures.split(",") if c}
     unknown = set(names) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")

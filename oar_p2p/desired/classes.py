@@ -1,7 +1,8 @@
 """The link-stage classes of one machine: (delay, jitter, loss) tuples -> marks and tc classes.
 
-A tuple is kept as a `LinkKey` `(delay steps, jitter steps, loss in 0.001 % steps)`, the
-form the hot path builds with `zip` over three quantised rows. Identity
+A tuple is kept as a `LinkKey`, one int: ``delay steps | jitter steps << 20 | loss steps
+<< 40`` (loss in steps of 0.001 %), which the hot path computes in one comprehension per
+row (`link_codes`); a delay-only tuple's code is its delay steps. Identity
 (docs/link-shaping.md, "Identity of a class, derived from its parameters"):
 
 - a delay-only tuple `(s, 0, 0)` keeps the latency class of `desired.latency`: mark =
@@ -17,43 +18,94 @@ majors, `ffff:` reserved, `fffe` the default class).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from oar_p2p.desired.latency import DEFAULT_MINOR, LatencyClass
-from oar_p2p.desired.link import LinkTuple, hashed_mark
+from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT, LinkTuple, hashed_mark
 from oar_p2p.errors import SpecError
 from oar_p2p.state import HTB_RATE_BPS, UNALLOCATED, RootQdisc, TcClass, TcTree
 
 __all__ = [
+    "DELAY_ONLY_BELOW",
     "MAX_CLASSES",
     "LinkKey",
     "check_class_count",
+    "decode",
+    "link_code",
+    "link_codes",
     "hashed_marks",
-    "link_tc_tree",
+    "link_tc_trees",
     "link_tuple",
 ]
 
 MAX_CLASSES = 65_532
 
-LinkKey = tuple[int, int, int]
-"""(delay steps, jitter steps, loss in steps of 0.001 %)."""
+LinkKey = int
+"""``delay steps | jitter steps << 20 | loss steps << 40`` (`link_code`)."""
+
+_BITS = 20
+_MASK = (1 << _BITS) - 1
+DELAY_ONLY_BELOW = 1 << _BITS
+"""Codes below this are delay-only (their value is the delay steps)."""
+_Q = 0.5 + 1e-9  # round halves up, as `Quantizer.steps`
+
+
+def link_code(delay_steps: int, jitter_steps: int = 0, loss_milli: int = 0) -> LinkKey:
+    return delay_steps | jitter_steps << _BITS | loss_milli << 2 * _BITS
+
+
+def decode(code: LinkKey) -> tuple[int, int, int]:
+    """(delay steps, jitter steps, loss steps) of a code."""
+    return code & _MASK, code >> _BITS & _MASK, code >> 2 * _BITS
 
 
 def link_tuple(key: LinkKey, resolution_us: int) -> LinkTuple:
-    return LinkTuple(key[0], key[1], key[2], resolution_us)
+    d, j, loss = decode(key)
+    return LinkTuple(d, j, loss, resolution_us)
+
+
+def link_codes(
+    delay: Sequence[float],
+    jitter: Sequence[float] | float | None,
+    loss: Sequence[float] | float | None,
+    k: float,
+) -> list[int]:
+    """One row's codes from its raw values (ms, ms, percent; `k`: steps per ms), rounded
+    as `Quantizer.steps` rounds; a scalar jitter or loss applies to every pair. Jitter
+    and delay stay below 2^20 steps (the latency range allows 65,532)."""
+    s = float(LOSS_STEPS_PER_PERCENT)
+    const = 0
+    if jitter is not None and not isinstance(jitter, Sequence):
+        const |= int(jitter * k + _Q) << _BITS
+        jitter = None
+    if loss is not None and not isinstance(loss, Sequence):
+        const |= int(loss * s + _Q) << 2 * _BITS
+        loss = None
+    b1, b2 = _BITS, 2 * _BITS
+    if jitter is not None and loss is not None:
+        z3 = zip(delay, jitter, loss, strict=True)
+        return [int(d * k + _Q) | int(j * k + _Q) << b1 | int(x * s + _Q) << b2 for d, j, x in z3]
+    if jitter is not None:
+        z2 = zip(delay, jitter, strict=True)
+        return [int(d * k + _Q) | int(j * k + _Q) << b1 | const for d, j in z2]
+    if loss is not None:
+        z2 = zip(delay, loss, strict=True)
+        return [int(d * k + _Q) | int(x * s + _Q) << b2 | const for d, x in z2]
+    return [int(d * k + _Q) | const for d in delay]
 
 
 def hashed_marks(keys: Iterable[LinkKey], resolution_us: int) -> dict[LinkKey, int]:
     """The marks of a machine's non-delay-only tuples, collisions resolved by salt.
 
-    >>> m = hashed_marks({(200, 50, 0), (10, 0, 1000)}, 100)
-    >>> sorted(m) == [(10, 0, 1000), (200, 50, 0)] and min(m.values()) >= 0x10000
+    >>> m = hashed_marks({link_code(200, 50), link_code(10, 0, 1000)}, 100)
+    >>> m[link_code(200, 50)] == hashed_mark(20_000, 5000, 0) and min(m.values()) >= 0x10000
     True
     """
     out: dict[LinkKey, int] = {}
     taken: set[int] = set()
-    for key in sorted(keys):
-        d, j, loss = key[0] * resolution_us, key[1] * resolution_us, key[2]
+    for key in sorted(keys, key=decode):  # canonical tuple order
+        steps, jitter, loss = decode(key)
+        d, j = steps * resolution_us, jitter * resolution_us
         salt = 0
         mark = hashed_mark(d, j, loss)
         while mark in taken:
@@ -74,11 +126,14 @@ def check_class_count(hostname: str, count: int) -> None:
         )
 
 
-def link_tc_tree(
-    interface: str, delay_steps: Iterable[int], marks: dict[LinkKey, int], resolution_us: int
-) -> TcTree:
-    """The HTB tree of one interface: default class, delay-only classes by minor, then the
-    hashed classes (minor unallocated) in mark order."""
+def link_tc_trees(
+    interfaces: Iterable[str],
+    delay_steps: Iterable[int],
+    marks: dict[LinkKey, int],
+    resolution_us: int,
+) -> dict[str, TcTree]:
+    """The same HTB tree on each interface (the classes built once): default class,
+    delay-only classes by minor, then the hashed classes (minor unallocated) by mark."""
     classes = [TcClass(minor=DEFAULT_MINOR)]
     for s in sorted(delay_steps):
         k = LatencyClass(s, resolution_us)
@@ -88,21 +143,23 @@ def link_tc_tree(
     classes.sort(key=lambda c: c.minor)
     hashed = sorted(marks.items(), key=lambda item: item[1])
     classes += [hashed_class(link_tuple(key, resolution_us), mark) for key, mark in hashed]
-    return TcTree(
-        interface=interface,
-        root=RootQdisc(kind="htb", handle="1:", default_minor=DEFAULT_MINOR),
-        classes=tuple(classes),
-    )
+    root = RootQdisc(kind="htb", handle="1:", default_minor=DEFAULT_MINOR)
+    shared = tuple(classes)
+    return {i: TcTree(interface=i, root=root, classes=shared) for i in interfaces}
 
 
 def hashed_class(t: LinkTuple, mark: int, minor: int = UNALLOCATED) -> TcClass:
-    """The class of a tuple with jitter or loss; its netem handle is minor + 1."""
-    return TcClass(
-        minor=minor,
-        delay_us=t.delay_us,
-        netem_major=None if minor == UNALLOCATED else minor + 1,
-        mark=mark,
-        jitter_us=t.jitter_us or None,
-        loss_milli=t.loss_milli or None,
-        netem_rate_bps=HTB_RATE_BPS if t.jitter_steps else None,
+    """The class of a tuple with jitter or loss; its netem handle is minor + 1 (built
+    without validation: thousands per machine, every field typed here)."""
+    return TcClass.unchecked(
+        {
+            "minor": minor,
+            "rate_bps": HTB_RATE_BPS,
+            "delay_us": t.delay_us,
+            "netem_major": None if minor == UNALLOCATED else minor + 1,
+            "mark": mark,
+            "jitter_us": t.jitter_us or None,
+            "loss_milli": t.loss_milli or None,
+            "netem_rate_bps": HTB_RATE_BPS if t.jitter_steps else None,
+        }
     )

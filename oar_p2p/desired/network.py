@@ -17,7 +17,14 @@ from functools import cached_property
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.desired.addressing import Address, allocate
 from oar_p2p.desired.caps import cap_stage
-from oar_p2p.desired.classes import LinkKey, check_class_count, hashed_marks, link_tc_tree
+from oar_p2p.desired.classes import (
+    DELAY_ONLY_BELOW,
+    LinkKey,
+    check_class_count,
+    hashed_marks,
+    link_codes,
+    link_tc_trees,
+)
 from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT, Bandwidth, LinkTuple
 from oar_p2p.errors import MatrixError
@@ -179,9 +186,7 @@ class Network:
             interface=machine.interface,
             addresses=tuple(a.ip for a in local),
             route=True,
-            tc={
-                iface: link_tc_tree(iface, steps, marks, res) for iface in (machine.interface, "lo")
-            },
+            tc=link_tc_trees((machine.interface, "lo"), steps, marks, res),
             nft=NftState(chains=desired_chains(caps=self.bandwidth is not None)),
             pairs=PairMap(len(local) * len(self.addresses), digest, self._elements(local, marks)),
             sysctls=dict(SYSCTLS),
@@ -193,44 +198,58 @@ class Network:
             return None
         return cap_stage([(a.index, a.ip) for a in local], self.bandwidth, (interface, "lo"))
 
-    def _link_rows(self, index: int) -> tuple[array[int], array[int], array[int]] | None:
-        """The jitter and loss rows next to the steps row, or None when the row is
-        delay-only (no jitter and no loss towards any address)."""
-        jitter, loss = self.jitter_steps_row(index), self.loss_row(index)
-        if (jitter is None or not any(jitter)) and (loss is None or not any(loss)):
-            return None
-        zeros = array("L", bytes(array("L").itemsize * len(self.addresses)))
-        return self.steps_row(index), jitter or zeros, loss or zeros
+    def _codes_row(self, index: int) -> list[int]:
+        """The `LinkKey` codes from address `index` to every address (jitter or loss set)."""
+        k = 1000 / self.quantizer.resolution_us
+        return link_codes(
+            self._row(self.matrix, index),
+            None if self.jitter is None else self._raw(self.jitter, index),
+            None if self.loss is None else self._raw(self.loss, index),
+            k,
+        )
+
+    def _raw(self, values: LinkValues, index: int) -> Sequence[float] | float:
+        """Row `index` of a per-pair property in global order (a scalar stays one)."""
+        return values if not isinstance(values, LatencyMatrix) else self._row(values, index)
+
+    def _row(self, values: LatencyMatrix, index: int) -> Sequence[float]:
+        n, dim = len(self.addresses), values.dimension
+        row = values.row(index % dim)
+        return row[:n] if n <= dim else [row[j % dim] for j in range(n)]
 
     def _scan(self, local: Sequence[Address]) -> tuple[set[int], set[LinkKey], str]:
         """One pass over the local rows: the delay-only steps and the other (delay,
-        jitter, loss) tuples used, and the map digest (over the tuples)."""
+        jitter, loss) codes used, and the map digest (over the codes). Without jitter and
+        loss, and for a row whose pairs are all delay-only, exactly as before issue 16."""
         steps_used: set[int] = set()
         keys: set[LinkKey] = set()
         h = hashlib.sha256(f"res={self.quantizer.resolution_us};".encode())
         h.update("\n".join(self.ips).encode())
         links = self.jitter is not None or self.loss is not None
         for a in local:
-            rows = self._link_rows(a.index) if links else None
-            steps = self.steps_row(a.index) if rows is None else rows[0]
             h.update(a.ip.encode())
-            h.update(steps.tobytes())
-            if rows is None:
+            if not links:
+                steps = self.steps_row(a.index)
+                h.update(steps.tobytes())
                 steps_used.update(steps)
                 continue
-            h.update(b"jitter" + rows[1].tobytes() + b"loss" + rows[2].tobytes())
-            keys.update(zip(*rows, strict=True))
-        steps_used.update(k[0] for k in keys if not (k[1] or k[2]))
-        return steps_used, {k for k in keys if k[1] or k[2]}, h.hexdigest()[:32]
+            codes = self._codes_row(a.index)
+            if max(codes, default=0) < DELAY_ONLY_BELOW:  # the codes are the steps
+                h.update(array("L", codes).tobytes())
+                steps_used.update(codes)
+                continue
+            h.update(b"links" + array("Q", codes).tobytes())
+            keys.update(codes)
+        steps_used.update(k for k in keys if k < DELAY_ONLY_BELOW)
+        return steps_used, {k for k in keys if k >= DELAY_ONLY_BELOW}, h.hexdigest()[:32]
 
     def mark_row(self, index: int, marks: dict[LinkKey, int]) -> array[int]:
         """The pair map's marks from address `index` to every address (`marks`: the
         machine's hashed marks, `hashed_marks`)."""
-        rows = self._link_rows(index) if marks else None
-        if rows is None:
+        if not marks:
             return array("L", [s + 1 for s in self.steps_row(index)])
         get = marks.get
-        return array("L", [get(k) or k[0] + 1 for k in zip(*rows, strict=True)])
+        return array("L", [get(c) or c + 1 for c in self._codes_row(index)])
 
     def _elements(
         self, local: Sequence[Address], marks: dict[LinkKey, int]

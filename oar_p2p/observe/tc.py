@@ -24,19 +24,29 @@ given: exact for every delay that is not ``8k + 1`` us (so for every multiple of
 ``8k + 1`` reads back as ``8k``). tc prints seconds with ``%g`` (six significant digits),
 so delays of 1 s or more are exact only when a multiple of 10 us (100 us from 10 s).
 Newer iproute2 prints the delay in nanoseconds: pass ``netem_ticks=False``.
+
+Jitter is printed like the delay (``"delay": {"delay": s, "jitter": s}``, the same ticks);
+loss as ``"loss-random": {"loss": fraction}`` (read back in steps of 0.001 %,
+`loss_milli`); a netem ``rate`` as ``"rate": {"rate": bytes per second}``. A netem with
+delay 0 and no jitter has no ``delay`` key; the jitter distribution is not printed at all
+(the tool always writes ``distribution normal``), nor is a loss correlation read (the
+tool never writes one). Zero jitter, loss or rate read as None, as the desired state has
+them.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT
 from oar_p2p.observe import output_error
 from oar_p2p.state import RootQdisc, TcClass, TcTree
 
-__all__ = ["netem_delay_us", "parse_rate", "parse_tc"]
+__all__ = ["loss_milli", "netem_delay_us", "parse_rate", "parse_tc"]
 
 _RATE = re.compile(r"(?P<num>\d+(?:\.\d+)?)(?P<prefix>[KMGT]i?)?bit")
 _SCALE = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -61,10 +71,30 @@ class _HtbOptions(_Lenient):
 
 class _Delay(_Lenient):
     delay: float
+    jitter: float = 0.0
+
+
+class _Loss(_Lenient):
+    loss: float
+
+
+class _NetemRate(_Lenient):
+    rate: int  # bytes per second in `tc -j`
 
 
 class _NetemOptions(_Lenient):
     delay: _Delay | None = None
+    loss_random: _Loss | None = Field(default=None, alias="loss-random")
+    rate: _NetemRate | None = None
+
+
+@dataclass(frozen=True)
+class _Netem:
+    major: int
+    delay_us: int
+    jitter_us: int | None = None
+    loss_milli: int | None = None
+    rate_bps: int | None = None
 
 
 _QDISCS = TypeAdapter(list[_Qdisc])
@@ -106,16 +136,25 @@ def parse_tc(
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise output_error(command, exc, getattr(exc, "line", text)) from exc
     classes = (
-        TcClass(
-            minor=minor,
-            rate_bps=rate,
-            delay_us=netems[minor][1] if minor in netems else None,
-            netem_major=netems[minor][0] if minor in netems else None,
-            mark=marks.get(minor),
-        )
+        _class(minor, rate, netems.get(minor), marks.get(minor))
         for minor, rate in sorted(rates.items())
     )
     return TcTree(interface=interface, root=root, classes=tuple(classes))
+
+
+def _class(minor: int, rate: int, netem: _Netem | None, mark: int | None) -> TcClass:
+    if netem is None:
+        return TcClass(minor=minor, rate_bps=rate, mark=mark)
+    return TcClass(
+        minor=minor,
+        rate_bps=rate,
+        delay_us=netem.delay_us,
+        netem_major=netem.major,
+        mark=mark,
+        jitter_us=netem.jitter_us,
+        loss_milli=netem.loss_milli,
+        netem_rate_bps=netem.rate_bps,
+    )
 
 
 def parse_rate(text: str) -> int:
@@ -159,16 +198,33 @@ def _root(qdiscs: list[_Qdisc]) -> RootQdisc | None:
     return RootQdisc(kind=root.kind, handle=root.handle, default_minor=default)
 
 
-def _netems(qdiscs: list[_Qdisc], major: int, ticks: bool) -> dict[int, tuple[int, int]]:
-    """minor of the parent class -> (netem major, delay in microseconds)."""
-    out: dict[int, tuple[int, int]] = {}
+def _netems(qdiscs: list[_Qdisc], major: int, ticks: bool) -> dict[int, _Netem]:
+    """minor of the parent class -> its netem (delay, jitter, loss, rate)."""
+    out: dict[int, _Netem] = {}
     for q in qdiscs:
         if q.kind != "netem" or q.parent is None or _classid(q.parent)[0] != major:
             continue
-        delay = _NetemOptions.model_validate(q.options).delay
-        us = 0 if delay is None else netem_delay_us(delay.delay, ticks=ticks)
-        out[_classid(q.parent)[1]] = (_major(q.handle), us)
+        opts = _NetemOptions.model_validate(q.options)
+        delay, loss, rate = opts.delay, opts.loss_random, opts.rate
+        jitter = 0 if delay is None else netem_delay_us(delay.jitter, ticks=ticks)
+        out[_classid(q.parent)[1]] = _Netem(
+            major=_major(q.handle),
+            delay_us=0 if delay is None else netem_delay_us(delay.delay, ticks=ticks),
+            jitter_us=jitter or None,
+            loss_milli=(loss_milli(loss.loss) or None) if loss is not None else None,
+            rate_bps=rate.rate * 8 if rate is not None and rate.rate else None,
+        )
     return out
+
+
+def loss_milli(fraction: float) -> int:
+    """Netem's loss as `tc -j` prints it (a fraction, six significant digits) -> steps of
+    0.001 % (`desired.link.LOSS_STEPS_PER_PERCENT`): exact for every step.
+
+    >>> loss_milli(0.01), loss_milli(0.125), loss_milli(1e-05), loss_milli(1), loss_milli(0.99999)
+    (1000, 12500, 1, 100000, 99999)
+    """
+    return round(fraction * 100 * LOSS_STEPS_PER_PERCENT)
 
 
 def _htb_rates(text: str, major: int) -> dict[int, int]:

@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT
+from oar_p2p.desired.link import HASHED_MARK_BASE, LOSS_STEPS_PER_PERCENT
 from oar_p2p.plan import Change, MachinePlan, PairLinks, Plan
 from oar_p2p.state import PairMap
 
@@ -89,7 +89,7 @@ def _machine(m: MachinePlan, full: bool, resolution_us: int) -> Iterator[str]:
     if m.links is not None:
         yield from _link_entries(m.links, capped)
     elif m.desired.pairs is not None:
-        yield from _entries(m.desired.pairs, resolution_us)
+        yield from _entries(m.desired.pairs, resolution_us, _hashed_ms(m))
     yield "]}"
 
 
@@ -137,9 +137,19 @@ def _link_entries(links: PairLinks, capped: bool) -> Iterator[str]:
     return _chunks(entries())
 
 
-def _entries(pairs: PairMap, resolution_us: int) -> Iterator[str]:
+def _hashed_ms(m: MachinePlan) -> dict[int, str]:
+    """The delay text of the hashed marks (jitter or loss) of the desired classes."""
+    tree = m.desired.tc.get(m.desired.interface)
+    return {
+        c.mark: f"{c.delay_us / 1000:g}"
+        for c in (tree.classes if tree is not None else ())
+        if c.mark is not None and c.mark >= HASHED_MARK_BASE and c.delay_us is not None
+    }
+
+
+def _entries(pairs: PairMap, resolution_us: int, hashed: dict[int, str]) -> Iterator[str]:
     """`["src", "dst", ms], ...` in chunks of ENTRY_CHUNK (1.25 M entries per machine)."""
-    ms: dict[int, str] = {}  # mark -> its latency text; few distinct values
+    ms: dict[int, str] = dict(hashed)  # mark -> its latency text; few distinct values
     batch: list[str] = []
     sep = ""
     for src, dst, mark in pairs.elements():

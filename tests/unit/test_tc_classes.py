@@ -35,7 +35,7 @@ def _fixed(steps: int) -> TcClass:
 
 
 def _tree(*classes: TcClass) -> TcTree:
-    """Ordered as `desired.classes.link_tc_tree` orders them."""
+    """Ordered as `desired.classes.link_tc_trees` orders them."""
     fixed = sorted(
         (DEFAULT, *(c for c in classes if c.minor != UNALLOCATED)), key=lambda c: c.minor
     )

@@ -6,9 +6,16 @@ from __future__ import annotations
 import pytest
 
 from oar_p2p.desired import classes as classes_mod
-from oar_p2p.desired.classes import MAX_CLASSES, check_class_count, hashed_marks
+from oar_p2p.desired.classes import (
+    MAX_CLASSES,
+    check_class_count,
+    decode,
+    hashed_marks,
+    link_code,
+    link_codes,
+)
 from oar_p2p.desired.latency import DEFAULT_MINOR, Quantizer
-from oar_p2p.desired.link import HASHED_MARK_BASE, hashed_mark
+from oar_p2p.desired.link import HASHED_MARK_BASE, LinkTuple, hashed_mark
 from oar_p2p.desired.network import LinkValues, Network, build_network
 from oar_p2p.errors import SpecError
 from oar_p2p.matrix import LatencyMatrix, parse_matrix
@@ -98,17 +105,18 @@ def test_collisions_are_resolved_in_tuple_order(monkeypatch: pytest.MonkeyPatch)
         return HASHED_MARK_BASE + 7 + salt  # every tuple hashes to the same mark
 
     monkeypatch.setattr(classes_mod, "hashed_mark", colliding)
-    marks = hashed_marks({(5, 0, 10), (3, 1, 0), (3, 0, 20)}, 100)
-    assert marks == {(3, 0, 20): 0x10007, (3, 1, 0): 0x10008, (5, 0, 10): 0x10009}
+    a, b, c = link_code(5, 0, 10), link_code(3, 1, 0), link_code(3, 0, 20)
+    marks = hashed_marks({a, b, c}, 100)
+    assert marks == {c: 0x10007, b: 0x10008, a: 0x10009}  # in (delay, jitter, loss) order
     # removing the earliest tuple re-marks the later ones (documented cost)
-    assert hashed_marks({(3, 1, 0), (5, 0, 10)}, 100) == {(3, 1, 0): 0x10007, (5, 0, 10): 0x10008}
+    assert hashed_marks({a, b}, 100) == {b: 0x10007, a: 0x10008}
 
 
 def test_without_collision_marks_are_the_plain_hash() -> None:
-    marks = hashed_marks({(200, 50, 0), (10, 0, 1000)}, 100)
+    marks = hashed_marks({link_code(200, 50), link_code(10, 0, 1000)}, 100)
     assert marks == {
-        (200, 50, 0): hashed_mark(20_000, 5000, 0),
-        (10, 0, 1000): hashed_mark(1000, 0, 1000),
+        link_code(200, 50): hashed_mark(20_000, 5000, 0),
+        link_code(10, 0, 1000): hashed_mark(1000, 0, 1000),
     }
 
 
@@ -130,3 +138,15 @@ def test_record_rows_keep_steps_without_links_and_marks_with_them() -> None:
     local, marks = net.record_rows("gengar-1")
     assert marks.typecode == "I" and marks.itemsize == 4
     assert list(marks) == [_elements(_state(net))[(s, d)] for s in local for d in net.ips]
+
+
+def test_codes_round_like_the_quantizer_and_decode() -> None:
+    k = 1000 / 100  # steps per ms at 0.1 ms
+    codes = link_codes([0.15, 20.0, 2.4708898], [0.05, 0.0, 5.0], [0.0, 1.0015, 100.0], k)
+    assert [decode(c) for c in codes] == [(2, 1, 0), (200, 0, 1002), (25, 50, 100_000)]
+    assert link_codes([0.15, 20.0], 0.0, None, k) == [2, 200]  # delay-only: the steps
+    assert [decode(c) for c in link_codes([1.0], 2.0, 0.5, k)] == [(10, 20, 500)]
+    net = _net(jitter=_m("0 0.1 0 0\n" * 4), loss=_m(LOSS))
+    assert net.link(0, 1) == LinkTuple(100, 1, 1000, 100)
+    codes = net._codes_row(0)
+    assert [decode(c) for c in codes] == [(0, 0, 0), (100, 1, 1000), (200, 0, 0), (300, 0, 0)]

@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 
-from oar_p2p.observe.tc import netem_delay_us, parse_tc
+from oar_p2p.desired.classes import hashed_class
+from oar_p2p.desired.link import LinkTuple
+from oar_p2p.observe.tc import loss_milli, netem_delay_us, parse_tc
+from oar_p2p.state import TcClass
 
 SHAPING = Path(__file__).resolve().parents[2] / "fixtures" / "observed" / "tc" / "shaping"
 
@@ -142,3 +145,60 @@ def test_the_ifb_redirect_and_the_priority_map_as_the_kernel_prints_them() -> No
     prio = next(o["map"] for o in nft if "map" in o and o["map"]["name"] == "prio")
     assert prio["map"] == "classid"
     assert prio["elem"] == [["10.16.0.1", "2:1"], ["10.16.0.2", "2:2"], ["10.16.0.3", "2:3"]]
+
+
+def test_the_parser_reads_jitter_and_loss_in_the_tools_steps() -> None:
+    out = capture("netem_jitter_loss")["output"]
+    tree = parse_tc("bond0", out["qdisc"], out["class_text"], out["filter"])
+    got = {c.minor: (c.delay_us, c.jitter_us, c.loss_milli) for c in tree.classes if c.mark}
+    assert got == {
+        2: (20000, 5000, None),
+        3: (20000, 5000, None),
+        4: (5000, None, 1000),
+        5: (20000, 5000, 5000),  # the correlations (25 %) are not read: never written
+        6: (1234500, 100, 10),
+        7: (10000, None, 100_000),
+        8: (2500, 1000, 12500),
+        9: (0, None, 500),  # delay 0us loss 0.5%: no "delay" key
+    }
+    assert all(c.netem_rate_bps is None for c in tree.classes)
+    # a delay-only class dumps exactly as before issue 16
+    assert "jitter_us" not in TcClass(minor=2, delay_us=1, netem_major=3, mark=2).model_dump()
+
+
+@pytest.mark.parametrize(
+    ("fraction", "milli"),
+    [(0.01, 1000), (0.125, 12500), (0.0001, 10), (1e-05, 1), (0.12345, 12345), (1, 100_000)],
+)
+def test_loss_fractions_map_back_to_exact_steps(fraction: float, milli: int) -> None:
+    assert loss_milli(fraction) == milli
+
+
+def test_every_loss_step_survives_tc_s_six_significant_digits() -> None:
+    # tc keeps loss as a u32 fraction of UINT32_MAX (truncated or rounded by the version)
+    # and `tc -j` prints it with %g: every 0.001 % step from 0 to 100 % reads back exactly
+    top = 2**32 - 1
+    for milli in range(100_001):
+        for stored in (int(milli / 1e5 * top), round(milli / 1e5 * top)):
+            assert loss_milli(float(f"{stored / top:g}")) == milli
+
+
+def test_the_tools_own_netems_read_back_as_the_desired_classes() -> None:
+    """netem_rate_tool: the link stage as the write script installs it (netem arguments
+    from LinkTuple.netem_args, hashed marks as fw handles, allocated minors)."""
+    out = capture("netem_rate_tool")["output"]
+    tree = parse_tc("bond0", out["qdisc"], out["class_text"], out["filter"])
+    by_minor = tree.by_minor()
+    tuples = {
+        2: (LinkTuple(200, 50, 0), 0x8A3F21C0),
+        3: (LinkTuple(200, 50, 1500), 0x10000),
+        4: (LinkTuple(50, 0, 1), 0xFFFFFFFF),
+    }
+    for minor, (t, mark) in tuples.items():
+        assert by_minor[minor] == hashed_class(t, mark, minor), minor
+    assert by_minor[2].netem_rate_bps == 10**10  # `rate 10gbit`: {"rate": 1250000000} bytes/s
+    assert by_minor[4].loss_milli == 1  # 0.001 % printed as 1.00001e-05
+    assert (by_minor[5].delay_us, by_minor[5].jitter_us, by_minor[5].mark) == (500, None, 6)
+    setup = "\n".join(capture("netem_rate_tool")["setup"])
+    for t, _ in tuples.values():
+        assert f"netem {t.netem_args()}" in setup
