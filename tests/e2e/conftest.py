@@ -24,11 +24,16 @@ import pytest
 from oar_p2p.testbed import Testbed, TestbedInfo
 
 # Everything the tool (or a test) may leave on a machine: 10.x addresses and the route
-# to them on bond0, the root qdisc of bond0, the tool's nft table, its containers, its
-# apply record and lock. Foreign state other tests plant is removed by those tests.
+# to them on bond0, the root qdiscs of bond0 and lo, the cap stage (IFB, clsact), the
+# tool's nft table, its containers, its apply record and lock. Foreign state other tests
+# plant is removed by those tests.
 _RESET = """
 nft delete table ip oar-p2p 2>/dev/null
 tc qdisc del dev bond0 root 2>/dev/null
+tc qdisc del dev lo root 2>/dev/null
+tc qdisc del dev bond0 clsact 2>/dev/null
+tc qdisc del dev lo clsact 2>/dev/null
+ip link del oarp2p-ifb 2>/dev/null
 ip route del 10.0.0.0/8 dev bond0 2>/dev/null
 for a in $(ip -4 -o addr show dev bond0 | awk '{print $4}' | grep '^10[.]'); do
   ip addr del "$a" dev bond0
