@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
 from oar_p2p.desired.latency import DEFAULT_MINOR, LatencyClass
 from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT, LinkTuple, hashed_mark
 from oar_p2p.errors import SpecError
@@ -47,7 +50,6 @@ _BITS = 20
 _MASK = (1 << _BITS) - 1
 DELAY_ONLY_BELOW = 1 << _BITS
 """Codes below this are delay-only (their value is the delay steps)."""
-_Q = 0.5 + 1e-9  # round halves up, as `Quantizer.steps`
 
 
 def link_code(delay_steps: int, jitter_steps: int = 0, loss_milli: int = 0) -> LinkKey:
@@ -69,29 +71,30 @@ def link_codes(
     jitter: Sequence[float] | float | None,
     loss: Sequence[float] | float | None,
     k: float,
-) -> list[int]:
+) -> NDArray[np.int64]:
     """One row's codes from its raw values (ms, ms, percent; `k`: steps per ms), rounded
-    as `Quantizer.steps` rounds; a scalar jitter or loss applies to every pair. Jitter
-    and delay stay below 2^20 steps (the latency range allows 65,532)."""
-    s = float(LOSS_STEPS_PER_PERCENT)
-    const = 0
-    if jitter is not None and not isinstance(jitter, Sequence):
-        const |= int(jitter * k + _Q) << _BITS
-        jitter = None
-    if loss is not None and not isinstance(loss, Sequence):
-        const |= int(loss * s + _Q) << 2 * _BITS
-        loss = None
-    b1, b2 = _BITS, 2 * _BITS
-    if jitter is not None and loss is not None:
-        z3 = zip(delay, jitter, loss, strict=True)
-        return [int(d * k + _Q) | int(j * k + _Q) << b1 | int(x * s + _Q) << b2 for d, j, x in z3]
+    as `Quantizer.steps` rounds (``int(v * k + 0.5 + 1e-9)``, evaluated in the same order
+    in float64, so the steps are the same integers); a scalar jitter or loss applies to
+    every pair. Jitter and delay stay below 2^20 steps (the latency range allows 65,532).
+
+    Vectorised: a row of 5,000 values is three multiplications, not 15,000 Python
+    roundings (the offline plan of 5,000 addresses rounds 25 M of them per property).
+
+    >>> link_codes([0.15, 20.0], 0.1, [0.0, 1.5], 10.0).tolist() == [
+    ...     link_code(2, 1, 0), link_code(200, 1, 1500)]
+    True
+    """
+    codes = _steps(delay, k)
     if jitter is not None:
-        z2 = zip(delay, jitter, strict=True)
-        return [int(d * k + _Q) | int(j * k + _Q) << b1 | const for d, j in z2]
+        codes |= _steps(jitter, k) << _BITS
     if loss is not None:
-        z2 = zip(delay, loss, strict=True)
-        return [int(d * k + _Q) | int(x * s + _Q) << b2 | const for d, x in z2]
-    return [int(d * k + _Q) | const for d in delay]
+        codes |= _steps(loss, float(LOSS_STEPS_PER_PERCENT)) << 2 * _BITS
+    return codes
+
+
+def _steps(values: Sequence[float] | float, k: float) -> NDArray[np.int64]:
+    a = np.asarray(values, dtype=np.float64)
+    return (a * k + 0.5 + 1e-9).astype(np.int64)  # non-negative: truncation is floor
 
 
 def hashed_marks(keys: Iterable[LinkKey], resolution_us: int) -> dict[LinkKey, int]:

@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+from numpy.typing import NDArray
+
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.desired.addressing import Address, allocate
 from oar_p2p.desired.caps import cap_stage
@@ -49,6 +52,8 @@ __all__ = [
     "check_rows",
     "desired_chains",
 ]
+
+_STEPS_DTYPE = np.dtype(f"u{array('L').itemsize}")  # the byte layout of steps_row's arrays
 
 SYSCTLS: dict[str, str] = {
     "net.ipv4.neigh.default.gc_thresh1": "8192",
@@ -198,7 +203,7 @@ class Network:
             return None
         return cap_stage([(a.index, a.ip) for a in local], self.bandwidth, (interface, "lo"))
 
-    def _codes_row(self, index: int) -> list[int]:
+    def _codes_row(self, index: int) -> NDArray[np.int64]:
         """The `LinkKey` codes from address `index` to every address (jitter or loss set)."""
         k = 1000 / self.quantizer.resolution_us
         return link_codes(
@@ -234,12 +239,13 @@ class Network:
                 steps_used.update(steps)
                 continue
             codes = self._codes_row(a.index)
-            if max(codes, default=0) < DELAY_ONLY_BELOW:  # the codes are the steps
-                h.update(array("L", codes).tobytes())
-                steps_used.update(codes)
+            used = np.unique(codes).tolist()
+            if not used or used[-1] < DELAY_ONLY_BELOW:  # the codes are the steps
+                h.update(codes.astype(_STEPS_DTYPE).tobytes())  # = array("L", ...)
+                steps_used.update(used)
                 continue
-            h.update(b"links" + array("Q", codes).tobytes())
-            keys.update(codes)
+            h.update(b"links" + codes.astype(np.uint64).tobytes())  # = array("Q", ...)
+            keys.update(used)
         steps_used.update(k for k in keys if k < DELAY_ONLY_BELOW)
         return steps_used, {k for k in keys if k >= DELAY_ONLY_BELOW}, h.hexdigest()[:32]
 
@@ -248,8 +254,9 @@ class Network:
         machine's hashed marks, `hashed_marks`)."""
         if not marks:
             return array("L", [s + 1 for s in self.steps_row(index)])
-        get = marks.get
-        return array("L", [get(c) or c + 1 for c in self._codes_row(index)])
+        used, where = np.unique(self._codes_row(index), return_inverse=True)
+        values = np.array([marks.get(c) or c + 1 for c in used.tolist()], dtype=np.int64)
+        return array("L", values[where].tolist())
 
     def _elements(
         self, local: Sequence[Address], marks: dict[LinkKey, int]
