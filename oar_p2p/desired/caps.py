@@ -34,6 +34,7 @@ from oar_p2p.state import (
 
 __all__ = [
     "CAP_QUANTUM",
+    "cap_burst",
     "CAP_ROOT",
     "cap_minor",
     "cap_stage",
@@ -41,6 +42,23 @@ __all__ = [
 ]
 
 CAP_QUANTUM = 1514  # bytes: one full frame; r2q 100000 would give < 1,000 below 100 mbit
+BURST_S = 0.01  # the bucket of a cap class holds 10 ms of its rate
+
+
+def cap_burst(bps: int) -> int:
+    """The HTB bucket (bytes) of a class shaped at `bps`: 10 ms of the rate, at least two
+    full frames. tc's own default is one frame at most rates (it divides by the clock's
+    1 GHz), so a machine whose CPU is busy, waking HTB's timer late, loses the time it
+    was late for good: on the testbed under load a 10mbit cap gave 11 % less than its
+    goodput. With 10 ms of credit a late wake-up sends what it owes; the long-run rate is
+    the same (the classic HZ = 100 rule of thumb of HTB's documentation).
+
+    >>> cap_burst(10_000_000), cap_burst(100_000)
+    (12500, 3028)
+    """
+    return max(round(bps * BURST_S / 8), 2 * CAP_QUANTUM)
+
+
 CAP_ROOT = RootQdisc(kind="htb", handle="2:", default_minor=CAP_DEFAULT_MINOR)
 
 

@@ -10,7 +10,8 @@ Where each part goes, make before break (docs/link-shaping.md, "What each edit c
     at the end                `teardown_lines`: clsact qdiscs of ours, then the IFB
 
 A cap changed is one ``class change dev oarp2p-ifb parent 2: classid 2:<k+1> htb rate R
-ceil R quantum 1514`` (in place: traffic keeps flowing). Commands that need a kernel module
+ceil R burst B cburst B quantum 1514`` (B: `desired.caps.cap_burst`, 10 ms of the rate; in
+place: traffic keeps flowing). Commands that need a kernel module
 the machines may lack (ifb, sch_htb, sch_ingress for clsact, cls_u32 and act_mirred) run
 through `_need`, whose failure message names the module (`NEED_FUNCTION`).
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from oar_p2p.desired.caps import CAP_QUANTUM
+from oar_p2p.desired.caps import CAP_QUANTUM, cap_burst
 from oar_p2p.desired.link import format_rate
 from oar_p2p.differs_caps import stage_replaced
 from oar_p2p.plan import Action, Change, MachinePlan
@@ -147,7 +148,8 @@ def _class_args(c: CapClass) -> str:
     parent = "2:" if c.parent == 0 else f"2:{c.parent:x}"
     return (
         f"parent {parent} classid 2:{c.minor:x} htb rate {format_rate(c.rate_bps)} "
-        f"ceil {format_rate(c.ceil_bps)} quantum {CAP_QUANTUM}"
+        f"ceil {format_rate(c.ceil_bps)} burst {cap_burst(c.rate_bps)} "
+        f"cburst {cap_burst(c.ceil_bps)} quantum {CAP_QUANTUM}"
     )
 
 

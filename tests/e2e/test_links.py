@@ -141,7 +141,8 @@ def test_one_cap_changed_is_one_in_place_class_change(testbed, exp: Path) -> Non
     shown = cli_ok(testbed, "plan", str(spec), "--show-commands").stdout
     tc_lines = [x for x in shown.splitlines() if x.startswith(("class ", "qdisc ", "filter "))]
     assert tc_lines == [
-        "class change dev oarp2p-ifb parent 2: classid 2:1 htb rate 15mbit ceil 15mbit quantum 1514"
+        "class change dev oarp2p-ifb parent 2: classid 2:1 htb rate 15mbit ceil 15mbit "
+        "burst 18750 cburst 18750 quantum 1514"
     ], shown
 
     # traffic through the class before the change: its counters must survive it (a class

@@ -116,8 +116,10 @@ def test_a_fresh_machine_gets_the_whole_stage() -> None:
         "ip link set oarp2p-ifb txqueuelen 1000 up",
         "_need sch_htb tc qdisc add dev oarp2p-ifb root handle 2: htb default fffe r2q 100000",
         "tc class add dev oarp2p-ifb parent 2: classid 2:fffe htb rate 10gbit",
-        "class add dev oarp2p-ifb parent 2: classid 2:1 htb rate 10mbit ceil 10mbit quantum 1514",
-        "class add dev oarp2p-ifb parent 2: classid 2:2 htb rate 50mbit ceil 50mbit quantum 1514",
+        "class add dev oarp2p-ifb parent 2: classid 2:1 htb rate 10mbit ceil 10mbit burst 12500 "
+        "cburst 12500 quantum 1514",
+        "class add dev oarp2p-ifb parent 2: classid 2:2 htb rate 50mbit ceil 50mbit burst 62500 "
+        "cburst 62500 quantum 1514",
         "_need sch_ingress tc qdisc add dev bond0 clsact",
         "_need 'cls_u32 act_mirred' tc filter add dev bond0 egress protocol ip prio 1 u32 "
         "match ip src 10.0.0.0/8 action mirred egress redirect dev oarp2p-ifb",
@@ -155,7 +157,7 @@ def test_one_cap_changed_is_one_in_place_class_change_and_nothing_else() -> None
         "s=$(_t)",
         "tc -b - <<'OARP2P_TC'",
         "class change dev oarp2p-ifb parent 2: classid 2:2 htb rate 20mbit ceil 20mbit "
-        "quantum 1514",
+        "burst 25000 cburst 25000 quantum 1514",
         "OARP2P_TC",
         "}",
     ]
@@ -170,7 +172,10 @@ def test_an_address_added_and_one_removed_touch_their_class_and_element() -> Non
     caps = [(str(c.resource), c.action) for c in grow.changes if c.resource.group == "cap"]
     assert caps == [("cap:10.16.0.3", Action.ADD)]
     script = render_write_script(grow)
-    add = "class add dev oarp2p-ifb parent 2: classid 2:3 htb rate 10mbit ceil 10mbit quantum 1514"
+    add = (
+        "class add dev oarp2p-ifb parent 2: classid 2:3 htb rate 10mbit ceil 10mbit "
+        "burst 12500 cburst 12500 quantum 1514"
+    )
     element = "add element ip oar-p2p caps { 10.16.0.3 : 2:3 }"
     assert script.index(add) < script.index("nft -f") < script.index(element)
     shrink = _plan(two, _applied(three))
@@ -246,10 +251,12 @@ def test_adding_a_machine_total_moves_every_class_under_it() -> None:
     script = render_write_script(plan)
     lines = script.splitlines()
     first = lines.index(
-        "class add dev oarp2p-ifb parent 2: classid 2:fffd htb rate 40mbit ceil 40mbit quantum 1514"
+        "class add dev oarp2p-ifb parent 2: classid 2:fffd htb rate 40mbit ceil 40mbit "
+        "burst 50000 cburst 50000 quantum 1514"
     )
     moved = lines.index(
-        "class add dev oarp2p-ifb parent 2:fffd classid 2:1 htb rate 8kbit ceil 10mbit quantum 1514"
+        "class add dev oarp2p-ifb parent 2:fffd classid 2:1 htb rate 8kbit ceil 10mbit "
+        "burst 3028 cburst 12500 quantum 1514"
     )
     assert first < lines.index("class del dev oarp2p-ifb classid 2:1") < moved
     assert "nft" not in script

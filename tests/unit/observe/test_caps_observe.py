@@ -147,7 +147,8 @@ def test_one_cap_changed_against_the_kernel_is_one_class_change() -> None:
     body = script[script.index("<<'OARP2P_TC'\n") : script.index("\nOARP2P_TC\n")]
     assert [str(c.resource) for c in plan.changes] == ["cap:10.16.0.2"]
     assert body.splitlines()[1:] == [
-        "class change dev oarp2p-ifb parent 2: classid 2:2 htb rate 20mbit ceil 20mbit quantum 1514"
+        "class change dev oarp2p-ifb parent 2: classid 2:2 htb rate 20mbit ceil 20mbit "
+        "burst 25000 cburst 25000 quantum 1514"
     ]
     assert "nft" not in script and "ip " not in script
 
