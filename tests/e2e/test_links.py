@@ -94,7 +94,10 @@ def test_jitter_loss_and_caps_apply_and_verify(testbed, exp: Path) -> None:
     assert {b["cap_bps"] for b in measured} == {10_000_000, 20_000_000}, measured
     for b in measured:
         assert b["ok"] and abs(b["error_pct"]) <= 10, b
-    print("verify:", json.dumps(measured), json.dumps(list(lossy.values())))
+    print("verify caps:", json.dumps(measured))
+    print("verify loss:", json.dumps(list(lossy.values())))
+    for p in pairs:
+        print("verify pair:", p["src"], p["dst"], p["requested_ms"], p["error_ms"], p["jitter"])
 
 
 def test_second_apply_writes_nothing(testbed, exp: Path) -> None:
