@@ -13,15 +13,43 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar
 
 from deepdiff import DeepDiff
 from deepdiff.helper import NotPresent
 
-from oar_p2p.plan import Detail, JsonValue
+from oar_p2p.plan import Action, Change, Detail, JsonValue
+from oar_p2p.resources import Resource
+from oar_p2p.state import CapClass, TcClass
 
-__all__ = ["MASK", "field_detail", "is_secret", "show_value"]
+_Class = TypeVar("_Class", TcClass, CapClass)
+
+
+def class_change(
+    rid: Resource, want: _Class | None, have: _Class | None, describe: Callable[[_Class], str]
+) -> Change:
+    """The change of one class (a link-stage `TcClass` or a cap-stage `CapClass`) from
+    `have` to `want` (one of them may be None): added, removed, or changed with the
+    detail of every field but its `minor` (its identity, in `rid`)."""
+    if want is None:
+        assert have is not None
+        return Change(rid, Action.REMOVE, before=describe(have), have=have)
+    if have is None:
+        return Change(rid, Action.ADD, after=describe(want), want=want)
+    detail = field_detail(have.model_dump(exclude={"minor"}), want.model_dump(exclude={"minor"}))
+    return Change(
+        rid,
+        Action.CHANGE,
+        before=describe(have),
+        after=describe(want),
+        detail=detail,
+        have=have,
+        want=want,
+    )
+
+
+__all__ = ["MASK", "class_change", "field_detail", "is_secret", "show_value"]
 
 MASK = "***"
 _SECRET = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)

@@ -20,7 +20,7 @@ element differences are not changes then.
 from __future__ import annotations
 
 from oar_p2p.desired.link import format_rate
-from oar_p2p.detail import field_detail
+from oar_p2p.detail import class_change
 from oar_p2p.differs import table_rebuilt
 from oar_p2p.errors import ForeignStateError
 from oar_p2p.plan import Action, Change
@@ -80,24 +80,9 @@ def _class_change(want: CapClass | None, have: CapClass | None) -> Change | None
         have = None
     if want == have:
         return None
-    if want is None:
-        assert have is not None
-        rid = CapClassId(have.minor, have.address)
-        return Change(rid, Action.REMOVE, before=describe_cap(have), have=have)
-    rid = CapClassId(want.minor, want.address)
-    if have is None:
-        return Change(rid, Action.ADD, after=describe_cap(want), want=want)
-    exclude = {"minor"}
-    detail = field_detail(have.model_dump(exclude=exclude), want.model_dump(exclude=exclude))
-    return Change(
-        rid,
-        Action.CHANGE,
-        before=describe_cap(have),
-        after=describe_cap(want),
-        detail=detail,
-        have=have,
-        want=want,
-    )
+    ref = want if want is not None else have
+    assert ref is not None
+    return class_change(CapClassId(ref.minor, ref.address), want, have, describe_cap)
 
 
 def describe_cap(c: CapClass) -> str:

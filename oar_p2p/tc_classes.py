@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from oar_p2p.desired.link import HASHED_MARK_BASE, LinkTuple, format_percent
-from oar_p2p.detail import field_detail
+from oar_p2p.detail import class_change
 from oar_p2p.errors import OarP2PError
-from oar_p2p.plan import Action, Change
+from oar_p2p.plan import Change
 from oar_p2p.resources import TcClassId
 from oar_p2p.state import UNALLOCATED, TcClass
 
@@ -154,18 +154,4 @@ def _class_id(iface: str, c: TcClass) -> TcClassId:
 
 
 def _class_change(rid: TcClassId, want: TcClass | None, have: TcClass | None) -> Change:
-    if want is None:
-        assert have is not None
-        return Change(rid, Action.REMOVE, before=describe_class(have), have=have)
-    if have is None:
-        return Change(rid, Action.ADD, after=describe_class(want), want=want)
-    detail = field_detail(have.model_dump(exclude={"minor"}), want.model_dump(exclude={"minor"}))
-    return Change(
-        rid,
-        Action.CHANGE,
-        before=describe_class(have),
-        after=describe_class(want),
-        detail=detail,
-        have=have,
-        want=want,
-    )
+    return class_change(rid, want, have, describe_class)
