@@ -3,6 +3,7 @@ usage errors as one line with exit 1 (never 2), and flags that would be ignored 
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -128,8 +129,17 @@ def test_help_keeps_the_env_hint_of_every_cluster_option() -> None:
 
 
 def test_show_completion_prints_a_bash_script() -> None:
-    result = run("--show-completion", "bash")
-    assert result.exit_code == 0, result.output
+    # typer detects the user's shell from the process tree, so the tool runs under bash
+    # (the trailing `exit` keeps bash from exec'ing it), whatever shell runs the suite
+    tool = f"{shlex.quote(sys.executable)} -c 'from oar_p2p.cli import main; main()'"
+    result = subprocess.run(
+        ["bash", "-c", f"{tool} --show-completion; exit $?"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
     assert "_OAR_P2P_COMPLETE=complete_bash" in result.stdout
     assert "complete -o default -F _oar_p2p_completion oar-p2p" in result.stdout
 
