@@ -29,6 +29,7 @@ from oar_p2p.spec.links import (
     check_loss_number,
 )
 from oar_p2p.spec.selection import parse_ranges
+from oar_p2p.spec.timeline import TimelineStep
 from oar_p2p.spec.templates import (
     CONTAINER_NAME_RULE,
     NAME_FIELDS,
@@ -351,6 +352,9 @@ class Spec(_Model):
     network: NetworkSpec
     containers: list[ContainerGroup] = Field(default_factory=list)
     signals: list[SignalEntry] = Field(default_factory=list)
+    timeline: list[TimelineStep] = Field(
+        default_factory=list, description="network and container changes during the run"
+    )
 
     @field_validator("name")
     @classmethod
