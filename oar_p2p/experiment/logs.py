@@ -146,6 +146,7 @@ def manifest(result: RunResult, extra: Mapping[str, Any] | None = None) -> dict[
                 "started_at": c.started_at,
                 "finished_at": c.finished_at,
                 "duration": c.duration,
+                **({"stopped_by_timeline": True} if c.stopped_by_timeline else {}),
                 "stdout": _rel(c.stdout_path, result.output_dir),
                 "stderr": _rel(c.stderr_path, result.output_dir),
             }

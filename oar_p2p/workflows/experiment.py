@@ -16,6 +16,7 @@ from oar_p2p.desired.containers import Experiment, desired_experiment
 from oar_p2p.desired.network import Network
 from oar_p2p.errors import ClusterError
 from oar_p2p.experiment import (
+    RunHooks,
     RunOptions,
     RunResult,
     destroy_containers,
@@ -68,6 +69,7 @@ def run_into(
     *,
     timeout: float | None = None,
     extra: Mapping[str, Any] | None = None,
+    hooks: RunHooks | None = None,
 ) -> RunResult:
     """Run the experiment with its logs and manifest in `run_dir`; raise if it failed."""
     events.run_started(exp.name, len(exp.containers), run_dir)
@@ -79,6 +81,7 @@ def run_into(
         options=RunOptions(timeout=timeout, limit=session.limit),
         progress=events.run_progress,
         extra=extra,
+        hooks=hooks,
     )
     events.run_finished(result, run_dir)
     check_run(result, run_dir)

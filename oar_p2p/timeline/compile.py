@@ -1,0 +1,128 @@
+"""Spec timeline -> events in time order, each with the network in force after it (pure).
+
+    compile_timeline(spec, base_network, inputs)
+      -> [Event(number=1, offset=5.0, label="step 1", network=<Network>, ops=(), signal=None),
+          Event(number=2, offset=10.0, label="partition (step 2)", ...), ...]
+
+`offset` counts seconds from the moment all containers started (the run's t0): the anchor
+signal's delay plus `at` plus the repeat's interval. An event's `network` is None when the
+event does not change the network (container operations and signals only), or when its
+change leaves every value as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from oar_p2p.desired.link import Bandwidth
+from oar_p2p.desired.network import LinkValues, Network
+from oar_p2p.errors import SpecError
+from oar_p2p.matrix import LatencyMatrix
+from oar_p2p.spec.models import Spec
+from oar_p2p.spec.selection import select_indices
+from oar_p2p.spec.timeline import STARTED, TimelineStep
+from oar_p2p.timeline.states import LinkState, PairValues, with_pairs
+
+__all__ = ["Event", "StepFiles", "anchor_delay", "compile_timeline", "occurrences"]
+
+
+@dataclass(frozen=True)
+class StepFiles:
+    """What the steps' `network:` keys load to, by step index (see `project_timeline`)."""
+
+    latency: Mapping[int, LatencyMatrix]
+    jitter: Mapping[int, LinkValues]
+    loss: Mapping[int, LinkValues]
+    bandwidth: Mapping[int, Bandwidth | None]
+
+
+NO_FILES = StepFiles({}, {}, {}, {})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One occurrence of a step."""
+
+    number: int  # 1-based, in time order
+    step: int  # index in the spec's timeline
+    repeat: int  # 0-based occurrence of the step
+    offset: float  # seconds after all containers started
+    label: str
+    network: Network | None  # the network in force after the event, when it changed
+    ops: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (stop|kill|start|restart, indices)
+    signal: str | None = None
+
+
+def anchor_delay(spec: Spec, step: TimelineStep) -> float:
+    """Seconds from all containers started to the step's anchor."""
+    if step.after == STARTED or (step.after is None and not spec.signals):
+        return 0.0
+    if step.after is None:
+        return min(s.delay for s in spec.signals)
+    for s in spec.signals:
+        if s.name == step.after:
+            return s.delay
+    raise SpecError(f"timeline step anchored after {step.after!r}, which is not a signal")
+
+
+def occurrences(spec: Spec) -> list[tuple[float, int, int]]:
+    """Every (offset, step index, repeat) of the timeline, sorted."""
+    out = []
+    for k, step in enumerate(spec.timeline):
+        base = anchor_delay(spec, step) + step.at
+        times, every = (step.repeat.times, step.repeat.every) if step.repeat else (1, 0.0)
+        out += [(base + r * every, k, r) for r in range(times)]
+    return sorted(out)
+
+
+def compile_timeline(spec: Spec, base: Network, files: StepFiles = NO_FILES) -> list[Event]:
+    """The events of `spec.timeline` over `base`, in time order."""
+    n = len(base.addresses)
+    state = LinkState.of(base)
+    events = []
+    for number, (offset, k, r) in enumerate(occurrences(spec), start=1):
+        step = spec.timeline[k]
+        network = None
+        if step.network_actions:
+            after = _advance(state, step, k, files, n)
+            if after != state:
+                network = after.network(base)
+            state = after
+        ops = tuple((op, tuple(select_indices(sel, n))) for op, sel in step.container_ops.items())
+        events.append(Event(number, k, r, offset, _label(step, k, r), network, ops, step.signal))
+    return events
+
+
+def _label(step: TimelineStep, k: int, r: int) -> str:
+    name = step.name or f"step {k + 1}"
+    return f"{name} ({r + 1}/{step.repeat.times})" if step.repeat else name
+
+
+def _advance(state: LinkState, step: TimelineStep, k: int, files: StepFiles, n: int) -> LinkState:
+    if step.network is not None:
+        given = step.network.model_fields_set
+        state = replace(
+            state,
+            latency=files.latency[k] if "latency_matrix" in given else state.latency,
+            jitter=files.jitter[k] if "jitter" in given else state.jitter,
+            loss=files.loss[k] if "loss" in given else state.loss,
+            bandwidth=files.bandwidth[k] if "bandwidth" in given else state.bandwidth,
+        )
+    for s in step.set or ():
+        sources, targets = select_indices(s.from_, n), select_indices(s.to, n)
+        pairs = [(i, j) for i in sources for j in targets if i != j]
+        if not s.one_way:
+            pairs += [(j, i) for i, j in pairs]
+        state = with_pairs(state, PairValues(tuple(pairs), s.latency, s.jitter, s.loss))
+    if step.heal:
+        state = replace(state, partitions=())
+    if step.partition is not None:
+        groups = tuple(frozenset(select_indices(g, n)) for g in step.partition)
+        state = replace(state, partitions=(*state.partitions, groups))
+    return state
+
+
+def network_steps(events: Sequence[Event]) -> list[Event]:
+    """The events that change the network."""
+    return [e for e in events if e.network is not None]
