@@ -55,19 +55,25 @@ d=$1
 stopping=0
 trap 'stopping=1' TERM INT
 echo $$ > "$d/pid"
-read -r t0 < "$d/go" || exit 1
 mkfifo "$d/tick" && exec 4<> "$d/tick"  # never written: `read -t` on it is a sleep
+t0=
 while read -r n off mode; do
   [ "$stopping" = 1 ] && break
-  due=$(( t0 + off )) rc=0 np=
+  rc=0 np=
   if [ "$mode" = split ]; then
     bash "$d/$n.pre.sh" > "$d/$n.pre.out" 2> "$d/$n.pre.err" < /dev/null || rc=$?
     if [ "$rc" = 0 ]; then
-      mkfifo "$d/$n.fifo" && { nft -f "$d/$n.fifo" > "$d/$n.out" 2> "$d/$n.err" & np=$!; }
-      exec 3<> "$d/$n.fifo"  # read-write: never blocks
+      # the FIFO opened read-write first (never blocks), so nft's open finds a writer;
+      # nft reads it as stdin: it keeps stdin in memory, where it would reopen a file
+      # path to quote an error (and block on the FIFO forever)
+      mkfifo "$d/$n.fifo" && exec 3<> "$d/$n.fifo" &&
+        { nft -f - < "$d/$n.fifo" 3>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!; }
       text=$(< "$d/$n.nft")
     fi
   fi
+  # the first step's pre part runs before t0 is known (while the containers start)
+  if [ -z "$t0" ]; then read -r t0 < "$d/go" || exit 1; fi
+  due=$(( t0 + off ))
   while [ "$stopping" = 0 ]; do
     t=${EPOCHREALTIME/[.,]/}
     rest=$(( due - t - 2000 ))

@@ -86,15 +86,14 @@ def test_a_split_step_commits_its_nft_text_at_the_deadline(tmp_path: Path) -> No
     bin_dir.mkdir()
     fake = bin_dir / "nft"
     fake.write_text(
-        '#!/bin/bash\ncat "$2" > "$(dirname "$2")/committed"\n'
-        'echo ${EPOCHREALTIME/[.,]/} > "$(dirname "$2")/committed_at"\n'
+        '#!/bin/bash\ncat > "$OUT/committed"\necho ${EPOCHREALTIME/[.,]/} > "$OUT/committed_at"\n'
     )
     fake.chmod(0o755)
     d = tmp_path / "sched"
     files = {"schedule": schedule_text([("00001", 300_000, "split")])}
     files |= {"00001.pre.sh": "echo pre > $(dirname $0)/pre_ran", "00001.post.sh": "true"}
     files["00001.nft"] = "add element ip oar-p2p mark_pairs { 10.0.0.1 . 10.0.0.2 : 7 }\n"
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "OUT": str(d)}
     proc = _start(d, files, env)
     t0 = _go(d)
     assert proc.wait(timeout=20) == 0
