@@ -218,6 +218,7 @@ def _apply_request(
     output_dir: Path | None,
     timeout: float | None,
     verify: bool,
+    keep_last: bool = False,
 ) -> tuple[Project, reconcile.ApplyRequest]:
     """The project and what `apply` was asked, its flags checked against the target."""
     mode = check_refresh(refresh or RefreshMode.AUTO.value)
@@ -230,6 +231,8 @@ def _apply_request(
     spec = Path(saved.spec) if saved else target
     project = load_project(spec)
     _run_flags(project, rerun, output_dir, timeout)
+    if keep_last and not project.spec.timeline:
+        raise FlagError("--keep-last does not apply: the spec has no timeline")
     request = reconcile.ApplyRequest(
         spec_path=spec,
         refresh=mode,
@@ -238,6 +241,7 @@ def _apply_request(
         timeout=timeout,
         verify=verify,
         saved=saved,
+        keep_last=keep_last,
     )
     return project, request
 
@@ -255,6 +259,9 @@ def apply(
         None, "--timeout", min=0, help="stop the run after this many seconds"
     ),
     verify: bool = typer.Option(False, "--verify", help="measure a sample of RTTs after"),
+    keep_last: bool = typer.Option(
+        False, "--keep-last", help="leave the timeline's last network after the run"
+    ),
     *,
     cluster: ClusterFlags,
     connector: Connector,
@@ -262,7 +269,9 @@ def apply(
     """Converge the network, then run the experiment unless it already ran as specified."""
 
     def body() -> int:
-        project, request = _apply_request(target, refresh, rerun, output_dir, run_timeout, verify)
+        project, request = _apply_request(
+            target, refresh, rerun, output_dir, run_timeout, verify, keep_last
+        )
         # a machine that cannot be reached does not stop the others (a saved plan is
         # all or nothing: it must match every machine)
         with (

@@ -52,6 +52,9 @@ class Event:
     network: Network | None  # the network in force after the event, when it changed
     ops: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (stop|kill|start|restart, indices)
     signal: str | None = None
+    # the (source, destination) pairs whose link values may have changed, when known
+    # (`set`, `partition`, `heal`); None: any pair (`network:`)
+    changed: frozenset[tuple[int, int]] | None = None
 
 
 def anchor_delay(spec: Spec, step: TimelineStep) -> float:
@@ -83,14 +86,15 @@ def compile_timeline(spec: Spec, base: Network, files: StepFiles = NO_FILES) -> 
     events = []
     for number, (offset, k, r) in enumerate(occurrences(spec), start=1):
         step = spec.timeline[k]
-        network = None
+        network, changed = None, None
         if step.network_actions:
-            after = _advance(state, step, k, files, n)
+            after, changed = _advance(state, step, k, files, n)
             if after != state:
                 network = after.network(base)
             state = after
         ops = tuple((op, tuple(select_indices(sel, n))) for op, sel in step.container_ops.items())
-        events.append(Event(number, k, r, offset, _label(step, k, r), network, ops, step.signal))
+        label = _label(step, k, r)
+        events.append(Event(number, k, r, offset, label, network, ops, step.signal, changed))
     return events
 
 
@@ -99,8 +103,13 @@ def _label(step: TimelineStep, k: int, r: int) -> str:
     return f"{name} ({r + 1}/{step.repeat.times})" if step.repeat else name
 
 
-def _advance(state: LinkState, step: TimelineStep, k: int, files: StepFiles, n: int) -> LinkState:
+def _advance(
+    state: LinkState, step: TimelineStep, k: int, files: StepFiles, n: int
+) -> tuple[LinkState, frozenset[tuple[int, int]] | None]:
+    """The state after `step`, and the pairs it may have changed (None: any)."""
+    changed: set[tuple[int, int]] | None = set()
     if step.network is not None:
+        changed = None
         given = step.network.model_fields_set
         state = replace(
             state,
@@ -115,12 +124,29 @@ def _advance(state: LinkState, step: TimelineStep, k: int, files: StepFiles, n: 
         if not s.one_way:
             pairs += [(j, i) for i, j in pairs]
         state = with_pairs(state, PairValues(tuple(pairs), s.latency, s.jitter, s.loss))
+        if changed is not None:
+            changed.update(pairs)
     if step.heal:
+        for partition in state.partitions:
+            changed = _cross(partition, changed)
         state = replace(state, partitions=())
     if step.partition is not None:
         groups = tuple(frozenset(select_indices(g, n)) for g in step.partition)
         state = replace(state, partitions=(*state.partitions, groups))
-    return state
+        changed = _cross(groups, changed)
+    return state, None if changed is None else frozenset(changed)
+
+
+def _cross(
+    partition: tuple[frozenset[int], ...], changed: set[tuple[int, int]] | None
+) -> set[tuple[int, int]] | None:
+    """`changed` with every pair across two groups of `partition`."""
+    if changed is None:
+        return None
+    for g, group in enumerate(partition):
+        others = [j for h, other in enumerate(partition) if h != g for j in other]
+        changed.update((i, j) for i in group for j in others)
+    return changed
 
 
 def network_steps(events: Sequence[Event]) -> list[Event]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oar_p2p.apply import apply_plan, plan_network, plan_record
+from oar_p2p.apply import apply_plan, plan_network
 from oar_p2p.desired.containers import Experiment
 from oar_p2p.desired.network import Network
 from oar_p2p.errors import ClusterError
@@ -72,7 +72,9 @@ class TimelineRun:
             if plan is None or step.event is None:
                 continue
             name = f"{step.event.number:05d}"
-            parts = step_scripts(plan, plan_record(plan, step.network))
+            # no apply record during the run (its rows would be rendered per step): the
+            # first step leaves it pending, the restore after the run writes it again
+            parts = step_scripts(plan, None)
             offset = round(step.event.offset * 1e6)
             if parts.nft is None:
                 files[f"{name}.sh"] = parts.at

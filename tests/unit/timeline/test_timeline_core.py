@@ -9,6 +9,7 @@ import pytest
 from oar_p2p.diff import diff_machine
 from oar_p2p.matrix import parse_matrix
 from oar_p2p.project import build_project_network, load_project, project_machines
+from oar_p2p.plan import PairDelta, PairMode
 from oar_p2p.state import MachineState
 from oar_p2p.timeline.compile import StepFiles, compile_timeline, occurrences
 from oar_p2p.timeline.plans import applied_state, plan_timeline
@@ -109,31 +110,48 @@ def test_partition_kills_cross_pairs_and_heal_restores_values_set_meanwhile(
 
 
 def test_chained_plans_end_where_each_step_wants(tmp_path: Path) -> None:
+    """Each step's plan, written over the previous state, gives the step's desired state:
+    the same classes (a fresh diff has nothing to change) and the same pair elements
+    (the deltas replayed over the base elements give the step's elements)."""
     steps = """\
   - {at: 1, network: {latency_matrix: b.txt}}
   - {at: 2, partition: ["0-3", "4-11"]}
   - {at: 3, set: [{from: "2", to: "9", loss: 5, jitter: 1}]}
-  - {at: 4, heal: true}"""
+  - {at: 4, heal: true}
+  - {at: 5, set: [{from: "0-5", to: "6", latency: 3}]}"""
     project, machines, network, files = _project(tmp_path, steps)
     events = compile_timeline(project.spec, network, files)
     base = _base_plans(network, machines)
     plans = plan_timeline(events, network, base)
-    assert [s.number for s in plans.steps] == [1, 2, 3, 4]
+    assert [s.number for s in plans.steps] == [1, 2, 3, 4, 5]
     state = {h: applied_state(p) for h, p in base.items()}
-    for step in plans.steps:
+    held = {m.hostname: _elements(network.machine_state(m)) for m in machines}
+    for step in [*plans.steps, plans.restore]:
         for m in machines:
             mp = step.machines.get(m.hostname)
+            want = step.network.machine_state(m)
             if mp is not None:
                 state[m.hostname] = applied_state(mp)
-            want = step.network.machine_state(m)
-            again = diff_machine(want, state[m.hostname], 100)
-            assert not again.has_network_changes, (step.number, m.hostname)
-    for m in machines:  # the restore brings every machine back to the base
-        restore = plans.restore.machines.get(m.hostname)
-        if restore is not None:
-            state[m.hostname] = applied_state(restore)
-        again = diff_machine(network.machine_state(m), state[m.hostname], 100)
-        assert not again.has_network_changes, m.hostname
+                _replay(held[m.hostname], mp, want)
+            again = diff_machine(want, state[m.hostname], 100, pairs=PairDelta())
+            assert not again.has_network_changes, (step.number, m.hostname, again.changes)
+            assert held[m.hostname] == _elements(want), (step.number, m.hostname)
+
+
+def _elements(state: MachineState) -> dict[tuple[str, str], int]:
+    assert state.pairs is not None
+    return {(s, d): mark for s, d, mark in state.pairs.elements()}
+
+
+def _replay(held: dict[tuple[str, str], int], mp, want: MachineState) -> None:
+    if mp.pairs.mode is PairMode.REBUILD:
+        held.clear()
+        held.update(_elements(want))
+        return
+    for key in mp.pairs.removes:
+        del held[key]
+    for s, d, mark in mp.pairs.adds:
+        held[(s, d)] = mark
 
 
 def test_container_ops_and_signals_resolve_their_addresses(tmp_path: Path) -> None:
