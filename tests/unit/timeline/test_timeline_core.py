@@ -8,8 +8,8 @@ import pytest
 
 from oar_p2p.diff import diff_machine
 from oar_p2p.matrix import parse_matrix
-from oar_p2p.project import build_project_network, load_project, project_machines
 from oar_p2p.plan import PairDelta, PairMode
+from oar_p2p.project import build_project_network, load_project, project_machines
 from oar_p2p.state import MachineState
 from oar_p2p.timeline.compile import StepFiles, compile_timeline, occurrences
 from oar_p2p.timeline.plans import applied_state, plan_timeline
