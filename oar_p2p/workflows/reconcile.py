@@ -136,6 +136,7 @@ class ApplyRequest:
     timeout: float | None = None
     verify: bool = False
     saved: SavedPlan | None = None  # a plan saved by `plan --out`, applied exactly
+    allow_clock_skew: bool = False  # warn instead of refusing a run (`workflows.clocks`)
 
 
 def _network_step(session: Session, plan: Plan, network: Network, events: Events) -> None:
@@ -201,7 +202,15 @@ def _experiment_step(
     extra: dict[str, Any] = {"spec": str(request.spec_path.resolve())}
     extra["network_digest"] = network_digest(plan)
     extra.update(record_spec_run(run_dir, session, project))
-    run_into(session, exp, run_dir, events, timeout=request.timeout, extra=extra)
+    run_into(
+        session,
+        exp,
+        run_dir,
+        events,
+        timeout=request.timeout,
+        extra=extra,
+        allow_clock_skew=request.allow_clock_skew,
+    )
 
 
 def _quick_verify(session: Session, network: Network, events: Events) -> None:

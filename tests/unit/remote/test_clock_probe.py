@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from oar_p2p.errors import ClusterError, ConnectError
-from oar_p2p.remote.clock_probe import READ_CLOCK, measure_offsets, wall_clock
-from tests.fakes import Call, FakeTransport, Reply
+from oar_p2p.remote.clock_probe import CLOCK_LOOP, READ_CLOCK, measure_offsets, wall_clock
+from tests.fakes import Call, FakeLineChannel, FakeTransport, Reply
 
 EPOCH = 1_765_000_000.0
 
@@ -112,3 +112,37 @@ def test_the_probe_reads_the_clock_with_bash_or_date() -> None:
     for shell in ("bash", "sh"):
         out = subprocess.run([shell, "-c", READ_CLOCK], capture_output=True, text=True).stdout
         assert out.strip().replace(",", ".").replace(".", "", 1).isdigit(), (shell, out)
+
+
+def test_on_a_line_channel_one_channel_per_machine_gives_every_sample() -> None:
+    skews = {"gengar-1": 0.0, "gengar-2": 0.0732}
+    cluster = SkewedCluster(skews)
+
+    def line(call: Call, _line: str) -> str:
+        reply = cluster.answer(Call(call.host, READ_CLOCK, b"", None, True))
+        assert reply is not None and isinstance(reply.stdout, str)
+        return reply.stdout.strip()
+
+    cluster.fake.on_lines(CLOCK_LOOP, line)
+    opened: list[FakeLineChannel] = []
+    open_lines = cluster.fake.open_lines
+
+    def spy(host: str, command: str, *, timeout: float | None = None) -> FakeLineChannel | None:
+        channel = open_lines(host, command, timeout=timeout)
+        assert channel is not None
+        opened.append(channel)
+        return channel
+
+    cluster.fake.open_lines = spy  # type: ignore[method-assign]
+    offsets = measure_offsets(cluster.fake, list(skews), samples=8, now=cluster.now)
+    for host, skew in skews.items():
+        assert abs(offsets[host].offset_s - skew) <= offsets[host].uncertainty_s + 1e-6
+    assert cluster.fake.commands() == [CLOCK_LOOP, CLOCK_LOOP]  # no `run` at all
+    assert [len(c.asked) for c in opened] == [8, 8] and all(c.closed for c in opened)
+
+
+def test_the_line_channel_is_closed_when_a_reading_fails() -> None:
+    fake = FakeTransport().on_lines(CLOCK_LOOP, lambda _call, _line: "garbage")
+    failed: dict[str, str] = {}
+    assert measure_offsets(fake, ["m"], failed=failed) == {}
+    assert failed["m"].startswith("ValueError: unexpected clock reading 'garbage'")
