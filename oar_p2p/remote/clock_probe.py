@@ -11,10 +11,10 @@ persistent connection (`CLOCK_LOOP`: one reading per line we send; see
 `transport.open_lines`), and falls back to one `transport.run` of `READ_CLOCK` per sample
 on a transport without line channels.
 
-What a sample costs, measured on loopback (OpenSSH 9, paramiko, through a jump connection
-as on the cluster, 2 busy cores): a line-channel exchange 0.6 ms (0.3 ms direct), so an
-uncertainty of 0.3 ms; a `run` 7 ms at best and 50 ms typically (a channel opened, a shell
-started, exit status and close back), so an uncertainty of 3.5 ms at best.
+The round trip kept, measured on loopback (OpenSSH 9, paramiko, through a jump connection
+as on the cluster, 2 cores at load 4, 15 estimates of 8 samples): on a line channel 0.67 ms
+median (0.35-2.2; 0.28 ms direct), so an uncertainty of 0.35 ms; with one `run` per sample
+18 ms median (7.6-32: a channel opened, a shell started, exit status and close back).
 
 Our times come from the monotonic clock anchored once to the wall clock, so that a step of
 the wall clock during the probe cannot make a round trip negative or wrong.

@@ -1,8 +1,9 @@
 """`SshLineChannel`: a command kept running on one SSH channel, one line in, one line out.
 
 `SshTransport.open_lines` opens it on the host's persistent connection; each `ask` is then
-one network round trip (no channel to open, no shell to start): 0.3 ms on loopback, 0.6 ms
-through a jump connection, where `SshTransport.run` of the same `echo` costs 5-50 ms.
+one network round trip (no channel to open, no shell to start): 0.3 ms on loopback, 0.7 ms
+through a jump connection, where `SshTransport.run` of the same `echo` costs 6-18 ms
+(medians; see `oar_p2p.remote.clock_probe`).
 """
 
 from __future__ import annotations

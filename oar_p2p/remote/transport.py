@@ -17,7 +17,7 @@ starts a command that answers each line written to it with one line, and keeps i
 that each exchange costs one network round trip instead of a command's setup (a channel,
 a shell). `open_lines(transport, ...)` returns None for a transport without it (the
 clock probe then falls back to `run`). Measured on loopback through a jump connection:
-0.6 ms per exchange against 7-50 ms per `run`.
+0.7 ms per exchange against 18 ms per `run` (medians).
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def run_into(
     the threshold refuses the run (warns with `allow_clock_skew`); the offsets go into the
     manifest."""
     clocks = check_clocks(session, events, allow_skew=allow_clock_skew)
-    extra = {**(extra or {}), **clocks}
+    extra = {**(extra or {}), **clocks.manifest}
     events.run_started(exp.name, len(exp.containers), run_dir)
     result = run_experiment(
         session.transport,

@@ -45,7 +45,10 @@ def session(skews_ms: dict[str, float], env: dict[str, str] | None = None) -> Se
 
 def test_clocks_in_agreement_go_into_the_manifest() -> None:
     events = Recorder()
-    doc = check_clocks(session({"gengar-1": 0, "gengar-2": 12, "gengar-3": -5}), events)
+    check = check_clocks(session({"gengar-1": 0, "gengar-2": 12, "gengar-3": -5}), events)
+    doc = check.manifest
+    assert list(check.offsets) == HOSTS
+    assert check.offsets["gengar-2"].offset_s == pytest.approx(0.012, abs=0.002)
     assert set(doc) == {"clocks", "clock_spread_ms", "clock_threshold_ms"}
     assert list(doc["clocks"]) == HOSTS
     for host, skew in (("gengar-1", 0), ("gengar-2", 12), ("gengar-3", -5)):
@@ -73,13 +76,13 @@ def test_the_threshold_comes_from_the_settings() -> None:
     skews = {"gengar-1": 0.0, "gengar-2": 30.0}
     with pytest.raises(ClusterError, match="more than the 20 ms allowed"):
         check_clocks(session(skews, {"OAR_P2P_CLOCK_THRESHOLD_MS": "20"}), Recorder())
-    assert check_clocks(session(skews), Recorder())["clock_threshold_ms"] == 50.0
+    assert check_clocks(session(skews), Recorder()).manifest["clock_threshold_ms"] == 50.0
 
 
 def test_allow_skew_warns_and_records_the_warning() -> None:
     events = Recorder()
     s = session({"gengar-1": 0, "gengar-2": 80, "gengar-3": -5})
-    doc = check_clocks(s, events, allow_skew=True)
+    doc = check_clocks(s, events, allow_skew=True).manifest
     assert len(events.notes) == 1
     assert events.notes[0].startswith("warning: the clocks of gengar-2 and gengar-3 differ by")
     assert events.notes[0].endswith("(--allow-clock-skew: running anyway)")
@@ -100,6 +103,8 @@ def test_a_machine_whose_clock_cannot_be_read_refuses_unless_allowed() -> None:
     assert str(err.value).splitlines()[1] == (
         "could not read the clock of gengar-3: gengar-3: connection refused"
     )
-    doc = check_clocks(s, Recorder(), allow_skew=True)
+    check = check_clocks(s, Recorder(), allow_skew=True)
+    assert list(check.offsets) == ["gengar-1", "gengar-2"]
+    doc = check.manifest
     assert list(doc["clocks"]) == ["gengar-1", "gengar-2"]
     assert doc["clock_failures"] == {"gengar-3": "gengar-3: connection refused"}
