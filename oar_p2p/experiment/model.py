@@ -6,7 +6,7 @@ their log tails) and `Progress` events (live counts).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +47,10 @@ class RunHooks(Protocol):
     the containers are created, `go` with the wall time at which all started, `finish`
     once they are done or stopped (also after a failure: it must not raise) and returns
     the manifest's section."""
+
+    def use_clock_offsets(self, offsets: Mapping[str, float]) -> None:
+        """Each machine's clock minus ours, in seconds (measured before the run)."""
+        ...
 
     def prepare(self) -> None: ...
 

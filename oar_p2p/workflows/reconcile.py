@@ -138,6 +138,7 @@ class ApplyRequest:
     verify: bool = False
     saved: SavedPlan | None = None  # a plan saved by `plan --out`, applied exactly
     keep_last: bool = False  # the timeline's last network stays after the run
+    allow_clock_skew: bool = False  # warn instead of refusing a run (`workflows.clocks`)
 
 
 def _network_step(session: Session, plan: Plan, network: Network, events: Events) -> None:
@@ -209,12 +210,18 @@ def _experiment_step(
     extra["network_digest"] = network_digest(plan)
     extra.update(record_spec_run(run_dir, session, project))
     hooks = timeline_hooks(session, project, network, exp, plan, request.keep_last)
-    result = run_into(
-        session, exp, run_dir, events, timeout=request.timeout, extra=extra, hooks=hooks
+    run_into(
+        session,
+        exp,
+        run_dir,
+        events,
+        timeout=request.timeout,
+        extra=extra,
+        hooks=hooks,
+        allow_clock_skew=request.allow_clock_skew,
     )
     if hooks is not None:
         check_timeline(hooks, run_dir, events)
-    del result
 
 
 def _quick_verify(session: Session, network: Network, events: Events) -> None:

@@ -108,6 +108,9 @@ class TimelineRun:
         return list(self.session.hosts)
 
     # -- RunHooks -------------------------------------------------------------------------
+    def use_clock_offsets(self, offsets: Mapping[str, float]) -> None:
+        self.offsets = dict(offsets)
+
     def prepare(self) -> None:
         results = for_each_machine(self.hosts(), self._prepare_host, self.session.limit)
         failed = {h: r for h, r in results.items() if isinstance(r, BaseException)}
