@@ -160,6 +160,8 @@ def manifest(result: RunResult, extra: Mapping[str, Any] | None = None) -> dict[
                 "scheduled_at": _iso(s.scheduled_at),
                 "fired_at": {h: _iso(t) for h, t in s.fired_at.items()},
                 "errors": s.errors,
+                **({"spread_ms": round(s.spread * 1e3, 3)} if s.spread is not None else {}),
+                **({"acks": {k: _iso(t) for k, t in s.acks.items()}} if s.acks else {}),
             }
             for s in result.signals
         ],

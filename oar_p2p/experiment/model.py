@@ -66,6 +66,14 @@ class RunHooks(Protocol):
 
     def finish(self) -> dict[str, Any]: ...
 
+    def fires_signals(self) -> bool:
+        """True when the machines write the signal files themselves (at their deadline)."""
+        ...
+
+    def signal_firings(self) -> list[SignalFiring]:
+        """After `finish`: the signals as the machines wrote them."""
+        ...
+
 
 @dataclass(frozen=True)
 class RunOptions:

@@ -226,6 +226,8 @@ class _Run:
         """The hooks' end (once); their report goes into the manifest."""
         if self.hooks is not None and self.hooks_report is None:
             self.hooks_report = self.hooks.finish()
+            if self.hooks.fires_signals():
+                self.firings = self.hooks.signal_firings()
 
     def result(self, outcomes: Sequence[ContainerOutcome]) -> RunResult:
         return RunResult(
@@ -253,10 +255,11 @@ class _Run:
         self.waiter.start()
         timeout = self.options.timeout
         deadline = None if timeout is None else t0 + timeout
+        machine_local = self.hooks is not None and self.hooks.fires_signals()
         fire_signals(
             self.transport,
             self.hosts,
-            self.experiment.signals,
+            () if machine_local else self.experiment.signals,
             t0=t0,
             t0_wall=t0_wall,
             clock=self.clock,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ from oar_p2p.apply import apply_plan, plan_network
 from oar_p2p.desired.containers import Experiment
 from oar_p2p.desired.network import Network
 from oar_p2p.errors import ClusterError
+from oar_p2p.experiment.scripts import SIGNAL_DIR
+from oar_p2p.experiment.signals import SignalFiring
+from oar_p2p.experiment.signals import timeline as signal_groups
 from oar_p2p.plan import Plan
 from oar_p2p.project import Project
 from oar_p2p.remote.executors import DockerExecutor
@@ -38,8 +41,9 @@ from oar_p2p.render.step import step_scripts
 from oar_p2p.session import Session
 from oar_p2p.timeline import scripts as ts
 from oar_p2p.timeline.compile import Event
-from oar_p2p.timeline.plans import TimelinePlans
+from oar_p2p.timeline.plans import StepPlan, TimelinePlans
 from oar_p2p.timeline.report import HostStatus, timeline_report
+from oar_p2p.timeline.scripts import StatusLine, parse_status
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.timeline_build import build_timeline
 
@@ -62,6 +66,7 @@ class TimelineRun:
     errors: dict[str, str] = field(default_factory=dict)
     launched: list[str] = field(default_factory=list)
     report: dict[str, Any] | None = None
+    acks: list[tuple[str, str, str, float]] = field(default_factory=list)
 
     # -- what each machine runs -------------------------------------------------------
     def _net_files(self, host: str) -> dict[str, str]:
@@ -88,21 +93,57 @@ class TimelineRun:
         return files
 
     def _user_files(self, host: str) -> dict[str, str]:
+        """The container operations and the signals (the spec's, at their delays, and the
+        timeline's), in time order."""
         by_index = {c.index: c.name for c in self.experiment.on(host)}
-        files: dict[str, str] = {}
-        schedule = []
+        entries: list[tuple[float, str, str]] = []
+        for k, group in enumerate(signal_groups(self.experiment.signals)):
+            script = ts.container_ops_script([], group.names)
+            entries.append((group.delay, _signal_step(k), script))
         for e in self.events:
             ops = [(op, [by_index[i] for i in idx if i in by_index]) for op, idx in e.ops]
             ops = [(op, names) for op, names in ops if names]
             signals = [e.signal] if e.signal else []
-            if not ops and not signals:
-                continue
-            name = f"{e.number:05d}"
-            files[f"{name}.sh"] = ts.container_ops_script(ops, signals)
-            schedule.append((name, round(e.offset * 1e6)))
-        if schedule:
-            files["schedule"] = ts.schedule_text(schedule)
+            if ops or signals:
+                entries.append((e.offset, f"{e.number:05d}", ts.container_ops_script(ops, signals)))
+        entries.sort(key=lambda x: x[0])
+        if not entries:
+            return {}
+        files = {f"{name}.sh": script for _, name, script in entries}
+        files["schedule"] = ts.schedule_text([(name, round(off * 1e6)) for off, name, _ in entries])
         return files
+
+    def fires_signals(self) -> bool:
+        return bool(self.experiment.signals)
+
+    def signal_firings(self) -> list[SignalFiring]:
+        """The spec's signals as the schedulers wrote them: when each file appeared on
+        each machine (our clock), and the containers' acknowledgements."""
+        out = []
+        for k, group in enumerate(signal_groups(self.experiment.signals)):
+            fired, errors = {}, {}
+            for host in self.hosts():
+                line = self._status_line(host, _signal_step(k))
+                if line is None:
+                    errors[host] = self.errors.get(host, "not written (the run ended before)")
+                elif line.rc != 0:
+                    errors[host] = f"writing the file failed (exit code {line.rc})"
+                else:
+                    fired[host] = line.applied - self.offsets.get(host, 0.0)
+            t0 = self.t0_wall or 0.0
+            for name in group.names:
+                acks = {f"{h}/{c}": t for h, c, sig, t in self.acks if sig == name}
+                stamp = int(t0 + group.delay)
+                firing = SignalFiring(name, group.delay, stamp, t0 + group.delay, fired, errors)
+                out.append(replace(firing, acks=acks))
+        return out
+
+    def _status_line(self, host: str, name: str) -> StatusLine | None:
+        status = self.statuses.get(host)
+        if status is None:
+            return None
+        lines, _ = parse_status(status.user.partition("\n== ")[0])
+        return next((s for s in lines if s.name == name), None)
 
     def hosts(self) -> list[str]:
         return list(self.session.hosts)
@@ -135,7 +176,7 @@ class TimelineRun:
             self.launched.append(f"{host}:net")
         if user:
             d = ts.user_dir(name)
-            script = ts.upload_script(d, user, open_go=False) + _launch(d)
+            script = f"rm -rf {ACK_DIR}\n" + ts.upload_script(d, user, open_go=False) + _launch(d)
             self.session.transport.run(host, "sh -s", stdin=script.encode())
             self.launched.append(f"{host}:user")
 
@@ -159,7 +200,13 @@ class TimelineRun:
                 self.errors[host] = f"sending t0 failed: {describe_failure(r)}"
 
     def wait_script(self, host: str, names: Sequence[str]) -> str | None:
-        if f"{host}:user" not in self.launched or not names:
+        mine = {c.index for c in self.experiment.on(host)}
+        revives = any(
+            op in ("start", "restart") and mine.intersection(idx)
+            for e in self.events
+            for op, idx in e.ops
+        )
+        if f"{host}:user" not in self.launched or not names or not revives:
             return None
         status = f"{ts.user_dir(self.experiment.name)}/status"
         args = " ".join(_q(n) for n in names)
@@ -216,8 +263,9 @@ class TimelineRun:
             out.net = text.text
         if f"{host}:user" in self.launched:
             d = ts.user_dir(name)
-            script = _stop(d, kill=True) + f"rm -rf {_q(d)}\n"
+            script = _ACKS + _stop(d, kill=True) + f"rm -rf {_q(d)}\n"
             out.user = self.session.transport.run(host, "sh -s", stdin=script.encode()).text
+            self.acks += [(host, *ack) for ack in parse_acks(out.user)]
         return out
 
     def _restore(self) -> dict[str, Any]:
@@ -232,6 +280,32 @@ class TimelineRun:
             return {"error": describe_failure(exc)}
         failed = {m.hostname: m.error for m in result.failed}
         return {"machines_changed": len(result.machines), "failed": failed}
+
+
+ACK_DIR = f"{SIGNAL_DIR}/ack"  # containers' acknowledgements: ack/<signal>/<name>
+_ACKS = (
+    f'for f in {ACK_DIR}/*/*; do [ -f "$f" ] && '
+    f'printf \'ack %s %s\\n\' "${{f#{ACK_DIR}/}}" "$(head -c 40 "$f" | tr -d \' \\n\')"; done\n'
+)
+
+
+def parse_acks(text: str) -> list[tuple[str, str, float]]:
+    """``ack <signal>/<name> <unix time>`` lines -> (name, signal, time); others skipped."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "ack" and "/" in parts[1]:
+            signal, _, name = parts[1].partition("/")
+            try:
+                out.append((name, signal, float(parts[2])))
+            except ValueError:
+                continue
+    return out
+
+
+def _signal_step(k: int) -> str:
+    """The name of the spec's k-th signal group in the user schedule."""
+    return f"s{k:04d}"
 
 
 def _launch(directory: str) -> str:
@@ -281,7 +355,9 @@ def timeline_hooks(
     after this apply."""
     built = build_timeline(project, network, {m.hostname: m for m in plan.machines})
     if built is None:
-        return None
+        if not experiment.signals:
+            return None
+        built = [], TimelinePlans([], StepPlan(None, network))  # the signals alone
     events, plans = built
     return TimelineRun(session, experiment, events, plans, network, keep_last=keep_last)
 
