@@ -29,7 +29,6 @@ from oar_p2p.spec.links import (
     check_loss_number,
 )
 from oar_p2p.spec.selection import parse_ranges
-from oar_p2p.spec.timeline import TimelineStep
 from oar_p2p.spec.templates import (
     CONTAINER_NAME_RULE,
     NAME_FIELDS,
@@ -38,6 +37,7 @@ from oar_p2p.spec.templates import (
     check_template,
     render,
 )
+from oar_p2p.spec.timeline import TimelineStep
 from oar_p2p.spec.values import (
     HOSTNAME_RULE,
     IFACE_RULE,
