@@ -14,7 +14,9 @@ from oar_p2p.matrix import LatencyMatrix
 from oar_p2p.project import load_project
 from oar_p2p.project_links import bandwidth_at, build_bandwidth
 from oar_p2p.project_timeline import TimelineInputs, load_timeline
+from oar_p2p.revision import open_revision
 from oar_p2p.spec.load import load_spec
+from tests.gitrepo import HAVE_GIT, GitRepo
 
 BASE = "0 1 2\n1 0 1\n2 1 0\n"
 
@@ -144,3 +146,22 @@ def test_load_timeline_reads_through_the_given_reader(tmp_path: Path) -> None:
     base = load_project(spec).matrix
     got = load_timeline(loaded, base, Spy())
     assert read == ["b.txt"] and got.latency[0].dimension == 3
+
+
+@pytest.mark.skipif(not HAVE_GIT, reason="git is not installed")
+def test_step_matrices_are_read_at_a_git_revision(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    spec_text = (
+        "version: 1\nname: t\nnetwork:\n  addresses: '3'\n  latency_matrix: latency.txt\n"
+        "timeline:\n  - {at: 1, network: {latency_matrix: far.txt}}\n"
+    )
+    far = "0 9 9\n9 0 9\n9 9 0\n"
+    files = {"exp/spec.yaml": spec_text, "exp/latency.txt": BASE, "exp/far.txt": far}
+    repo.commit(files, "first")
+    repo.commit({"exp/far.txt": "0 1\n1 0\n"}, "second")
+    spec = repo.root / "exp/spec.yaml"
+    old = load_project(spec, open_revision(spec, "HEAD~1"))
+    assert old.timeline.latency[0].file == "HEAD~1:exp/far.txt"
+    assert old.timeline.latency[0][0, 1] == 9
+    with pytest.raises(SpecError, match=r"^HEAD:exp/spec.yaml:7:39: the latency matrix 'far.txt'"):
+        load_project(spec, open_revision(spec, "HEAD"))
