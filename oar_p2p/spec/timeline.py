@@ -98,7 +98,7 @@ Selection = Annotated[
         {
             "anyOf": [
                 {"const": "all", "type": "string"},
-                {"items": {"type": "integer", "minimum": 0}, "type": "array"},
+                {"items": {"type": "integer", "minimum": 0}, "type": "array", "minItems": 1},
                 {"type": "string"},
                 {"type": "integer", "minimum": 0},
             ],
@@ -114,6 +114,8 @@ class _Model(BaseModel):
 
 def _selection(v: str | list[int]) -> str | list[int]:
     if isinstance(v, list):
+        if not v:
+            raise ValueError(f"an empty list selects no address (allowed: {_SELECTION})")
         if any(not 0 <= i <= 999_999_999 for i in v):
             raise ValueError("address indices must be from 0 to 999999999")
         return v

@@ -9,6 +9,7 @@ from oar_p2p.errors import SpecError
 from oar_p2p.spec.load import parse_spec_text
 from oar_p2p.spec.models import Spec
 from oar_p2p.spec.schema import generate_schema
+from oar_p2p.spec.selection import format_ranges, select_indices
 from oar_p2p.spec.timeline import (
     MAX_OCCURRENCES,
     Occurrence,
@@ -51,6 +52,8 @@ def test_the_schema_accepts_a_bare_integer_selection() -> None:
         ("{at: 1, repeat: {every: 0, times: 2}, signal: x}", (5, 29), "greater than 0"),
         ("{at: 1}", (5, 5), "a step does nothing"),
         ("{at: 1, stop: '3-1'}", (5, 19), "end before start"),
+        ("{at: 1, partition: [[], '0-3']}", (5, 24), "an empty list selects no address"),
+        ("{at: 1, kill: []}", (5, 19), "an empty list selects no address"),
     ],
 )
 def test_a_bad_step_is_a_located_error(step: str, where: tuple[int, int], message: str) -> None:
@@ -110,3 +113,10 @@ def test_unknown_and_ambiguous_anchors_and_too_many_occurrences_raise() -> None:
     spec = _spec("timeline:\n" + many + many)
     with pytest.raises(ValueError, match=f"{2 * MAX_OCCURRENCES} occurrences"):
         occurrences(spec)
+
+
+def test_format_ranges_is_the_inverse_of_parse_ranges() -> None:
+    assert format_ranges({7, 0, 1, 2}) == "0-2,7"
+    assert format_ranges([]) == ""
+    assert select_indices(format_ranges({3, 5, 6, 9}), 10) == [3, 5, 6, 9]
+    assert format_ranges(list(range(0, 40, 2)), limit=3) == "0,2,4,... (20 in all)"
