@@ -17,14 +17,13 @@ from dataclasses import dataclass, replace
 
 from oar_p2p.desired.link import Bandwidth
 from oar_p2p.desired.network import LinkValues, Network
-from oar_p2p.errors import SpecError
 from oar_p2p.matrix import LatencyMatrix
 from oar_p2p.spec.models import Spec
 from oar_p2p.spec.selection import select_indices
-from oar_p2p.spec.timeline import STARTED, TimelineStep
+from oar_p2p.spec.timeline import TimelineStep, occurrences
 from oar_p2p.timeline.states import LinkState, PairValues, with_pairs
 
-__all__ = ["Event", "StepFiles", "anchor_delay", "compile_timeline", "occurrences"]
+__all__ = ["Event", "StepFiles", "compile_timeline"]
 
 
 @dataclass(frozen=True)
@@ -57,34 +56,12 @@ class Event:
     changed: frozenset[tuple[int, int]] | None = None
 
 
-def anchor_delay(spec: Spec, step: TimelineStep) -> float:
-    """Seconds from all containers started to the step's anchor."""
-    if step.after == STARTED or (step.after is None and not spec.signals):
-        return 0.0
-    if step.after is None:
-        return min(s.delay for s in spec.signals)
-    for s in spec.signals:
-        if s.name == step.after:
-            return s.delay
-    raise SpecError(f"timeline step anchored after {step.after!r}, which is not a signal")
-
-
-def occurrences(spec: Spec) -> list[tuple[float, int, int]]:
-    """Every (offset, step index, repeat) of the timeline, sorted."""
-    out = []
-    for k, step in enumerate(spec.timeline):
-        base = anchor_delay(spec, step) + step.at
-        times, every = (step.repeat.times, step.repeat.every) if step.repeat else (1, 0.0)
-        out += [(base + r * every, k, r) for r in range(times)]
-    return sorted(out)
-
-
 def compile_timeline(spec: Spec, base: Network, files: StepFiles = NO_FILES) -> list[Event]:
     """The events of `spec.timeline` over `base`, in time order."""
     n = len(base.addresses)
     state = LinkState.of(base)
     events = []
-    for number, (offset, k, r) in enumerate(occurrences(spec), start=1):
+    for number, (k, r, offset) in enumerate(occurrences(spec), start=1):
         step = spec.timeline[k]
         network, changed = None, None
         if step.network_actions:

@@ -10,8 +10,9 @@ from oar_p2p.diff import diff_machine
 from oar_p2p.matrix import parse_matrix
 from oar_p2p.plan import PairDelta, PairMode
 from oar_p2p.project import build_project_network, load_project, project_machines
+from oar_p2p.spec.timeline import occurrences
 from oar_p2p.state import MachineState
-from oar_p2p.timeline.compile import StepFiles, compile_timeline, occurrences
+from oar_p2p.timeline.compile import StepFiles, compile_timeline
 from oar_p2p.timeline.plans import applied_state, plan_timeline
 
 N = 12
@@ -71,7 +72,13 @@ def test_occurrences_are_anchored_and_sorted(tmp_path: Path) -> None:
     project, *_ = _project(tmp_path, steps)
     got = occurrences(project.spec)
     # the first signal (start, delay 2) anchors steps without `after`
-    assert got == [(0.0, 1, 0), (5.0, 0, 0), (6.0, 2, 0), (7.0, 0, 1), (9.0, 0, 2)]
+    assert [(o.offset, o.step, o.repeat) for o in got] == [
+        (0.0, 1, 0),
+        (5.0, 0, 0),
+        (6.0, 2, 0),
+        (7.0, 0, 1),
+        (9.0, 0, 2),
+    ]
 
 
 def test_a_one_cell_set_changes_one_element_on_one_machine(tmp_path: Path) -> None:
