@@ -43,11 +43,12 @@ USER_ROOT = "/tmp/oar-p2p-timeline"
 _q = shlex.quote
 
 # $1: the directory. Each schedule line: `<name> <offset us> <whole|split>`. A split step
-# (`render.step`) runs `<name>.pre.sh` ahead, starts `nft -f` on the FIFO `<name>.fifo` and
-# reads `<name>.nft`; at the deadline it writes that text into the FIFO and closes it (nft
-# commits), then runs `<name>.post.sh`. Waits with `read -t` on a FIFO nobody writes (a
-# builtin: no process to start; `sleep` woke 30-60 ms late in the testbed's guest) in
-# slices of at most 0.2 s (a TERM is seen between them) until 2 ms before a deadline, then
+# (`render.step`) runs `tc -b <name>.pre` ahead, starts `nft -f` on the FIFO `<name>.fifo`
+# and reads `<name>.nft`; at the deadline it writes that text into the FIFO and closes it
+# (nft commits), then runs `tc -b <name>.post`. A whole step: `bash <name>.sh`.
+# Waits with `read -t` on a FIFO nobody writes (a builtin: no process to start; `sleep`
+# woke 30-60 ms late in the testbed's guest) in slices of at most 0.2 s (a TERM is seen
+# between them) until 2 ms before a deadline, then
 # spins on bash's EPOCHREALTIME (microseconds, no fork) to it.
 # Status lines: `<name> <start> <applied> <end> <rc>` (microseconds).
 SCHEDULER = r"""#!/bin/bash
@@ -55,14 +56,18 @@ d=$1
 stopping=0
 trap 'stopping=1' TERM INT
 echo $$ > "$d/pid"
+# `wait` returns at once (128 + 15) when the trapped TERM arrives: wait for the end
+finish() { while :; do wait "$1"; rc=$?; kill -0 "$1" 2>/dev/null || break; done; }
 mkfifo "$d/tick" && exec 4<> "$d/tick"  # never written: `read -t` on it is a sleep
 t0=
 while read -r n off mode; do
   [ "$stopping" = 1 ] && break
   rc=0 np=
   if [ "$mode" = split ]; then
-    bash "$d/$n.pre.sh" > "$d/$n.pre.out" 2> "$d/$n.pre.err" < /dev/null || rc=$?
-    if [ "$rc" = 0 ]; then
+    if [ -s "$d/$n.pre" ]; then
+      tc -b "$d/$n.pre" > "$d/$n.pre.out" 2> "$d/$n.pre.err" < /dev/null || rc=$?
+    fi
+    if [ "$rc" = 0 ] && [ -s "$d/$n.nft" ]; then
       # the FIFO opened read-write first (never blocks), so nft's open finds a writer;
       # nft reads it as stdin: it keeps stdin in memory, where it would reopen a file
       # path to quote an error (and block on the FIFO forever)
@@ -83,16 +88,18 @@ while read -r n off mode; do
     read -r -t "$secs" -u 4 _ || true
   done
   while [ "$stopping" = 0 ]; do t=${EPOCHREALTIME/[.,]/}; (( t >= due )) && break; done
-  if [ "$stopping" = 1 ]; then [ -n "$np" ] && { exec 3>&-; wait "$np"; }; break; fi
+  if [ "$stopping" = 1 ]; then [ -n "$np" ] && { exec 3>&-; finish "$np"; }; break; fi
   if [ "$mode" != split ]; then
     bash "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null; rc=$?
     a=${EPOCHREALTIME/[.,]/}
-  elif [ -n "$np" ]; then
-    printf '%s\n' "$text" >&3; exec 3>&-
-    wait "$np"; rc=$?
+  elif [ "$rc" = 0 ]; then
+    if [ -n "$np" ]; then
+      printf '%s\n' "$text" >&3; exec 3>&-
+      finish "$np"
+    fi
     a=${EPOCHREALTIME/[.,]/}
-    if [ "$rc" = 0 ]; then
-      bash "$d/$n.post.sh" > "$d/$n.post.out" 2> "$d/$n.post.err" < /dev/null || rc=$?
+    if [ "$rc" = 0 ] && [ -s "$d/$n.post" ]; then
+      tc -b "$d/$n.post" > "$d/$n.post.out" 2> "$d/$n.post.err" < /dev/null || rc=$?
     fi
   else
     a=$t

@@ -44,6 +44,7 @@ from oar_p2p.timeline.compile import Event
 from oar_p2p.timeline.plans import StepPlan, TimelinePlans
 from oar_p2p.timeline.report import HostStatus, timeline_report
 from oar_p2p.timeline.scripts import StatusLine, parse_status
+from oar_p2p.vocab import RECORD_DIR
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.timeline_build import build_timeline
 
@@ -77,16 +78,14 @@ class TimelineRun:
             if plan is None or step.event is None:
                 continue
             name = f"{step.event.number:05d}"
-            # no apply record during the run (its rows would be rendered per step): the
-            # first step leaves it pending, the restore after the run writes it again
-            parts = step_scripts(plan, None)
+            parts = step_scripts(plan)
             offset = round(step.event.offset * 1e6)
             if parts.nft is None:
                 files[f"{name}.sh"] = parts.at
                 schedule.append((name, offset, "whole"))
             else:
-                files |= {f"{name}.pre.sh": parts.pre, f"{name}.nft": parts.nft}
-                files[f"{name}.post.sh"] = parts.post
+                files |= {f"{name}.pre": parts.pre, f"{name}.nft": parts.nft}
+                files[f"{name}.post"] = parts.post
                 schedule.append((name, offset, "split"))
         if schedule:
             files["schedule"] = ts.schedule_text(schedule)
@@ -166,7 +165,9 @@ class TimelineRun:
         net, user = self._net_files(host), self._user_files(host)
         if net:
             d = ts.net_dir(name)
-            script = ts.upload_script(d, net, open_go=True)
+            # no apply record during the run (its rows would be rendered per step): marked
+            # pending now, written again by the restore after the run
+            script = PENDING + ts.upload_script(d, net, open_go=True)
             executor = self.session.executor
             if isinstance(executor, DockerExecutor):
                 self.session.run_privileged(host, script, timeout=1800)
@@ -282,6 +283,10 @@ class TimelineRun:
         return {"machines_changed": len(result.machines), "failed": failed}
 
 
+PENDING = (
+    f'mkdir -p {RECORD_DIR} && echo \'{{"state": "pending"}}\' > {RECORD_DIR}/record.json '
+    f"&& rm -f {RECORD_DIR}/rows.gz || exit 1\n"
+)
 ACK_DIR = f"{SIGNAL_DIR}/ack"  # containers' acknowledgements: ack/<signal>/<name>
 _ACKS = (
     f'for f in {ACK_DIR}/*/*; do [ -f "$f" ] && '

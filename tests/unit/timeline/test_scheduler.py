@@ -84,6 +84,8 @@ def test_a_split_step_commits_its_nft_text_at_the_deadline(tmp_path: Path) -> No
     # a stand-in `nft` records what it read from the FIFO and when it saw the end of it
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    (bin_dir / "tc").write_text('#!/bin/bash\necho "$@" >> "$OUT/tc_ran"\n')
+    (bin_dir / "tc").chmod(0o755)
     fake = bin_dir / "nft"
     fake.write_text(
         '#!/bin/bash\ncat > "$OUT/committed"\necho ${EPOCHREALTIME/[.,]/} > "$OUT/committed_at"\n'
@@ -91,7 +93,7 @@ def test_a_split_step_commits_its_nft_text_at_the_deadline(tmp_path: Path) -> No
     fake.chmod(0o755)
     d = tmp_path / "sched"
     files = {"schedule": schedule_text([("00001", 300_000, "split")])}
-    files |= {"00001.pre.sh": "echo pre > $(dirname $0)/pre_ran", "00001.post.sh": "true"}
+    files |= {"00001.pre": "qdisc show\n", "00001.post": ""}
     files["00001.nft"] = "add element ip oar-p2p mark_pairs { 10.0.0.1 . 10.0.0.2 : 7 }\n"
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "OUT": str(d)}
     proc = _start(d, files, env)
@@ -99,7 +101,7 @@ def test_a_split_step_commits_its_nft_text_at_the_deadline(tmp_path: Path) -> No
     assert proc.wait(timeout=20) == 0
     (line,), state = parse_status((d / "status").read_text())
     assert state == "end" and line.rc == 0
-    assert (d / "pre_ran").exists()
+    assert (d / "tc_ran").read_text() == "-b " + str(d / "00001.pre") + "\n"
     assert (d / "committed").read_text() == files["00001.nft"]
     committed = int((d / "committed_at").read_text()) / 1e6
     assert committed >= (t0 + 300_000) / 1e6  # never before the deadline
