@@ -22,7 +22,7 @@ from oar_p2p.spec.timeline import STARTED
 from oar_p2p.timeline.compile import Event
 from oar_p2p.timeline.plans import StepPlan, TimelinePlans
 
-__all__ = ["anchor_name", "network_at", "step_machines", "timeline_view"]
+__all__ = ["anchor_name", "check_step", "network_at", "step_machines", "timeline_view"]
 
 
 def anchor_name(spec: Spec, step: int) -> str:
@@ -85,16 +85,22 @@ def timeline_view(
     return TimelineView(tuple(views), step_machines(plans.restore.machines))
 
 
+def check_step(number: int, count: int) -> None:
+    """A usage error naming the allowed range when event `number` is not 0 to `count`."""
+    if 0 <= number <= count:
+        return
+    allowed = f"0 to {count}" if count else "0 only: the spec has no timeline"
+    raise FlagError(
+        f"--step {number} is out of range: the timeline has {count} event(s) "
+        f"(allowed: {allowed}; 0 is the spec's base network)"
+    )
+
+
 def network_at(events: Sequence[Event], base: Network, number: int) -> Network:
     """The network in force after event `number`: the last event up to it that changed
     the network, or `base` (`number` 0, or no such event). A number out of range is a
     usage error naming the allowed range."""
-    if not 0 <= number <= len(events):
-        allowed = f"0 to {len(events)}" if events else "0 (the spec has no timeline)"
-        raise FlagError(
-            f"--step {number} is out of range: the timeline has {len(events)} event(s) "
-            f"(allowed: {allowed}; 0 is the spec's base network)"
-        )
+    check_step(number, len(events))
     network = base
     for e in events[:number]:
         if e.network is not None:

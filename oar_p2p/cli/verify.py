@@ -17,6 +17,7 @@ from oar_p2p.project import build_project_network, load_project
 from oar_p2p.render.verify import render_report
 from oar_p2p.verify import VerifyReport
 from oar_p2p.workflows.connect import Connector
+from oar_p2p.workflows.timeline_plan import check_step_number, step_network
 from oar_p2p.workflows.verify import run_verify
 
 __all__ = ["register", "write_plot"]
@@ -60,6 +61,13 @@ BandwidthAddressesOpt = typer.Option(
     min=1,
     help="addresses whose cap iperf3 measures (every distinct cap at least once)",
 )
+StepOpt = typer.Option(
+    None,
+    "--step",
+    metavar="N",
+    help="check the desired state in force after the timeline's event N (0: the base "
+    "network), while it is in force",
+)
 BandwidthSecondsOpt = typer.Option(
     3, "--bandwidth-seconds", min=1, help="iperf3 seconds per address (after 1 s warm-up)"
 )
@@ -78,21 +86,27 @@ def verify(
     ),
     bandwidth_addresses: int = BandwidthAddressesOpt,
     bandwidth_seconds: int = BandwidthSecondsOpt,
+    step: int | None = StepOpt,
     *,
     cluster: ClusterFlags,
     connector: Connector,
 ) -> None:
     """Measure RTTs (and loss, jitter, caps when the spec shapes them) between address pairs;
-    exit 0 within tolerance, 2 when not, 1 on error."""
+    exit 0 within tolerance, 2 when not, 1 on error. --step N: against the network the
+    spec's timeline puts in force at its event N (`plan` numbers the events)."""
 
     def body() -> int:
         _pair_limit(pairs, 0)  # a bad --pairs is refused before connecting
         project = load_project(spec)
+        if step is not None:
+            check_step_number(project, step)  # refused before connecting
         with (
             TerminalEvents(progress=not as_json) as events,
             spec_session(project, cluster, connector, progress=events.progress) as session,
         ):
             network = build_project_network(project, session.machines)
+            if step is not None:
+                network = step_network(project, network, step)
             limit = _pair_limit(pairs, len(network.addresses))
             report = run_verify(
                 session,
