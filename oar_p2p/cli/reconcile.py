@@ -328,7 +328,14 @@ def show(
             spec_session(project, cluster, connector, progress=events.progress) as session,
         ):
             shown = show_spec(session, project, output_dir)
-        write(render_show(shown.machines, as_json=as_json, experiment=shown.experiment))
+        write(
+            render_show(
+                shown.machines,
+                as_json=as_json,
+                experiment=shown.experiment,
+                timeline=shown.timeline,
+            )
+        )
         return 0
 
     raise typer.Exit(run_cli(body))

@@ -12,9 +12,11 @@ from oar_p2p.cli.funnel import run_cli
 from oar_p2p.cli.options import ClusterFlags, SpecArg, cluster_options, spec_session
 from oar_p2p.cli.render import TerminalEvents, echo_lines
 from oar_p2p.cli.verify_plot import write_plot
+from oar_p2p.desired.network import Network
 from oar_p2p.errors import ValueParseError
-from oar_p2p.project import build_project_network, load_project
+from oar_p2p.project import Project, build_project_network, load_project
 from oar_p2p.render.verify import render_report
+from oar_p2p.session import Session
 from oar_p2p.verify import VerifyReport
 from oar_p2p.workflows.connect import Connector
 from oar_p2p.workflows.timeline_plan import check_step_number, step_network
@@ -73,6 +75,12 @@ BandwidthSecondsOpt = typer.Option(
 )
 
 
+def _network(project: Project, session: Session, step: int | None) -> Network:
+    """The spec's network on the session's machines, or the one in force at `step`."""
+    network = build_project_network(project, session.machines)
+    return network if step is None else step_network(project, network, step)
+
+
 @cluster_options(machines=True)
 def verify(
     spec: Path = SpecArg,
@@ -98,15 +106,12 @@ def verify(
     def body() -> int:
         _pair_limit(pairs, 0)  # a bad --pairs is refused before connecting
         project = load_project(spec)
-        if step is not None:
-            check_step_number(project, step)  # refused before connecting
+        check_step_number(project, step)  # out of range: refused before connecting
         with (
             TerminalEvents(progress=not as_json) as events,
             spec_session(project, cluster, connector, progress=events.progress) as session,
         ):
-            network = build_project_network(project, session.machines)
-            if step is not None:
-                network = step_network(project, network, step)
+            network = _network(project, session, step)
             limit = _pair_limit(pairs, len(network.addresses))
             report = run_verify(
                 session,

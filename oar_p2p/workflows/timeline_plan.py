@@ -32,9 +32,11 @@ def attach_timeline(project: Project, network: Network, plan: Plan) -> Plan:
     return plan
 
 
-def check_step_number(project: Project, number: int) -> None:
-    """`--step N` out of range is a usage error (before any machine is contacted)."""
-    check_step(number, len(occurrences(project.spec)))
+def check_step_number(project: Project, number: int | None) -> None:
+    """`--step N` out of range is a usage error (before any machine is contacted); None:
+    no step asked."""
+    if number is not None:
+        check_step(number, len(occurrences(project.spec)))
 
 
 def step_network(project: Project, network: Network, number: int) -> Network:
