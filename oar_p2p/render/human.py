@@ -40,7 +40,7 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
     yield summary_line(plan)
     if plan.timeline is not None:
         yield ""
-        yield from timeline_lines(plan.timeline)
+        yield from timeline_lines(plan.timeline, verbose=verbose)
 
 
 def summary_line(plan: Plan) -> str:

@@ -23,13 +23,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from oar_p2p.plan import StepMachine, StepView, TimelineView
+from oar_p2p.plan import StepMachine, StepView, TimelineContainers, TimelineView
 from oar_p2p.render.commands import render_write_script
 from oar_p2p.render.step import step_scripts
 
 __all__ = ["step_commands", "timeline_doc", "timeline_lines"]
 
 _RULE = "--------------------"
+MACHINE_LIMIT = 8  # more machines (or container operations) in one event: one total
 
 
 def _offset(seconds: float) -> str:
@@ -41,18 +42,39 @@ def _counts(m: StepMachine) -> str:
     return f"{m.hostname}: {m.add} to add, {m.change} to change, {m.destroy} to destroy{pairs}"
 
 
-def _machines(machines: Sequence[StepMachine]) -> str:
-    return "; ".join(_counts(m) for m in machines)
+def _machines(machines: Sequence[StepMachine], verbose: bool) -> str:
+    if verbose or len(machines) <= MACHINE_LIMIT:
+        return "; ".join(_counts(m) for m in machines)
+    total = StepMachine(
+        f"{len(machines)} machines",
+        sum(m.add for m in machines),
+        sum(m.change for m in machines),
+        sum(m.destroy for m in machines),
+        sum(m.pair_elements for m in machines),
+    )
+    return _counts(total) + " in all (--verbose: per machine)"
 
 
-def _step_line(s: StepView) -> str:
+def _containers(ops: Sequence[TimelineContainers], verbose: bool) -> list[str]:
+    if verbose or len(ops) <= MACHINE_LIMIT:
+        return [c.text for c in ops]
+    by_op: dict[str, list[TimelineContainers]] = {}
+    for c in ops:
+        by_op.setdefault(c.op, []).append(c)
+    return [
+        f"{op} {sum(len(c.names) for c in cs)} containers on {len(cs)} machines"
+        for op, cs in by_op.items()
+    ]
+
+
+def _step_line(s: StepView, verbose: bool) -> str:
     when = "" if s.anchor == "started" else f" ({s.at:g} s after signal {s.anchor})"
     parts = []
     if s.machines:
-        parts.append(_machines(s.machines))
+        parts.append(_machines(s.machines, verbose))
     elif s.network:
         parts.append("no machine changes")
-    parts += [c.text for c in s.containers]
+    parts += _containers(s.containers, verbose)
     if s.signal is not None:
         parts.append(f"signal {s.signal}")
     if not parts:
@@ -60,17 +82,19 @@ def _step_line(s: StepView) -> str:
     return f"  {_offset(s.offset)}  {s.label}{when}  {'; '.join(parts)}"
 
 
-def timeline_lines(view: TimelineView) -> Iterator[str]:
-    """The `Timeline:` section (no trailing newlines)."""
+def timeline_lines(view: TimelineView, *, verbose: bool = False) -> Iterator[str]:
+    """The `Timeline:` section (no trailing newlines); an event that changes more than
+    `MACHINE_LIMIT` machines shows totals unless `verbose`."""
     n = len(view.steps)
     yield (
         f"Timeline: {n} event{'s' if n != 1 else ''}, times after all containers started "
         "(not counted above):"
     )
     for s in view.steps:
-        yield _step_line(s)
+        yield _step_line(s, verbose)
     if view.restore:
-        yield f"  after the run: back to the spec's network: {_machines(view.restore)}"
+        back = _machines(view.restore, verbose)
+        yield f"  after the run: back to the spec's network: {back}"
     else:
         yield "  after the run: nothing to restore (no event changes the network)"
 

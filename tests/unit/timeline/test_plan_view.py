@@ -14,11 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from oar_p2p.cli import build_app
-from oar_p2p.plan import TimelineContainers
+from oar_p2p.plan import StepMachine, StepView, TimelineContainers, TimelineView
 from oar_p2p.project import load_project
 from oar_p2p.render.human import render_plan
 from oar_p2p.render.json import render_plan_json
-from oar_p2p.render.timeline import step_commands
+from oar_p2p.render.timeline import step_commands, timeline_lines
 from oar_p2p.workflows.reconcile import offline_plan
 
 CASE = Path(__file__).parents[2] / "fixtures" / "timeline" / "plan"
@@ -111,3 +111,20 @@ def test_cli_show_commands_puts_each_machines_steps_after_its_write_script() -> 
     # each machine: its base write script, then its 3 network steps and its restore
     expected = [name for h in MACHINES for name in [h, *[f"{h}:"] * 4]]
     assert [h.split()[1] for h in heads] == expected
+
+
+def test_an_event_on_many_machines_shows_totals_unless_verbose() -> None:
+    hosts = [f"gengar-{i}" for i in range(1, 11)]
+    machines = tuple(StepMachine(h, 1, 2, 1, 2) for h in hosts)
+    stops = tuple(TimelineContainers("stop", h, (f"p-{i}", f"q-{i}")) for i, h in enumerate(hosts))
+    step = StepView(1, "churn", 5.0, "started", 5.0, True, machines, stops, None)
+    view = TimelineView((step,), machines)
+    lines = list(timeline_lines(view))
+    assert lines[1] == (
+        "  +5.000 s  churn  10 machines: 10 to add, 20 to change, 10 to destroy "
+        "(20 pair elements) in all (--verbose: per machine); stop 20 containers on 10 machines"
+    )
+    assert lines[2].startswith("  after the run: back to the spec's network: 10 machines: ")
+    verbose = list(timeline_lines(view, verbose=True))
+    assert verbose[1].count("to add") == 10
+    assert "stop p-9, q-9 on gengar-10" in verbose[1]
