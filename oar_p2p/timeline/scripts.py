@@ -56,6 +56,8 @@ d=$1
 stopping=0
 trap 'stopping=1' TERM INT
 echo $$ > "$d/pid"
+# first in line for the CPU at a deadline (root only; an ordinary user keeps its priority)
+renice -n -10 -p $$ > /dev/null 2>&1 || true
 # `wait` returns at once (128 + 15) when the trapped TERM arrives: wait for the end
 finish() { while :; do wait "$1"; rc=$?; kill -0 "$1" 2>/dev/null || break; done; }
 mkfifo "$d/tick" && exec 4<> "$d/tick"  # never written: `read -t` on it is a sleep
