@@ -45,7 +45,8 @@ _q = shlex.quote
 # $1: the directory. Each schedule line: `<name> <offset us> <whole|split>`. A split step
 # (`render.step`) runs `tc -b <name>.pre` ahead, starts `nft -f` on the FIFO `<name>.fifo`
 # and reads `<name>.nft`; at the deadline it writes that text into the FIFO and closes it
-# (nft commits), then runs `tc -b <name>.post`. A whole step: `bash <name>.sh`.
+# (nft commits), then runs `tc -b <name>.post`. A whole step: `bash <name>.sh`; a `source`
+# step (container operations, signals) runs in the scheduler's own shell.
 # Waits with `read -t` on a FIFO nobody writes (a builtin: no process to start; `sleep`
 # woke 30-60 ms late in the testbed's guest) in slices of at most 0.2 s (a TERM is seen
 # between them) until 2 ms before a deadline, then
@@ -91,7 +92,10 @@ while read -r n off mode; do
   done
   while [ "$stopping" = 0 ]; do t=${EPOCHREALTIME/[.,]/}; (( t >= due )) && break; done
   if [ "$stopping" = 1 ]; then [ -n "$np" ] && { exec 3>&-; finish "$np"; }; break; fi
-  if [ "$mode" != split ]; then
+  if [ "$mode" = source ]; then
+    . "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null
+    a=${EPOCHREALTIME/[.,]/}
+  elif [ "$mode" != split ]; then
     bash "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null; rc=$?
     a=${EPOCHREALTIME/[.,]/}
   elif [ "$rc" = 0 ]; then
@@ -141,7 +145,7 @@ def _here(path: str, text: str) -> str:
 
 
 def schedule_text(offsets_us: Iterable[tuple[str, int] | tuple[str, int, str]]) -> str:
-    """``<script name> <offset us> <whole|split>`` per line, in time order."""
+    """``<script name> <offset us> <whole|split|source>`` per line, in time order."""
     out = []
     for name, off, *mode in offsets_us:
         out.append(f"{name} {int(off)} {mode[0] if mode else 'whole'}\n")
@@ -151,7 +155,8 @@ def schedule_text(offsets_us: Iterable[tuple[str, int] | tuple[str, int, str]]) 
 def container_ops_script(ops: Sequence[tuple[str, Sequence[str]]], signals: Sequence[str]) -> str:
     """Container operations (stop, kill, start, restart), then signal files written
     (temp file renamed: atomic), containing the unix time in seconds (the original's
-    format), as the SSH user."""
+    format), as the SSH user. Sourced by the scheduler's own shell (mode `source`: no
+    bash to start at the deadline); failures set `rc`."""
     out = []
     for op, names in ops:
         if not names:
@@ -162,7 +167,7 @@ def container_ops_script(ops: Sequence[tuple[str, Sequence[str]]], signals: Sequ
     for name in signals:
         tmp, final = _q(f"{SIGNAL_DIR}/{name}.tmp"), _q(f"{SIGNAL_DIR}/{name}")
         out.append(f"printf '%s' \"$EPOCHSECONDS\" > {tmp} && mv -f {tmp} {final} || rc=1\n")
-    return "rc=0\n" + "".join(out) + "exit $rc\n"
+    return "".join(out)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ EFFECT: list[tuple[str, int, float, float | None]] = []
 ADDR = [f"10.{16 + i // 2}.0.{i % 2 + 1}" for i in range(N)]
 PING = (
     f"set -- {' '.join(ADDR)}; shift $(( (I + 2) % {N} )); T=$1; "
-    "while [ ! -e /oar-p2p/start ]; do usleep 2000; done; "
+    "mkfifo /tmp/tick && exec 3<>/tmp/tick; "
+    "while [ ! -e /oar-p2p/start ]; do read -t 0.01 -u 3 _; done; "
     "w=$(( $(cat /oar-p2p/start) + 26 - $(date +%s) )); "
     "case $I in 2|5) exec sleep $w;; esac; "
     "trap 'kill $p; exit 0' TERM; "

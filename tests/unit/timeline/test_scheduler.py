@@ -113,7 +113,7 @@ def test_container_ops_script_runs_ops_then_signals(tmp_path: Path) -> None:
     assert "docker stop -t 10 a 'b c' >/dev/null || rc=1" in text
     assert "docker start" not in text
     assert text.index("docker stop") < text.index("churn")
-    assert text.startswith("rc=0\n") and text.endswith("exit $rc\n")
+    assert "exit" not in text  # sourced by the scheduler's shell
 
 
 def test_lateness_summary_counts_every_part() -> None:

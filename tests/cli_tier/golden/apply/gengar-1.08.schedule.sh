@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_d39d1a2de3dc7c76' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_e8375466c83eb6c4' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -44,7 +44,10 @@ while read -r n off mode; do
   done
   while [ "$stopping" = 0 ]; do t=${EPOCHREALTIME/[.,]/}; (( t >= due )) && break; done
   if [ "$stopping" = 1 ]; then [ -n "$np" ] && { exec 3>&-; finish "$np"; }; break; fi
-  if [ "$mode" != split ]; then
+  if [ "$mode" = source ]; then
+    . "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null
+    a=${EPOCHREALTIME/[.,]/}
+  elif [ "$mode" != split ]; then
     bash "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null; rc=$?
     a=${EPOCHREALTIME/[.,]/}
   elif [ "$rc" = 0 ]; then
@@ -62,14 +65,12 @@ while read -r n off mode; do
   echo "$n $t $a ${EPOCHREALTIME/[.,]/} $rc" >> "$d/status"
 done < "$d/schedule"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_d39d1a2de3dc7c76
-cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sh <<'OARP2P_FILE_34d37fd60bf24a13' || exit 1
-rc=0
+OARP2P_FILE_e8375466c83eb6c4
+cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sh <<'OARP2P_FILE_a1c3bb46a15dc40c' || exit 1
 printf '%s' "$EPOCHSECONDS" > /tmp/oar-p2p-signal/start.tmp && mv -f /tmp/oar-p2p-signal/start.tmp /tmp/oar-p2p-signal/start || rc=1
-exit $rc
-OARP2P_FILE_34d37fd60bf24a13
-cat > /tmp/oar-p2p-timeline/cli-tier/schedule <<'OARP2P_FILE_d0643394eca7437f' || exit 1
-s0000 1000000 whole
-OARP2P_FILE_d0643394eca7437f
+OARP2P_FILE_a1c3bb46a15dc40c
+cat > /tmp/oar-p2p-timeline/cli-tier/schedule <<'OARP2P_FILE_5ccf20270afbe554' || exit 1
+s0000 1000000 source
+OARP2P_FILE_5ccf20270afbe554
 mkfifo -m 0600 /tmp/oar-p2p-timeline/cli-tier/go && : > /tmp/oar-p2p-timeline/cli-tier/status || exit 1
 setsid nohup bash /tmp/oar-p2p-timeline/cli-tier/scheduler.sh /tmp/oar-p2p-timeline/cli-tier </dev/null >/dev/null 2>&1 &
