@@ -208,6 +208,7 @@ def _record(plan: MachinePlan, network: Network | None) -> tuple[str, str] | Non
         local=local,
         steps=steps,
         resolution_us=network.quantizer.resolution_us,
+        base_rtt_us=None if network.base is None else network.base.peers(plan.hostname),
     )
 
 

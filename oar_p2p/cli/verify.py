@@ -48,6 +48,8 @@ def _json(report: VerifyReport) -> str:
         out["base_sd_ms"] = report.base_sd_ms
     if report.bandwidth is not None:
         out["bandwidth"] = [asdict(b) for b in report.bandwidth]
+    if report.fidelity is not None:
+        out["fidelity"] = asdict(report.fidelity)
     return json.dumps(out)
 
 
@@ -103,6 +105,7 @@ def verify(
                 parallel=parallel,
                 bandwidth_addresses=bandwidth_addresses,
                 bandwidth_seconds=bandwidth_seconds,
+                compensated=project.spec.network.compensate_base,
             )
         if plot is not None:
             write_plot(report, plot)

@@ -29,7 +29,6 @@ from oar_p2p.spec.links import (
     check_loss_number,
 )
 from oar_p2p.spec.selection import parse_ranges
-from oar_p2p.spec.timeline import TimelineStep
 from oar_p2p.spec.templates import (
     CONTAINER_NAME_RULE,
     NAME_FIELDS,
@@ -38,6 +37,7 @@ from oar_p2p.spec.templates import (
     check_template,
     render,
 )
+from oar_p2p.spec.timeline import TimelineStep
 from oar_p2p.spec.values import (
     HOSTNAME_RULE,
     IFACE_RULE,
@@ -168,6 +168,18 @@ class NetworkSpec(_Model):
     loss: LinkValue | None = Field(default=None, description=LOSS_RULE)
     bandwidth: BandwidthSpec | None = Field(
         default=None, description="egress rate caps per address (no ingress caps)"
+    )
+    compensate_base: bool = Field(
+        default=False,
+        description="measure the base RTT of every machine pair before applying and subtract "
+        "half of it from each direction's delay (never below 0)",
+    )
+    compensate_tolerance_ms: float = Field(
+        default=0.05,
+        ge=0,
+        le=1000,
+        description="a re-measured base RTT within this of the one recorded by the last apply "
+        "keeps the recorded one (no rewrite)",
     )
 
     @field_validator("addresses", mode="before")

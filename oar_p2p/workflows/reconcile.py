@@ -23,6 +23,7 @@ from oar_p2p.apply import (
 )
 from oar_p2p.checks import ValidationReport, validate_spec
 from oar_p2p.containers_diff import desired_container_states
+from oar_p2p.desired.compensation import BaseReport
 from oar_p2p.desired.containers import Experiment
 from oar_p2p.desired.network import Network
 from oar_p2p.diff import diff_machine
@@ -35,6 +36,7 @@ from oar_p2p.session import Session
 from oar_p2p.state import ContainerState, MachineState
 from oar_p2p.verify import needs_probes
 from oar_p2p.vocab import RefreshMode
+from oar_p2p.workflows.compensate import compensated
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.experiment import (
     network_digest,
@@ -74,7 +76,10 @@ def offline_plan(project: Project, machine_names: Sequence[str]) -> Plan:
         diff_machine(network.machine_state(m), MachineState.empty(m.hostname, m.interface), res)
         for m in machines
     ]
-    return attach_links(project, network, Plan(machines=plans, offline=True, refresh="offline"))
+    plan = attach_links(project, network, Plan(machines=plans, offline=True, refresh="offline"))
+    if project.spec.network.compensate_base:  # nothing measured offline: shaped as requested
+        plan.base = BaseReport((), project.spec.network.compensate_tolerance_ms)
+    return plan
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,20 @@ def plan_machines(
 
 def plan_online(session: Session, project: Project, refresh: RefreshMode) -> PlanOutcome:
     """Read every machine and diff it against the spec (network and experiment)."""
-    network = build_project_network(project, session.machines)
-    return plan_machines(session, project, network, refresh)
+    network, base = _compensate(session, project, build_project_network(project, session.machines))
+    outcome = plan_machines(session, project, network, refresh)
+    outcome.plan.base = base
+    return outcome
+
+
+def _compensate(
+    session: Session, project: Project, network: Network
+) -> tuple[Network, BaseReport | None]:
+    """With `network.compensate_base`, the network shaped with the measured base RTTs."""
+    spec = project.spec.network
+    if not spec.compensate_base:
+        return network, None
+    return compensated(session, network, spec.compensate_tolerance_ms)
 
 
 @dataclass(frozen=True)
@@ -168,12 +185,13 @@ def _partial(
 
 def apply(session: Session, project: Project, request: ApplyRequest, events: Events) -> None:
     """Converge the network, then run the experiment unless it already ran as specified."""
-    network = build_project_network(project, session.machines)
+    network, base = _compensate(session, project, build_project_network(project, session.machines))
     saved = request.saved
     unreachable: dict[str, str] = {}
     refresh = saved.refresh if saved else request.refresh
     outcome = plan_machines(session, project, network, refresh, None if saved else unreachable)
     plan = outcome.plan
+    plan.base = base
     if saved:
         check_saved_plan(saved, request.spec_path, plan)
     if unreachable:
