@@ -45,7 +45,10 @@ __all__ = [
 ]
 
 BASE_PINGS = 10
-# `ping -q` at 0.2 s, verify's default path (iputils and busybox alike): 2 s, all pairs at once
+# `ping -q` at 0.2 s, verify's default path (iputils and busybox alike): 2 s, all pairs at
+# once. The minimum of 10, like verify's minimum of a few pings per pair: in one e2e run
+# with 20 (loaded testbed) the bases came out 0.03-0.05 ms lower than in the run with 10
+# before it, and verify's median error was 0.099 ms instead of 0.068 ms (indicative only).
 BASE_INTERVAL_S: float | None = None
 
 

@@ -3,7 +3,7 @@ measure every machine pair's base RTT, keep the recorded one within the toleranc
 return the network shaped with it (`desired.compensation`).
 
 Two round trips per machine, all in parallel (`verify.base_rtt`): the probe (cluster
-address, apply record) and the pings (about 1.5 s). `plan --offline` measures nothing.
+address, apply record) and the pings (about 2 s). `plan --offline` measures nothing.
 """
 
 from __future__ import annotations

@@ -93,6 +93,7 @@ def test_compensated_matrix_within_a_tenth_of_a_millisecond(testbed, exp: Path) 
 
 def test_second_compensated_apply_writes_nothing(testbed, exp: Path) -> None:
     r, stats = with_stats(testbed, exp, "apply", str(exp / "comp.yaml"))
+    print("second apply:", r.stdout[:1500])
     assert r.returncode == 0 and "No changes." in r.stdout, r.stdout + r.stderr
     assert all(m["writes"] == 0 for m in stats["machines"].values()), stats
     assert "Base RTT (compensated" in r.stdout and "recorded" in r.stdout, r.stdout
