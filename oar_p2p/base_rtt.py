@@ -59,3 +59,4 @@ class BaseReport:
     rows: tuple[BaseStatus, ...]
     tolerance_ms: float
     clipped: Clipped = field(default_factory=Clipped)
+    saved: bool = False  # the bases of a saved plan (`apply FILE`), not measured

@@ -38,6 +38,7 @@ __all__ = [
     "MachinePair",
     "keep_recorded",
     "pair_key",
+    "saved_bases",
 ]
 
 DEFAULT_TOLERANCE_MS = 0.05
@@ -100,3 +101,27 @@ def keep_recorded(
             used[key] = value
         rows.append(BaseStatus(key, got, had, value))
     return BaseRtts(used), rows
+
+
+def saved_bases(head: Mapping[str, object]) -> tuple[BaseRtts, list[BaseStatus]] | None:
+    """The bases a saved plan was made with (its JSON head's ``base_rtt_ms``, "used"
+    values), so that `apply FILE` shapes exactly what the plan showed; None when the
+    plan has none (saved without compensation, or offline).
+
+    >>> used, _ = saved_bases({"base_rtt_ms": {"a b": {"used": 0.251}}})
+    >>> used.rtt_us("b", "a")
+    251
+    """
+    table = head.get("base_rtt_ms")
+    if not isinstance(table, dict) or not table:
+        return None
+    used: dict[MachinePair, int] = {}
+    rows = []
+    for name, entry in table.items():
+        a, _, b = str(name).partition(" ")
+        value = entry.get("used") if isinstance(entry, dict) else None
+        us = round(value * 1000) if isinstance(value, int | float) else None
+        if us is not None:
+            used[pair_key(a, b)] = us
+        rows.append(BaseStatus(pair_key(a, b), None, us, us))
+    return BaseRtts(used), sorted(rows, key=lambda r: r.machines)

@@ -24,7 +24,9 @@ def _ms(us: int | None) -> str:
     return "-" if us is None else f"{us / 1000:.3f} ms"
 
 
-def _why(row: BaseStatus, tolerance_ms: float) -> str:
+def _why(row: BaseStatus, tolerance_ms: float, saved: bool) -> str:
+    if saved:
+        return "from the saved plan"
     if row.measured_us is None and row.recorded_us is None:
         return "no reply: not compensated"
     if row.measured_us is None:
@@ -48,7 +50,8 @@ def base_lines(report: BaseReport) -> Iterator[str]:
     width = max(len(f"{a} <-> {b}") for a, b in (r.machines for r in report.rows))
     for row in report.rows:
         pair = f"{row.machines[0]} <-> {row.machines[1]}"
-        yield f"  {pair:<{width}}  {_ms(row.used_us)}  ({_why(row, report.tolerance_ms)})"
+        why = _why(row, report.tolerance_ms, report.saved)
+        yield f"  {pair:<{width}}  {_ms(row.used_us)}  ({why})"
     note = report.clipped.note()
     if note:
         yield f"warning: {note}"

@@ -65,3 +65,9 @@ def test_the_spec_key_plans_offline_as_requested(tmp_path) -> None:  # type: ign
     comp = offline_plan(load_project(tmp_path / "b.yaml"), ["gengar-1", "gengar-2"])
     assert plain.base is None and comp.base == BaseReport((), 0.05)
     assert list(render_plan(comp))[2:] == list(render_plan(plain))  # the rest is the same
+
+
+def test_the_bases_of_a_saved_plan_say_so() -> None:
+    saved = BaseReport((BaseStatus(("gengar-1", "gengar-2"), None, 251, 251),), 0.05, saved=True)
+    lines = list(render_plan(Plan(machines=[], base=saved)))
+    assert lines[1] == "  gengar-1 <-> gengar-2  0.251 ms  (from the saved plan)"

@@ -3,6 +3,7 @@ delay is quantised, clipped at 0, and the tolerance rule that keeps recorded bas
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -124,3 +125,19 @@ def test_a_second_apply_with_a_base_within_tolerance_shapes_the_same_state() -> 
     b = replace(plain, base=again).machine_state(plain.machines[0])
     assert a == b and a.pairs is not None and b.pairs is not None
     assert a.pairs.digest == b.pairs.digest
+
+
+def test_a_saved_plan_gives_back_the_bases_it_showed() -> None:
+    from oar_p2p.base_rtt import BaseReport
+    from oar_p2p.desired.compensation import saved_bases
+    from oar_p2p.plan import Plan
+    from oar_p2p.render.json import render_plan_json
+
+    _, rows = keep_recorded({("gengar-1", "gengar-2"): 251, ("gengar-1", "gengar-1"): 40}, {}, 50)
+    head = json.loads("".join(render_plan_json(Plan([], base=BaseReport(tuple(rows), 0.05)))))
+    found = saved_bases(head)
+    assert found is not None
+    used, again = found
+    assert used.rtt == {("gengar-1", "gengar-1"): 40, ("gengar-1", "gengar-2"): 251}
+    assert [r.used_us for r in again] == [40, 251]
+    assert saved_bases({"base_rtt_ms": {}}) is None and saved_bases({}) is None
