@@ -51,10 +51,10 @@ sys.path[:0] = [str(REPO), str(HERE)]
 
 import offline_plan  # noqa: E402  (benchmarks/offline_plan.py)
 
-from oar_p2p.workflows.reconcile import offline_plan as plan_offline  # noqa: E402
 from oar_p2p.project import load_project  # noqa: E402
 from oar_p2p.render.commands import render_write_script  # noqa: E402
 from oar_p2p.testbed import Testbed, TestbedInfo  # noqa: E402
+from oar_p2p.workflows.reconcile import offline_plan as plan_offline  # noqa: E402
 
 STATE_DIR = Path("/run/oar-p2p-testbed-bench")
 BED_NAME = "bench"

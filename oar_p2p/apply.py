@@ -32,6 +32,7 @@ __all__ = [
     "apply_plan",
     "observe_current",
     "observe_machines",
+    "plan_record",
     "desired_states",
     "diff_states",
     "plan_destroy",
@@ -194,7 +195,7 @@ class ApplyResult:
         return [m for m in self.machines if not m.ok]
 
 
-def _record(plan: MachinePlan, network: Network | None) -> tuple[str, str] | None:
+def plan_record(plan: MachinePlan, network: Network | None) -> tuple[str, str] | None:
     if network is None or plan.pairs.mode is PairMode.NONE or plan.desired.pairs is None:
         return None
     if plan.desired.nft is None:
@@ -219,7 +220,7 @@ def apply_plan(session: Session, plan: Plan, network: Network | None) -> ApplyRe
 
     def write(host: str) -> MachineResult:
         mp = by_host[host]
-        script = "".join(write_script_chunks(mp, _record(mp, network)))
+        script = "".join(write_script_chunks(mp, plan_record(mp, network)))
         start = time.monotonic()
         result = session.run_privileged(host, script, timeout=1800)
         session.writes[host] = session.writes.get(host, 0) + 1

@@ -23,15 +23,27 @@ __all__ = ["diff_machine", "diff_pairs"]
 SAMPLE = 5
 
 
-def diff_machine(desired: MachineState, observed: MachineState, resolution_us: int) -> MachinePlan:
-    """The plan of one machine; containers are compared when `desired.containers` is set."""
+def diff_machine(
+    desired: MachineState,
+    observed: MachineState,
+    resolution_us: int,
+    *,
+    pairs: PairDelta | None = None,
+) -> MachinePlan:
+    """The plan of one machine; containers are compared when `desired.containers` is set.
+
+    `pairs`: the pair map's delta when the caller knows it (a timeline step computes it
+    from the pairs it changed), instead of comparing the maps."""
     changes: list[Change] = []
     for f in FIELDS:
         if f.diff is not None:
             changes += f.diff(desired, observed)
-    rebuild = table_rebuilt(desired, observed)
-    hashed = _hashed_delays(desired, observed)
-    pairs = diff_pairs(desired.pairs, observed.pairs, resolution_us, rebuild=rebuild, hashed=hashed)
+    if pairs is None:
+        rebuild = table_rebuilt(desired, observed)
+        hashed = _hashed_delays(desired, observed)
+        pairs = diff_pairs(
+            desired.pairs, observed.pairs, resolution_us, rebuild=rebuild, hashed=hashed
+        )
     plan = MachinePlan(
         hostname=desired.hostname,
         changes=changes,

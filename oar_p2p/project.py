@@ -22,6 +22,7 @@ from oar_p2p.matrix import LatencyMatrix
 from oar_p2p.matrix_file import cache_dir, load_matrix_cached
 from oar_p2p.plan import Plan
 from oar_p2p.project_links import LinkInputs, build_bandwidth, describe_links, load_links
+from oar_p2p.project_timeline import TimelineInputs, load_timeline
 from oar_p2p.provenance import FileDigest
 from oar_p2p.spec.load import LoadedSpec, load_spec
 from oar_p2p.spec.models import MachineOverrideSpec, Spec
@@ -61,6 +62,7 @@ class Project:
     matrix: LatencyMatrix
     matrix_file: FileDigest | None = None  # the matrix file as read (for run manifests)
     links: LinkInputs = field(default_factory=LinkInputs)  # jitter and loss
+    timeline: TimelineInputs = field(default_factory=TimelineInputs)  # the steps' new values
 
     @property
     def spec(self) -> Spec:
@@ -84,8 +86,11 @@ def with_matrix(loaded: LoadedSpec, reader: Reader = FILES) -> Project:
 
 
 def with_links(project: Project, reader: Reader = FILES) -> Project:
-    """`project` with its jitter and loss (`oar_p2p.project_links`)."""
-    return replace(project, links=load_links(project.loaded, project.matrix, reader))
+    """`project` with its jitter and loss (`oar_p2p.project_links`) and the new values of
+    its timeline's `network:` steps (`oar_p2p.project_timeline`)."""
+    links = load_links(project.loaded, project.matrix, reader)
+    timeline = load_timeline(project.loaded, project.matrix, reader)
+    return replace(project, links=links, timeline=timeline)
 
 
 def with_latency(loaded: LoadedSpec, reader: Reader = FILES) -> Project:

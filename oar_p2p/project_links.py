@@ -13,7 +13,7 @@ against the same range, and the caps' rates are parsed, with errors at their key
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.link import Bandwidth, format_rate, parse_rate_text
@@ -30,14 +30,20 @@ from oar_p2p.spec.selection import select_indices
 __all__ = [
     "LinkInputs",
     "LinkKey",
+    "KeyPath",
+    "bandwidth_at",
     "build_bandwidth",
     "cap_rates",
+    "check_matrix_range",
     "describe_links",
     "load_link_value",
     "load_links",
+    "spec_at",
 ]
 
 LinkKey = Literal["jitter", "loss"]
+KeyPath = tuple[str | int, ...]  # a key of the spec: ("timeline", 3, "network", "loss")
+NETWORK: KeyPath = ("network",)
 
 
 @dataclass(frozen=True)
@@ -61,20 +67,26 @@ def load_links(loaded: LoadedSpec, latency: LatencyMatrix, reader: Reader = FILE
 
 
 def load_link_value(
-    loaded: LoadedSpec, key: LinkKey, latency: LatencyMatrix, reader: Reader = FILES
+    loaded: LoadedSpec,
+    key: LinkKey,
+    latency: LatencyMatrix,
+    reader: Reader = FILES,
+    *,
+    at: KeyPath = NETWORK,
 ) -> tuple[LinkValues | None, FileDigest | None]:
-    """One of `network.jitter` / `network.loss`: the number, or the matrix it names."""
-    value = getattr(loaded.spec.network, key)
+    """`key` of the network section at `at` (`network`, or a step's `timeline.N.network`):
+    the number, or the matrix it names; errors at `at.key` or in the matrix file."""
+    value = getattr(spec_at(loaded, at), key)
+    where, dotted = (*at, key), ".".join(str(k) for k in (*at, key))
     if not isinstance(value, str):
         if value is not None and key == "jitter":
             limit, rule = _range(loaded, key)
             if value > limit:
                 raise loaded.locator.error(
-                    ("network", key), f"network.jitter: {value:g} ms is too large (allowed: {rule})"
+                    where, f"{dotted}: {value:g} ms is too large (allowed: {rule})"
                 )
         return value, None
     path = (loaded.base_dir / value).resolve()
-    where = ("network", key)
     if not reader.is_file(path):
         raise loaded.locator.error(
             where,
@@ -95,12 +107,20 @@ def load_link_value(
             f"{loaded.spec.network.latency_matrix!r} is {ld}x{ld} (allowed: the same "
             "dimension as the latency matrix)",
         )
-    _check_range(loaded, key, matrix, source)
+    check_matrix_range(loaded, key, matrix, source)
     return matrix, digest
 
 
-def _range(loaded: LoadedSpec, key: LinkKey) -> tuple[float, str]:
-    """The largest value of `key` and the rule that says it."""
+def spec_at(loaded: LoadedSpec, at: KeyPath) -> Any:
+    """The part of the spec model at `at` (attributes and list positions)."""
+    node: Any = loaded.spec
+    for k in at:
+        node = node[k] if isinstance(k, int) else getattr(node, k)
+    return node
+
+
+def _range(loaded: LoadedSpec, key: str) -> tuple[float, str]:
+    """The largest value of `key` (latency, jitter, loss) and the rule that says it."""
     if key == "loss":
         return 100.0, "a percentage from 0 to 100"
     q = Quantizer.from_ms(loaded.spec.network.latency_resolution_ms)
@@ -110,14 +130,16 @@ def _range(loaded: LoadedSpec, key: LinkKey) -> tuple[float, str]:
     )
 
 
-def _check_range(loaded: LoadedSpec, key: LinkKey, matrix: LatencyMatrix, source: Input) -> None:
+def check_matrix_range(loaded: LoadedSpec, key: str, matrix: LatencyMatrix, source: Input) -> None:
+    """Every value of a `key` matrix (latency, jitter, loss) within its range, over the
+    whole file; else an error at the value's line and column."""
     limit, rule = _range(loaded, key)
     found = first_above(matrix, limit)
     if found is None:
         return
     i, j = found
     line, col = value_position(source.text(), i, j)
-    unit = " ms" if key == "jitter" else "%"
+    unit = "%" if key == "loss" else " ms"
     raise MatrixError(
         f"{key} {matrix[i, j]:g}{unit} (row {i}, column {j}) is too large (allowed: {rule})",
         file=matrix.file,
@@ -126,24 +148,24 @@ def _check_range(loaded: LoadedSpec, key: LinkKey, matrix: LatencyMatrix, source
     )
 
 
-def cap_rates(loaded: LoadedSpec) -> tuple[int, list[int], int | None]:
-    """The caps' rates in bit/s: the default, each override's, the machine total; a rate
-    tc does not write (or out of range) is an error at its key."""
-    spec = loaded.spec.network.bandwidth
+def cap_rates(
+    loaded: LoadedSpec, at: KeyPath = (*NETWORK, "bandwidth")
+) -> tuple[int, list[int], int | None]:
+    """The rates in bit/s of the bandwidth section at `at` (`network.bandwidth`, or a
+    step's `timeline.N.network.bandwidth`): the default, each override's, the machine
+    total; a rate tc does not write (or out of range) is an error at its key."""
+    spec: BandwidthSpec | None = spec_at(loaded, at)
     if spec is None:
         return 0, [], None
-    key: tuple[str | int, ...] = ("network", "bandwidth", "default")
-    default = _bps(loaded, key, spec.default)
+    default = _bps(loaded, (*at, "default"), spec.default)
     rates = [
-        _bps(loaded, ("network", "bandwidth", "overrides", k, "rate"), o.rate)
-        for k, o in enumerate(spec.overrides)
+        _bps(loaded, (*at, "overrides", k, "rate"), o.rate) for k, o in enumerate(spec.overrides)
     ]
     total = spec.machine_total
-    key = ("network", "bandwidth", "machine_total")
-    return default, rates, None if total is None else _bps(loaded, key, total)
+    return default, rates, None if total is None else _bps(loaded, (*at, "machine_total"), total)
 
 
-def _bps(loaded: LoadedSpec, key: tuple[str | int, ...], text: str) -> int:
+def _bps(loaded: LoadedSpec, key: KeyPath, text: str) -> int:
     try:
         return parse_rate_text(text)
     except ValueError as exc:
@@ -152,18 +174,24 @@ def _bps(loaded: LoadedSpec, key: tuple[str | int, ...], text: str) -> int:
 
 
 def build_bandwidth(loaded: LoadedSpec, count: int) -> Bandwidth | None:
-    """The caps of a network of `count` addresses; an override selecting an address
-    beyond them is an error at its `addresses`."""
-    spec = loaded.spec.network.bandwidth
+    """The caps of `network.bandwidth` over `count` addresses (`bandwidth_at`)."""
+    return bandwidth_at(loaded, (*NETWORK, "bandwidth"), count)
+
+
+def bandwidth_at(loaded: LoadedSpec, key_path: KeyPath, count: int) -> Bandwidth | None:
+    """The caps of the bandwidth section at `key_path` (`("network", "bandwidth")` or
+    `("timeline", N, "network", "bandwidth")`) over `count` addresses; a bad rate is an
+    error at its key, an override selecting an address beyond them at its `addresses`."""
+    spec: BandwidthSpec | None = spec_at(loaded, key_path)
     if spec is None:
         return None
-    default, rates, total = cap_rates(loaded)
+    default, rates, total = cap_rates(loaded, key_path)
     overrides = []
     for k, (o, bps) in enumerate(zip(spec.overrides, rates, strict=True)):
         try:
             indices = select_indices(o.addresses, count)
         except ValueError as exc:
-            where = ("network", "bandwidth", "overrides", k, "addresses")
+            where = (*key_path, "overrides", k, "addresses")
             raise loaded.locator.error(where, str(exc)) from None
         overrides.append((frozenset(indices), bps))
     return Bandwidth(default_bps=default, overrides=tuple(overrides), machine_total_bps=total)

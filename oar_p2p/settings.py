@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
+from oar_p2p.clocks import DEFAULT_THRESHOLD_MS
 from oar_p2p.errors import ValueParseError
 from oar_p2p.spec.models import ClusterSpec
 from oar_p2p.spec.values import check_ssh_alias, check_user_name
@@ -31,6 +32,7 @@ ENV: dict[str, str] = {
     "executor": "OAR_P2P_EXECUTOR",
     "helper_image": "OAR_P2P_HELPER_IMAGE",
     "host_key_policy": "OAR_P2P_HOST_KEY_POLICY",
+    "clock_threshold_ms": "OAR_P2P_CLOCK_THRESHOLD_MS",
 }
 
 
@@ -50,6 +52,8 @@ class Settings:
     executor: Setting[ExecutorKind]
     helper_image: Setting[str | None]
     host_key_policy: Setting[HostKeyPolicy]
+    # the largest clock difference between two machines a run accepts (`oar_p2p.clocks`)
+    clock_threshold_ms: Setting[float] = Setting(DEFAULT_THRESHOLD_MS, "default")
 
 
 def _int(name: str, minimum: int = 0) -> Callable[[str], int]:
@@ -57,6 +61,17 @@ def _int(name: str, minimum: int = 0) -> Callable[[str], int]:
         if not re.fullmatch(r"[0-9]+", text.strip()) or int(text) < minimum:
             raise ValueParseError(f"invalid {name} {text!r}: allowed: a whole number >= {minimum}")
         return int(text)
+
+    return parse
+
+
+def _milliseconds(name: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text.strip()):
+            raise ValueParseError(
+                f"invalid {name} {text!r}: allowed: a number of milliseconds >= 0 (e.g. 50, 2.5)"
+            )
+        return float(text)
 
     return parse
 
@@ -167,5 +182,13 @@ def resolve_settings(
             spec.host_key_policy,
             HostKeyPolicy.STRICT,
             _choice("host key policy", HostKeyPolicy),
+        ),
+        clock_threshold_ms=_pick(
+            "clock_threshold_ms",
+            flags,
+            env,
+            None,
+            DEFAULT_THRESHOLD_MS,
+            _milliseconds(f"clock threshold (--clock-threshold-ms / {ENV['clock_threshold_ms']})"),
         ),
     )

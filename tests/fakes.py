@@ -10,6 +10,11 @@ A reply is looked up by (host, command), then by command, then the handlers are 
 order (first non-None wins). No reply at all fails the test with the command it got. A
 reply may be an exception instance, raised as the transport would (e.g. ConnectError).
 `check=True` with a non-zero status raises `RemoteCommandError` exactly as SshTransport does.
+
+Line channels (`transport.open_lines`): `fake.on_lines(command, answer)` makes
+`open_lines(host, command)` record one `Call` and return a channel whose `ask(line)` returns
+`answer(call, line)`; a command with no `on_lines` gets None (no line channel: callers fall
+back to `run`, as with a transport that has none).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 
 from oar_p2p.remote.transport import CommandResult, check_result
 
-__all__ = ["Call", "FakeTransport", "Reply"]
+__all__ = ["Call", "FakeLineChannel", "FakeTransport", "Reply"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Reply:
 
 Answer = Reply | str | BaseException
 Handler = Callable[[Call], Answer | None]
+LineAnswer = Callable[[Call, str], str]
 
 
 def _bytes(value: bytes | str) -> bytes:
@@ -62,6 +68,7 @@ class FakeTransport:
         self.replies: dict[str | tuple[str, str], Answer] = dict(replies or {})
         self.handlers: list[Handler] = [handler] if handler else []
         self.calls: list[Call] = []
+        self.lines: dict[str, LineAnswer] = {}
         self.closed = False
         self._lock = threading.Lock()
 
@@ -111,6 +118,22 @@ class FakeTransport:
         )
         return check_result(result) if check else result
 
+    def on_lines(self, command: str, answer: LineAnswer) -> FakeTransport:
+        """Answer `open_lines(host, command)` with a channel asking `answer`. Chainable."""
+        self.lines[command] = answer
+        return self
+
+    def open_lines(
+        self, host: str, command: str, *, timeout: float | None = None
+    ) -> FakeLineChannel | None:
+        answer = self.lines.get(command)
+        if answer is None:
+            return None
+        call = Call(host, command, b"", timeout, True)
+        with self._lock:
+            self.calls.append(call)
+        return FakeLineChannel(call, answer)
+
     def close(self) -> None:
         self.closed = True
 
@@ -123,3 +146,20 @@ class FakeTransport:
         """The hosts contacted, in first-contact order."""
         with self._lock:
             return list(dict.fromkeys(c.host for c in self.calls))
+
+
+class FakeLineChannel:
+    """The channel of `FakeTransport.open_lines`: each `ask` calls its answer."""
+
+    def __init__(self, call: Call, answer: LineAnswer) -> None:
+        self.call = call
+        self.answer = answer
+        self.asked: list[str] = []
+        self.closed = False
+
+    def ask(self, line: str) -> str:
+        self.asked.append(line)
+        return self.answer(self.call, line)
+
+    def close(self) -> None:
+        self.closed = True

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from oar_p2p.checks.links import check_bandwidth, check_jitter, check_loss
 from oar_p2p.checks.report import Facts, Outcome, ValidationReport, ok, run_checks, skipped
+from oar_p2p.checks.timeline import check_timeline
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.desired.addressing import MAX_PER_MACHINE, Address, allocate
 from oar_p2p.desired.network import check_latency_range, check_rows
@@ -250,6 +251,11 @@ def _explicit(group: ContainerGroup) -> list[int] | None:
     return select_indices(sel, max(end for _, end in spans) + 1)
 
 
+def _timeline(ctx: _Context) -> Outcome:
+    out, ctx.loaded_project = check_timeline(ctx.project, ctx.count, ctx.selections)
+    return out
+
+
 def _overrides(ctx: _Context) -> Outcome:
     given = ctx.project.spec.cluster.overrides
     if not given:
@@ -275,6 +281,7 @@ _STEPS = (
     ("bandwidth", _bandwidth),
     ("container-addresses", _container_addresses),
     ("container-names", _container_names),
+    ("timeline", _timeline),
     ("overrides", _overrides),
 )
 CHECK_NAMES = tuple(name for name, _ in _STEPS)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
 from oar_p2p.cli.funnel import run_cli
-from oar_p2p.cli.options import ClusterFlags, cluster_options, job_session
+from oar_p2p.cli.options import (
+    AllowClockSkewOpt,
+    ClockThresholdOpt,
+    ClusterFlags,
+    cluster_options,
+    job_session,
+)
 from oar_p2p.cli.render import CompatEvents, echo_lines, report_apply
 from oar_p2p.compat import compat_project, net_show_lines, preview_banner
 from oar_p2p.errors import ClusterError
@@ -124,6 +131,8 @@ def run_schedule(
     ),
     signal: list[str] = typer.Option([], "--signal", help="NAME:SECONDS (repeatable)"),
     timeout: float | None = typer.Option(None, "--timeout", min=0, help="stop the run after N s"),
+    clock_threshold_ms: float | None = ClockThresholdOpt,
+    allow_clock_skew: bool = AllowClockSkewOpt,
     *,
     cluster: ClusterFlags,
     connector: Connector,
@@ -138,7 +147,7 @@ def run_schedule(
         with (
             CompatEvents() as events,
             job_session(
-                cluster,
+                replace(cluster, clock_threshold_ms=clock_threshold_ms),
                 connector,
                 lock="run",
                 progress=events.progress,
@@ -147,7 +156,14 @@ def run_schedule(
         ):
             source = ScheduleSource(schedule, data)
             compat.run_schedule(
-                session, entries, signal, output_dir, events, timeout=timeout, source=source
+                session,
+                entries,
+                signal,
+                output_dir,
+                events,
+                timeout=timeout,
+                source=source,
+                allow_clock_skew=allow_clock_skew,
             )
         return 0
 

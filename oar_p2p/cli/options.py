@@ -28,6 +28,8 @@ from oar_p2p.vocab import ExecutorKind, HostKeyPolicy, RefreshMode, choices
 from oar_p2p.workflows.connect import Connector, Target, session_scope
 
 __all__ = [
+    "AllowClockSkewOpt",
+    "ClockThresholdOpt",
     "ClusterFlags",
     "MachineOpt",
     "REFRESH_HELP",
@@ -48,6 +50,20 @@ SpecArg = typer.Argument(..., help="experiment spec (YAML)", exists=False, dir_o
 MachineOpt = typer.Option(None, "--machine", "-m", help="machine hostname (repeatable)")
 REFRESH_HELP = "auto: read nft unless the map is large and the apply record matches; full: always"
 RefreshOpt = typer.Option(RefreshMode.AUTO.value, "--refresh", help=REFRESH_HELP)
+# the clock check before a run (`workflows.clocks`), on `apply` and `run`
+ClockThresholdOpt = typer.Option(
+    None,
+    "--clock-threshold-ms",
+    min=0,
+    help="refuse a run when two machines' clocks differ by more than this many ms "
+    f"(default 50)\n\n(env: {ENV['clock_threshold_ms']})",
+)
+AllowClockSkewOpt = typer.Option(
+    False,
+    "--allow-clock-skew",
+    help="warn instead of refusing a run when machine clocks differ by more than the "
+    "threshold or cannot be read",
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,7 @@ class ClusterFlags:
     helper_image: str | None = None
     host_key_policy: str | None = None
     machines: tuple[str, ...] = ()  # `--machine`, on commands that take it
+    clock_threshold_ms: float | None = None  # `--clock-threshold-ms`, on commands that run
 
 
 def _opt(flag: str, field: str, text: str) -> Any:

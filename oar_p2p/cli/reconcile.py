@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -9,6 +10,8 @@ import typer
 from oar_p2p.cli.funnel import run_cli
 from oar_p2p.cli.options import (
     REFRESH_HELP,
+    AllowClockSkewOpt,
+    ClockThresholdOpt,
     ClusterFlags,
     MachineOpt,
     SpecArg,
@@ -191,22 +194,13 @@ ApplyRefreshOpt = typer.Option(
 )
 
 
-def _run_flags(
-    project: Project, rerun: bool, output_dir: Path | None, timeout: float | None
-) -> None:
-    """The run's flags need a run: a spec without containers makes them a usage error."""
-    given = [
-        flag
-        for flag, value in (
-            ("--rerun", rerun or None),
-            ("--output-dir", output_dir),
-            ("--timeout", timeout),
-        )
-        if value is not None
-    ]
-    if given and not project.spec.containers:
+def _run_flags(project: Project, given: dict[str, object]) -> None:
+    """The run's flags need a run: a spec without containers makes them a usage error
+    (`given`: flag -> value, None or False when not given)."""
+    named = [flag for flag, value in given.items() if value is not None and value is not False]
+    if named and not project.spec.containers:
         raise FlagError(
-            f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply: the spec "
+            f"{', '.join(named)} {'does' if len(named) == 1 else 'do'} not apply: the spec "
             "has no containers, so apply runs no experiment"
         )
 
@@ -218,6 +212,8 @@ def _apply_request(
     output_dir: Path | None,
     timeout: float | None,
     verify: bool,
+    clocks: tuple[float | None, bool] = (None, False),
+    keep_last: bool = False,
 ) -> tuple[Project, reconcile.ApplyRequest]:
     """The project and what `apply` was asked, its flags checked against the target."""
     mode = check_refresh(refresh or RefreshMode.AUTO.value)
@@ -229,7 +225,19 @@ def _apply_request(
         )
     spec = Path(saved.spec) if saved else target
     project = load_project(spec)
-    _run_flags(project, rerun, output_dir, timeout)
+    threshold, allow_skew = clocks
+    _run_flags(
+        project,
+        {
+            "--rerun": rerun,
+            "--output-dir": output_dir,
+            "--timeout": timeout,
+            "--clock-threshold-ms": threshold,
+            "--allow-clock-skew": allow_skew,
+        },
+    )
+    if keep_last and not project.spec.timeline:
+        raise FlagError("--keep-last does not apply: the spec has no timeline")
     request = reconcile.ApplyRequest(
         spec_path=spec,
         refresh=mode,
@@ -238,6 +246,8 @@ def _apply_request(
         timeout=timeout,
         verify=verify,
         saved=saved,
+        allow_clock_skew=allow_skew,
+        keep_last=keep_last,
     )
     return project, request
 
@@ -255,6 +265,11 @@ def apply(
         None, "--timeout", min=0, help="stop the run after this many seconds"
     ),
     verify: bool = typer.Option(False, "--verify", help="measure a sample of RTTs after"),
+    clock_threshold_ms: float | None = ClockThresholdOpt,
+    allow_clock_skew: bool = AllowClockSkewOpt,
+    keep_last: bool = typer.Option(
+        False, "--keep-last", help="leave the timeline's last network after the run"
+    ),
     *,
     cluster: ClusterFlags,
     connector: Connector,
@@ -262,14 +277,18 @@ def apply(
     """Converge the network, then run the experiment unless it already ran as specified."""
 
     def body() -> int:
-        project, request = _apply_request(target, refresh, rerun, output_dir, run_timeout, verify)
+        clocks = (clock_threshold_ms, allow_clock_skew)
+        project, request = _apply_request(
+            target, refresh, rerun, output_dir, run_timeout, verify, clocks, keep_last
+        )
+        flags = replace(cluster, clock_threshold_ms=clock_threshold_ms)
         # a machine that cannot be reached does not stop the others (a saved plan is
         # all or nothing: it must match every machine)
         with (
             TerminalEvents(verbose=verbose) as events,
             spec_session(
                 project,
-                cluster,
+                flags,
                 connector,
                 lock="apply",
                 progress=events.progress,

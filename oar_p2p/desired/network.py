@@ -25,6 +25,7 @@ from oar_p2p.desired.classes import (
     LinkKey,
     check_class_count,
     hashed_marks,
+    link_code,
     link_codes,
     link_tc_trees,
 )
@@ -210,6 +211,22 @@ class Network:
         shaped = max(delay - self.base.offset_ms(src, dst), 0.0)
         steps = int(shaped * (1000 / q.resolution_us) + 0.5 + 1e-9)
         return LinkTuple(steps, jitter, loss, q.resolution_us)
+
+    def code(self, i: int, j: int) -> LinkKey:
+        """The `LinkKey` of the direction i -> j (its delay steps when delay-only)."""
+        t = self.link(i, j)
+        return link_code(t.delay_steps, t.jitter_steps, t.loss_milli)
+
+    def codes_row(self, index: int) -> NDArray[np.int64]:
+        """The `LinkKey` codes from address `index` to every address."""
+        if self.jitter is None and self.loss is None:
+            return np.asarray(self.steps_row(index), dtype=np.int64)
+        return self._codes_row(index)
+
+    def caps_state(self, machine: Machine) -> CapStage | None:
+        """The cap stage of `machine` (None without bandwidth or addresses there)."""
+        local = self.local(machine.hostname)
+        return self._caps(local, machine.interface) if local else None
 
     def cap_bps(self, index: int) -> int | None:
         """The egress cap of the address with global index `index`, or None (uncapped)."""

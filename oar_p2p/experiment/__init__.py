@@ -18,6 +18,7 @@ from oar_p2p.experiment.model import (
     ContainerOutcome,
     Progress,
     ProgressCallback,
+    RunHooks,
     RunOptions,
     RunResult,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "ContainerOutcome",
     "Progress",
     "ProgressCallback",
+    "RunHooks",
     "RunOptions",
     "RunResult",
     "RunStatus",

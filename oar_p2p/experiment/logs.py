@@ -146,6 +146,7 @@ def manifest(result: RunResult, extra: Mapping[str, Any] | None = None) -> dict[
                 "started_at": c.started_at,
                 "finished_at": c.finished_at,
                 "duration": c.duration,
+                **({"stopped_by_timeline": True} if c.stopped_by_timeline else {}),
                 "stdout": _rel(c.stdout_path, result.output_dir),
                 "stderr": _rel(c.stderr_path, result.output_dir),
             }
@@ -159,6 +160,8 @@ def manifest(result: RunResult, extra: Mapping[str, Any] | None = None) -> dict[
                 "scheduled_at": _iso(s.scheduled_at),
                 "fired_at": {h: _iso(t) for h, t in s.fired_at.items()},
                 "errors": s.errors,
+                **({"spread_ms": round(s.spread * 1e3, 3)} if s.spread is not None else {}),
+                **({"acks": {k: _iso(t) for k, t in s.acks.items()}} if s.acks else {}),
             }
             for s in result.signals
         ],

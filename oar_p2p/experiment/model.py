@@ -6,10 +6,11 @@ their log tails) and `Progress` events (live counts).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from oar_p2p.experiment.signals import SignalFiring
 
@@ -18,6 +19,7 @@ __all__ = [
     "Phase",
     "Progress",
     "ProgressCallback",
+    "RunHooks",
     "RunOptions",
     "RunResult",
     "duration_seconds",
@@ -38,6 +40,39 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+class RunHooks(Protocol):
+    """What a run does beside its containers (the timeline's schedulers): `prepare` after
+    the containers are created, `go` with the wall time at which all started, `finish`
+    once they are done or stopped (also after a failure: it must not raise) and returns
+    the manifest's section."""
+
+    def use_clock_offsets(self, offsets: Mapping[str, float]) -> None:
+        """Each machine's clock minus ours, in seconds (measured before the run)."""
+        ...
+
+    def prepare(self) -> None: ...
+
+    def go(self, t0_wall: float) -> None: ...
+
+    def wait_script(self, host: str, names: Sequence[str]) -> str | None:
+        """The script that waits for the containers of `host` (None: the usual one)."""
+        ...
+
+    def stopped(self) -> frozenset[str]:
+        """Containers whose last timeline operation stops them (not failures)."""
+        ...
+
+    def finish(self) -> dict[str, Any]: ...
+
+    def fires_signals(self) -> bool:
+        """True when the machines write the signal files themselves (at their deadline)."""
+        ...
+
+    def signal_firings(self) -> list[SignalFiring]:
+        """After `finish`: the signals as the machines wrote them."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -82,10 +117,11 @@ class ContainerOutcome:
     stderr_path: Path | None
     stdout_tail: str = ""
     stderr_tail: str = ""
+    stopped_by_timeline: bool = False  # its last timeline operation stopped or killed it
 
     @property
     def failed(self) -> bool:
-        return self.exit_code != 0
+        return self.exit_code != 0 and not self.stopped_by_timeline
 
     @property
     def duration(self) -> float | None:

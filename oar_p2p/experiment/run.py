@@ -35,6 +35,7 @@ from oar_p2p.experiment.model import (
     ContainerOutcome,
     Progress,
     ProgressCallback,
+    RunHooks,
     RunOptions,
     RunResult,
 )
@@ -97,8 +98,11 @@ class _Run:
         options: RunOptions,
         clock: Clock,
         progress: ProgressCallback | None,
+        hooks: RunHooks | None = None,
     ) -> None:
         self.transport = transport
+        self.hooks = hooks
+        self.hooks_report: dict[str, Any] | None = None
         self.experiment = experiment
         self.hosts = list(dict.fromkeys([*experiment.machines, *hosts]))
         self.busy = list(experiment.machines)
@@ -184,8 +188,12 @@ class _Run:
         self.began = self.clock.time()
         try:
             self.create()
+            if self.hooks is not None:
+                self.hooks.prepare()
             self.phase = "start"  # from here on a container may be running
             t0, self.all_started = self.start()
+            if self.hooks is not None:
+                self.hooks.go(self.all_started)
             self.timed_out = self.execute(t0, self.all_started)
         except KeyboardInterrupt:
             self.interrupted = True
@@ -208,7 +216,18 @@ class _Run:
         except Exception as exc:  # the original failure is the one re-raised
             self.notes.append(f"collecting after the failure failed: {describe_failure(exc)}")
         finally:
+            try:
+                self.finish_hooks()
+            except Exception as exc:  # the hooks' own failure must not hide the first one
+                self.notes.append(f"ending the timeline failed: {describe_failure(exc)}")
             self.remove()
+
+    def finish_hooks(self) -> None:
+        """The hooks' end (once); their report goes into the manifest."""
+        if self.hooks is not None and self.hooks_report is None:
+            self.hooks_report = self.hooks.finish()
+            if self.hooks.fires_signals():
+                self.firings = self.hooks.signal_firings()
 
     def result(self, outcomes: Sequence[ContainerOutcome]) -> RunResult:
         return RunResult(
@@ -236,10 +255,11 @@ class _Run:
         self.waiter.start()
         timeout = self.options.timeout
         deadline = None if timeout is None else t0 + timeout
+        machine_local = self.hooks is not None and self.hooks.fires_signals()
         fire_signals(
             self.transport,
             self.hosts,
-            self.experiment.signals,
+            () if machine_local else self.experiment.signals,
             t0=t0,
             t0_wall=t0_wall,
             clock=self.clock,
@@ -272,9 +292,10 @@ class _Run:
 
     def _wait_host(self, host: str, total: int) -> None:
         names = self.names(host)
+        script = self.hooks.wait_script(host, names) if self.hooks is not None else None
         for attempt in range(self.options.wait_retries + 1):
             try:
-                _sh(self.transport, host, scripts.wait_script(names), check=False)
+                _sh(self.transport, host, script or scripts.wait_script(names), check=False)
                 break
             except RemoteCommandError:
                 raise
@@ -341,7 +362,8 @@ class _Run:
         fetched = logs.get(c.machine)
         paths = fetched.get(c.name, {}) if isinstance(fetched, dict) else {}
         exit_code = state.exit_code if state else None
-        lines = self.options.tail_lines if exit_code != 0 else 0
+        stopped = self.hooks is not None and c.name in self.hooks.stopped()
+        lines = self.options.tail_lines if exit_code != 0 and not stopped else 0
         out, err = paths.get("stdout"), paths.get("stderr")
         return ContainerOutcome(
             name=c.name,
@@ -358,6 +380,7 @@ class _Run:
             stderr_path=err,
             stdout_tail=tail_file(out, lines),
             stderr_tail=tail_file(err, lines),
+            stopped_by_timeline=stopped,
         )
 
 
@@ -371,18 +394,22 @@ def run_experiment(
     clock: Clock | None = None,
     progress: ProgressCallback | None = None,
     extra: Mapping[str, Any] | None = None,
+    hooks: RunHooks | None = None,
 ) -> RunResult:
     """Execute one run of `experiment`; logs and ``manifest.json`` go to `output_dir`.
 
     `hosts`: every machine of the job (old containers of this experiment are removed from
     all of them and signals fire on all of them); the machines of the containers are
-    always included. `extra` adds keys to the manifest (spec path, plan summary).
+    always included. `extra` adds keys to the manifest (spec path, plan summary); `hooks`
+    run beside the containers (the timeline), their report under ``timeline``.
     Raises `ClusterError` before anything changes when a machine is not ready (missing
     image, name taken by a foreign container); on any other failure (remote or not) once
     containers exist, stops them, collects their logs, removes them and re-raises.
     """
     opts = options or RunOptions()
-    run = _Run(transport, experiment, hosts, output_dir, opts, clock or SystemClock(), progress)
+    run = _Run(
+        transport, experiment, hosts, output_dir, opts, clock or SystemClock(), progress, hooks
+    )
     output_dir.mkdir(parents=True, exist_ok=True)
     run.preflight()
     try:
@@ -391,9 +418,13 @@ def run_experiment(
     except Exception:  # a remote failure or a bug: nothing this run started is left behind
         run.abort()
         raise
+    run.finish_hooks()
     if run.interrupted:
         run.remove()
     result = run.result(outcomes)
-    document = manifest(result, {"network_digest": experiment.network_digest, **(extra or {})})
+    more = {"network_digest": experiment.network_digest, **(extra or {})}
+    if run.hooks_report is not None:
+        more["timeline"] = run.hooks_report
+    document = manifest(result, more)
     write_manifest(result.manifest_path, document)
     return result

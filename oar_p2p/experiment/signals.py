@@ -86,6 +86,13 @@ class SignalFiring:
     scheduled_at: float
     fired_at: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    acks: dict[str, float] = field(default_factory=dict)  # "<machine>/<name>" -> unix time
+
+    @property
+    def spread(self) -> float | None:
+        """Seconds between the first and the last machine where it appeared."""
+        times = list(self.fired_at.values())
+        return max(times) - min(times) if times else None
 
 
 def fire_group(

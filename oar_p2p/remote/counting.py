@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from oar_p2p.remote.transport import CommandResult, Transport
+from oar_p2p.remote.transport import CommandResult, LineChannel, Transport, open_lines
 
 __all__ = ["CountingTransport", "HostCounts"]
 
@@ -46,6 +46,12 @@ class CountingTransport:
             c.seconds += result.duration
             c.commands.append(command.split(" ", 1)[0])
         return result
+
+    def open_lines(
+        self, host: str, command: str, *, timeout: float | None = None
+    ) -> LineChannel | None:
+        """The inner transport's line channel (see `transport.open_lines`), if it has one."""
+        return open_lines(self.inner, host, command, timeout=timeout)
 
     def close(self) -> None:
         self.inner.close()

@@ -41,6 +41,7 @@ from oar_p2p.remote.ssh_errors import (
     map_ssh_errors,
     with_retries,
 )
+from oar_p2p.remote.ssh_lines import SshLineChannel
 from oar_p2p.remote.sshconfig import Hop, HostConfig, SshConfig
 from oar_p2p.remote.transport import CommandResult, check_result, summarize_command
 from oar_p2p.spec.values import check_ssh_alias
@@ -265,9 +266,7 @@ class SshTransport:
         started = time.monotonic()
         line, payload = compress_stdin(command, stdin)
         conn = self._connection(host)
-        chain = self.route(host)
-        where = Where(chain[-1], chain[-2].alias if len(chain) > 1 else None, self.connect_timeout)
-        with map_ssh_errors(where):
+        with map_ssh_errors(self._where(host)):
             chan = conn.open_session(timeout=self.connect_timeout)
             stdout, stderr, status, timed_out = _exchange(chan, line, payload, timeout)
             if status == -1 and not timed_out and not conn.is_active():
@@ -277,6 +276,17 @@ class SshTransport:
             raise CommandTimeoutError(host, summarize_command(command), timeout or 0.0, text)
         result = CommandResult(host, command, stdout, stderr, status, time.monotonic() - started)
         return check_result(result) if check else result
+
+    def open_lines(
+        self, host: str, command: str, *, timeout: float | None = None
+    ) -> SshLineChannel:
+        """`command` kept running on a channel of the host's connection (a `LineChannel`)."""
+        conn = self._connection(host)
+        return SshLineChannel.open(conn, host, command, self._where(host), timeout)
+
+    def _where(self, host: str) -> Where:
+        chain = self.route(host)
+        return Where(chain[-1], chain[-2].alias if len(chain) > 1 else None, self.connect_timeout)
 
     def close(self) -> None:
         """Close every connection (jump targets before the jump hosts they ride on)."""

@@ -18,7 +18,13 @@ import logging
 import time
 
 from oar_p2p.errors import RemoteCommandError
-from oar_p2p.remote.transport import CommandResult, Transport, summarize_command
+from oar_p2p.remote.transport import (
+    CommandResult,
+    LineChannel,
+    Transport,
+    open_lines,
+    summarize_command,
+)
 
 __all__ = ["TracedTransport", "describe_call"]
 
@@ -86,6 +92,15 @@ class TracedTransport:
             f"{received:,}",
             time.monotonic() - started,
         )
+
+    def open_lines(
+        self, host: str, command: str, *, timeout: float | None = None
+    ) -> LineChannel | None:
+        """The inner transport's line channel (see `transport.open_lines`), if it has one;
+        its opening is logged, not its exchanges."""
+        channel = open_lines(self.inner, host, command, timeout=timeout)
+        _log.debug("%s: line channel %s", describe_call(host, command, b""), channel and "open")
+        return channel
 
     def close(self) -> None:
         self.inner.close()

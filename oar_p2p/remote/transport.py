@@ -11,6 +11,13 @@ Contract of `run`:
 - ``timeout`` bounds the whole command (seconds); when it passes, `CommandTimeoutError`;
 - ``check=True`` raises `RemoteCommandError` (host, command summary, status, stderr tail)
   on a non-zero exit status; ``check=False`` returns the result whatever the status.
+
+An optional capability, a *line channel*: ``transport.open_lines(host, command, timeout=)``
+starts a command that answers each line written to it with one line, and keeps it open, so
+that each exchange costs one network round trip instead of a command's setup (a channel,
+a shell). `open_lines(transport, ...)` returns None for a transport without it (the
+clock probe then falls back to `run`). Measured on loopback through a jump connection:
+0.7 ms per exchange against 18 ms per `run` (medians).
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ from oar_p2p.errors import CommandTimeoutError, RemoteCommandError
 
 __all__ = [
     "CommandResult",
+    "LineChannel",
     "LocalTransport",
     "Transport",
     "check_result",
+    "open_lines",
     "summarize_command",
 ]
 
@@ -68,6 +77,27 @@ class Transport(Protocol):
     ) -> CommandResult: ...
 
     def close(self) -> None: ...
+
+
+class LineChannel(Protocol):
+    """A command kept running: `ask` writes one line and returns the next line it prints
+    (without the newline); `RemoteCommandError` when it ended, `CommandTimeoutError` when
+    no line came within the channel's timeout."""
+
+    def ask(self, line: str) -> str: ...
+
+    def close(self) -> None: ...
+
+
+def open_lines(
+    transport: Transport, host: str, command: str, *, timeout: float | None = None
+) -> LineChannel | None:
+    """`transport`'s line channel running `command` on `host`, or None if it has none."""
+    method = getattr(transport, "open_lines", None)
+    if method is None:
+        return None
+    channel: LineChannel | None = method(host, command, timeout=timeout)
+    return channel
 
 
 def summarize_command(command: str) -> str:

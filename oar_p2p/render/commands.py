@@ -205,7 +205,12 @@ def _nft_section(plan: MachinePlan, record: tuple[str, str] | None) -> Iterator[
         yield from _element_chunks("add", (f"{s} . {d} : {m}" for s, d, m in delta.adds))
         yield from caps.element_lines(plan)
     yield "OARP2P_NFT\n_done nft $s\n"
-    if delta.mode is PairMode.REMOVE or record is None:
+    yield from _record_lines(None if delta.mode is PairMode.REMOVE else record)
+
+
+def _record_lines(record: tuple[str, str] | None) -> Iterator[str]:
+    """Write the apply record (or remove it: None), once nft committed."""
+    if record is None:
         yield f"rm -f {RECORD_DIR}/record.json {RECORD_DIR}/rows.gz\n"
         return
     record_json, rows_b64 = record

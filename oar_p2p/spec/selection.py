@@ -8,7 +8,14 @@ once, in selection order, in time proportional to the result.
 
 from __future__ import annotations
 
-__all__ = ["RANGE_RULE", "OutOfRange", "Span", "parse_ranges", "select_indices"]
+__all__ = [
+    "RANGE_RULE",
+    "OutOfRange",
+    "Span",
+    "format_ranges",
+    "parse_ranges",
+    "select_indices",
+]
 
 RANGE_RULE = "`all`, or like `0-9,20`"
 _MAX_DIGITS = 9  # far beyond any network (at most 254 * 256 addresses per machine)
@@ -89,3 +96,17 @@ def _ordered_union(spans: list[Span]) -> list[int]:
             nxt[i] = i + 1
             i = unseen(i + 1)
     return out
+
+
+def format_ranges(indices: list[int] | set[int], limit: int = 8) -> str:
+    """Indices as ranges, the inverse of `parse_ranges`: {0, 1, 2, 7} -> `0-2,7`; after
+    `limit` ranges, `... (N in all)`."""
+    spans: list[Span] = []
+    for i in sorted(set(indices)):
+        if spans and spans[-1][1] == i - 1:
+            spans[-1] = (spans[-1][0], i)
+        else:
+            spans.append((i, i))
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in spans[:limit]]
+    more = f",... ({len(set(indices))} in all)" if len(spans) > limit else ""
+    return ",".join(parts) + more

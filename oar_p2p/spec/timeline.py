@@ -27,15 +27,30 @@
 One step may combine a network change (`network`, `set`, `partition` or `heal`), container
 operations and a signal; at its time the network changes first, then the containers, then
 the signal. What needs the network's size or the signals (ranges, anchors, files) is
-checked by `oar_p2p.checks.timeline`, located at the step's keys.
+checked by `oar_p2p.checks.timeline`, located at the step's keys. A selection may be one
+bare index (`stop: 3`, read as "3").
+
+`occurrences(spec)` expands the repeats (pure, for `validate` and the compiler): each
+`Occurrence(step, repeat, offset)` with `offset` = the anchor signal's delay + `at` +
+repeat * `every` seconds after all containers started, sorted by (offset, step, repeat).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Sequence
+from typing import Annotated, Literal, NamedTuple, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from oar_p2p.errors import ValueParseError
 from oar_p2p.spec.links import (
@@ -54,17 +69,43 @@ __all__ = [
     "CONTAINER_OPS",
     "STARTED",
     "MAX_OCCURRENCES",
+    "Occurrence",
     "PairSet",
     "Repeat",
     "StepNetwork",
     "TimelineStep",
+    "anchor_delay",
+    "anchor_of",
+    "occurrence_count",
+    "occurrences",
 ]
 
 STARTED = "started"  # the anchor "after all containers started"
 CONTAINER_OPS = ("stop", "kill", "start", "restart")
 MAX_OCCURRENCES = 100_000  # steps after repeats are expanded, over the whole timeline
-Selection = Literal["all"] | list[int] | str
-_SELECTION = "`all`, a list of address indices, or ranges like `0-9,20`"
+_SELECTION = "`all`, a list of address indices, ranges like `0-9,20`, or one index"
+
+
+def _bare_index(v: object) -> object:
+    # `stop: 3` is a YAML integer; it means the same as "3" (one address)
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+Selection = Annotated[
+    Literal["all"] | list[int] | str,
+    BeforeValidator(_bare_index),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"const": "all", "type": "string"},
+                {"items": {"type": "integer", "minimum": 0}, "type": "array", "minItems": 1},
+                {"type": "string"},
+                {"type": "integer", "minimum": 0},
+            ],
+            "description": _SELECTION,
+        }
+    ),
+]
 
 
 class _Model(BaseModel):
@@ -73,6 +114,8 @@ class _Model(BaseModel):
 
 def _selection(v: str | list[int]) -> str | list[int]:
     if isinstance(v, list):
+        if not v:
+            raise ValueError(f"an empty list selects no address (allowed: {_SELECTION})")
         if any(not 0 <= i <= 999_999_999 for i in v):
             raise ValueError("address indices must be from 0 to 999999999")
         return v
@@ -237,3 +280,73 @@ class TimelineStep(_Model):
         """The container operations of the step, in the order they run."""
         ops = {op: getattr(self, op) for op in CONTAINER_OPS}
         return {op: sel for op, sel in ops.items() if sel is not None}
+
+
+class _Signal(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def delay(self) -> float: ...
+
+
+class Spec(Protocol):
+    """What the timeline's helpers read of a spec (`oar_p2p.spec.models.Spec`)."""
+
+    @property
+    def signals(self) -> Sequence[_Signal]: ...
+
+    @property
+    def timeline(self) -> Sequence[TimelineStep]: ...
+
+
+class Occurrence(NamedTuple):
+    """One run of a step: `repeat` (0 for the first) of step `step` (its index in the
+    spec), `offset` seconds after all containers started (rounded to the microsecond)."""
+
+    step: int
+    repeat: int
+    offset: float
+
+
+def anchor_of(spec: Spec, step: TimelineStep) -> str:
+    """The name of a step's anchor: its `after`, else the first signal, else `started`."""
+    if step.after is not None:
+        return step.after
+    return spec.signals[0].name if spec.signals else STARTED
+
+
+def anchor_delay(spec: Spec, name: str) -> float:
+    """Seconds from all containers started to the anchor `name`; `ValueError` for a name
+    that is no signal, and for `started` when a signal has that name (ambiguous)."""
+    delays = {s.name: s.delay for s in spec.signals}
+    if name == STARTED:
+        if STARTED in delays:
+            raise ValueError(f"anchor {STARTED!r} is ambiguous: a signal has that name")
+        return 0.0
+    if name not in delays:
+        raise ValueError(f"anchor {name!r} is no signal")
+    return delays[name]
+
+
+def occurrence_count(spec: Spec) -> int:
+    """How many occurrences the timeline expands to (repeats counted), without expanding."""
+    return sum(1 if s.repeat is None else s.repeat.times for s in spec.timeline)
+
+
+def occurrences(spec: Spec) -> list[Occurrence]:
+    """Every occurrence of every step, sorted by (offset, step, repeat): the anchor's
+    delay + `at` + repeat * `every`. `ValueError` for an unknown or ambiguous anchor, or
+    more than `MAX_OCCURRENCES` occurrences (checked before expanding)."""
+    total = occurrence_count(spec)
+    if total > MAX_OCCURRENCES:
+        raise ValueError(
+            f"the timeline expands to {total} occurrences (allowed: at most {MAX_OCCURRENCES})"
+        )
+    out: list[Occurrence] = []
+    for n, step in enumerate(spec.timeline):
+        start = anchor_delay(spec, anchor_of(spec, step)) + step.at
+        every, times = (0.0, 1) if step.repeat is None else (step.repeat.every, step.repeat.times)
+        out.extend(Occurrence(n, k, round(start + k * every, 6)) for k in range(times))
+    out.sort(key=lambda o: (o.offset, o.step, o.repeat))
+    return out

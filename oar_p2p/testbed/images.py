@@ -3,7 +3,8 @@
 Two root filesystems are written as tarballs that each machine's dockerd imports at boot:
 
 - the demo image (`oar-p2p/demo:latest`): busybox-static and its applets (`sh`, `ping`,
-  `sleep`, `cat`, ...);
+  `sleep`, `cat`, ...), and the host's iputils ping as `iputils-ping` (with its libraries:
+  `-D` prints a timestamp per reply, which the timeline's e2e test reads);
 - the helper image (`local/oar-p2p-networking:testbed`): the host's real `ip`, `tc` and
   `nft` with their libraries, `/etc/iproute2` and tc's netem distribution tables, bash as
   `sh` (busybox's `sh` would run its own `ip` applet), busybox for everything else.
@@ -40,6 +41,7 @@ _ETC_TEXT = {
     "etc/group": "root:x:0:\nnogroup:x:65534:\n",
     "etc/hostname": "container\n",
 }
+DEMO_PING = ("usr/bin/iputils-ping", "/usr/bin/ping")  # in the image, on the host
 _HELPER_TOOLS = ("/bin/bash", "/bin/ip", "/sbin/tc", "/usr/sbin/nft")
 _HELPER_LINKS = {
     "bin/sh": "bash",
@@ -86,10 +88,15 @@ def busybox_links(applets: Iterable[str], taken: Iterable[str]) -> dict[str, str
     return {f"bin/{a}": "busybox" for a in sorted(set(applets)) if a and a not in names}
 
 
-def demo_rootfs(applets: Iterable[str]) -> Rootfs:
-    """The demo image: busybox alone."""
+def demo_rootfs(applets: Iterable[str], libraries: Iterable[Path] = ()) -> Rootfs:
+    """The demo image: busybox, and iputils ping when `libraries` (its own) are given."""
     rootfs = Rootfs(files={"bin/busybox": BUSYBOX}, texts=dict(_ETC_TEXT))
     rootfs.links = busybox_links(applets, taken=["busybox"])
+    libs = list(libraries)
+    if libs:
+        rootfs.files[DEMO_PING[0]] = Path(DEMO_PING[1])
+        for lib in libs:
+            rootfs.files[str(lib).lstrip("/")] = lib
     rootfs.dirs = {*_BASE_DIRS, "tmp"}
     return rootfs
 
@@ -155,6 +162,7 @@ def build_images(dest_dir: Path) -> dict[str, str]:
     applets = _output([str(BUSYBOX), "--list"]).split()
     libraries = {lib for tool in _HELPER_TOOLS for lib in parse_ldd(_output(["ldd", tool]))}
     dest_dir.mkdir(parents=True, exist_ok=True)
-    write_tarball(demo_rootfs(applets), dest_dir / "demo.tar")
+    ping_libs = parse_ldd(_output(["ldd", DEMO_PING[1]])) if Path(DEMO_PING[1]).is_file() else []
+    write_tarball(demo_rootfs(applets, ping_libs), dest_dir / "demo.tar")
     write_tarball(helper_rootfs(applets, sorted(libraries)), dest_dir / "helper.tar")
     return {"demo.tar": DEMO_IMAGE, "helper.tar": HELPER_IMAGE}

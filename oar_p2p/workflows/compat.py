@@ -81,10 +81,19 @@ def run_schedule(
     *,
     timeout: float | None = None,
     source: ScheduleSource | None = None,
+    allow_clock_skew: bool = False,
 ) -> RunResult:
     """Run the schedule's containers; logs and the manifest go straight to `output_dir`,
     with a copy of the schedule (`source`, as read) and where it came from."""
     exp = schedule_experiment(entries, signals, {m.index: m.hostname for m in session.machines})
     output_dir.mkdir(parents=True, exist_ok=True)
     extra = record_schedule_run(output_dir, session, source) if source is not None else None
-    return run_into(session, exp, output_dir, events, timeout=timeout, extra=extra)
+    return run_into(
+        session,
+        exp,
+        output_dir,
+        events,
+        timeout=timeout,
+        extra=extra,
+        allow_clock_skew=allow_clock_skew,
+    )

@@ -16,6 +16,7 @@ from oar_p2p.desired.containers import Experiment, desired_experiment
 from oar_p2p.desired.network import Network
 from oar_p2p.errors import ClusterError
 from oar_p2p.experiment import (
+    RunHooks,
     RunOptions,
     RunResult,
     destroy_containers,
@@ -25,6 +26,7 @@ from oar_p2p.plan import Plan
 from oar_p2p.session import Session
 from oar_p2p.spec.models import Spec
 from oar_p2p.state import MachineState
+from oar_p2p.workflows.clocks import check_clocks
 from oar_p2p.workflows.events import Events
 
 __all__ = [
@@ -68,8 +70,18 @@ def run_into(
     *,
     timeout: float | None = None,
     extra: Mapping[str, Any] | None = None,
+    hooks: RunHooks | None = None,
+    allow_clock_skew: bool = False,
 ) -> RunResult:
-    """Run the experiment with its logs and manifest in `run_dir`; raise if it failed."""
+    """Run the experiment with its logs and manifest in `run_dir`; raise if it failed.
+
+    The machines' clocks are read first (`workflows.clocks.check_clocks`): a spread beyond
+    the threshold refuses the run (warns with `allow_clock_skew`); the offsets go into the
+    manifest."""
+    clocks = check_clocks(session, events, allow_skew=allow_clock_skew)
+    extra = {**(extra or {}), **clocks.manifest}
+    if hooks is not None:  # the schedulers' deadlines in each machine's own clock
+        hooks.use_clock_offsets({h: c.offset_s for h, c in clocks.offsets.items()})
     events.run_started(exp.name, len(exp.containers), run_dir)
     result = run_experiment(
         session.transport,
@@ -79,6 +91,7 @@ def run_into(
         options=RunOptions(timeout=timeout, limit=session.limit),
         progress=events.run_progress,
         extra=extra,
+        hooks=hooks,
     )
     events.run_finished(result, run_dir)
     check_run(result, run_dir)

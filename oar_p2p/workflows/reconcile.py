@@ -46,6 +46,7 @@ from oar_p2p.workflows.experiment import (
     spec_experiment,
 )
 from oar_p2p.workflows.provenance import record_spec_run
+from oar_p2p.workflows.timeline import check_timeline, timeline_hooks
 from oar_p2p.workflows.verify import run_verify
 
 __all__ = [
@@ -160,6 +161,8 @@ class ApplyRequest:
     timeout: float | None = None
     verify: bool = False
     saved: SavedPlan | None = None  # a plan saved by `plan --out`, applied exactly
+    keep_last: bool = False  # the timeline's last network stays after the run
+    allow_clock_skew: bool = False  # warn instead of refusing a run (`workflows.clocks`)
 
 
 def _network_step(session: Session, plan: Plan, network: Network, events: Events) -> None:
@@ -208,13 +211,18 @@ def apply(session: Session, project: Project, request: ApplyRequest, events: Eve
     if plan.has_network_changes:
         _network_step(session, plan, network, events)
     if outcome.experiment is not None and outcome.status is not None:
-        _experiment_step(session, project, outcome, request, events)
+        _experiment_step(session, project, network, outcome, request, events)
     if request.verify:
         _quick_verify(session, network, events)
 
 
 def _experiment_step(
-    session: Session, project: Project, outcome: PlanOutcome, request: ApplyRequest, events: Events
+    session: Session,
+    project: Project,
+    network: Network,
+    outcome: PlanOutcome,
+    request: ApplyRequest,
+    events: Events,
 ) -> None:
     exp, status, plan = outcome.experiment, outcome.status, outcome.plan
     assert exp is not None and status is not None
@@ -227,7 +235,19 @@ def _experiment_step(
     extra: dict[str, Any] = {"spec": str(request.spec_path.resolve())}
     extra["network_digest"] = network_digest(plan)
     extra.update(record_spec_run(run_dir, session, project))
-    run_into(session, exp, run_dir, events, timeout=request.timeout, extra=extra)
+    hooks = timeline_hooks(session, project, network, exp, plan, request.keep_last)
+    run_into(
+        session,
+        exp,
+        run_dir,
+        events,
+        timeout=request.timeout,
+        extra=extra,
+        hooks=hooks,
+        allow_clock_skew=request.allow_clock_skew,
+    )
+    if hooks is not None:
+        check_timeline(hooks, run_dir, events)
 
 
 def _quick_verify(session: Session, network: Network, events: Events) -> None:

@@ -106,9 +106,10 @@ def test_validate_ok(project: Path) -> None:
         "ok       bandwidth: none (no caps)\n"
         "ok       container-addresses: no containers\n"
         "ok       container-names: no containers\n"
+        "ok       timeline: none (no timeline)\n"
         "ok       overrides: none\n"
         f"{project}: valid (matrix 5x5, 0 container groups, 0 signals, 4 addresses on 2 "
-        "machines; 13 ok)\n"
+        "machines; 14 ok)\n"
     )
 
 
@@ -330,11 +331,11 @@ def test_example_validates(example: str, skipped: int) -> None:
     result = run("validate", spec)
     assert result.exit_code == 0, result.output
     assert result.stdout.count("\nskipped  ") == skipped
-    assert result.stdout.endswith(f"; {13 - skipped} ok, {skipped} skipped)\n")
+    assert result.stdout.endswith(f"; {14 - skipped} ok, {skipped} skipped)\n")
     flags = [a for m in EXAMPLE_MACHINES[example] for a in ("--machine", m)]
     full = run("validate", spec, *flags)
     assert full.exit_code == 0, full.output
-    assert "skipped" not in full.stdout and full.stdout.endswith("; 13 ok)\n")
+    assert "skipped" not in full.stdout and full.stdout.endswith("; 14 ok)\n")
 
 
 @pytest.mark.parametrize(

@@ -251,6 +251,12 @@ def test_detailed_exitcode_still_means_changes(project: Path) -> None:
         (["verify", "--parallel", "0", "{spec}"], "error: Invalid value for '--parallel': "),
         (["apply", "--timeout", "-1", "{spec}"], "error: Invalid value for '--timeout': "),
         (["run", "--timeout", "-1"], "error: Invalid value for '--timeout': "),
+        (
+            ["apply", "--allow-clock-skew", "--clock-threshold-ms", "80", "{spec}"],
+            "error: --clock-threshold-ms, --allow-clock-skew do not apply: the spec has no "
+            "containers",
+        ),
+        (["run", "--clock-threshold-ms", "-5"], "error: Invalid value for '--clock-threshold-ms'"),
     ],
     ids=[
         "job-and-infer",
@@ -262,6 +268,8 @@ def test_detailed_exitcode_still_means_changes(project: Path) -> None:
         "parallel-0",
         "apply-negative-timeout",
         "run-negative-timeout",
+        "clock-flags-without-containers",
+        "run-negative-clock-threshold",
     ],
 )
 def test_a_flag_that_would_be_ignored_is_a_usage_error(
@@ -286,6 +294,7 @@ def test_the_run_flags_are_accepted_with_containers(project: Path) -> None:
     """With containers, --rerun/--output-dir/--timeout pass the check and apply connects."""
     project.write_text(SPEC + "containers:\n  - {name: 'p{index}', image: alpine}\n")
     args = ["apply", "--rerun", "--output-dir", "logs", "--timeout", "5", project]
+    args[1:1] = ["--allow-clock-skew", "--clock-threshold-ms", "20"]
     result = run(*args, env={"FRONTEND_HOSTNAME": "front"})
     assert isinstance(result.exception, AssertionError)
     assert "must fail before connecting" in str(result.exception)

@@ -29,7 +29,7 @@ def test_the_example_validates_with_every_check_ok() -> None:
     code, out = _run("validate", EXAMPLE)
     assert code == 0, out
     assert "skipped" not in out and "warning" not in out
-    assert out.endswith("6 addresses on 2 machines; 13 ok)\n")
+    assert out.endswith("6 addresses on 2 machines; 14 ok)\n")
     assert "ok       jitter: matrix 6x6 like the latency matrix" in out
     assert (
         "ok       bandwidth: egress caps: 100mbit default, 2 overrides (no ingress caps); "

@@ -53,7 +53,7 @@ def test_without_machines_the_skipped_checks_are_listed(spec: Path) -> None:
         "cluster.machines in the spec, or run `oar-p2p plan SPEC` against the job"
     )
     assert lines[-1] == (
-        f"{spec}: valid (matrix 5x5, 1 container groups, 1 signals, 4 addresses; 12 ok, 1 skipped)"
+        f"{spec}: valid (matrix 5x5, 1 container groups, 1 signals, 4 addresses; 13 ok, 1 skipped)"
     )
     assert result.stderr == ""
 
@@ -65,7 +65,7 @@ def test_machine_flags_run_every_check(spec: Path) -> None:
     assert "ok       machines: 2 from --machine (gengar-1, gengar-2)" in result.stdout
     assert result.stdout.endswith(
         f"{spec}: valid (matrix 5x5, 1 container groups, 1 signals, 4 addresses on 2 "
-        "machines; 13 ok)\n"
+        "machines; 14 ok)\n"
     )
 
 
@@ -97,7 +97,7 @@ def test_json_of_a_valid_spec(spec: Path) -> None:
     ]
     # "0-1" and a name using only {index}: the names are known without the count
     assert status["container-names"] == "ok"
-    assert doc["counts"] == {"ok": 9, "skipped": 4, "failed": 0}
+    assert doc["counts"] == {"ok": 10, "skipped": 4, "failed": 0}
     assert all(c["how"] for c in doc["checks"] if c["status"] == "skipped")
     assert all(c["how"] is None for c in doc["checks"] if c["status"] == "ok")
     assert doc["facts"] == {
@@ -119,7 +119,7 @@ def test_json_of_an_invalid_spec_exits_1_with_the_error_line(spec: Path) -> None
     assert doc["valid"] is False and doc["error"] == error
     failed = [c for c in doc["checks"] if c["status"] == "failed"]
     assert failed == [{"name": "signals", "status": "failed", "detail": error, "how": None}]
-    assert doc["counts"] == {"ok": 2, "skipped": 10, "failed": 1}
+    assert doc["counts"] == {"ok": 2, "skipped": 11, "failed": 1}
     assert result.stderr == f"error: {error}\n"
 
 

@@ -28,6 +28,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from oar_p2p.remote.clock_probe import CLOCK_LOOP, READ_CLOCK
+
 __all__ = ["digest", "normalise", "what"]
 
 _HOLDER = re.compile(r"[^\s']+@[^\s']+ pid \d+ \(([^)]*)\) since=\d+")
@@ -87,6 +89,8 @@ def what(command: str, stdin: bytes) -> str:
     text = stdin.decode("utf-8", errors="replace")
     if command.startswith("oarstat"):
         return "oarstat"
+    if command in (READ_CLOCK, CLOCK_LOOP):
+        return "clock"
     if "mkdir /tmp/oar-p2p.lock" in command:
         return "lock"
     if command.startswith('if [ "$(cat /tmp/oar-p2p.lock/token'):

@@ -26,10 +26,12 @@ import base64
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oar_p2p.remote.clock_probe import CLOCK_LOOP
 from tests.cli_tier.calls import digest, what
 from tests.fakes import Call, FakeTransport, Reply
 
@@ -95,6 +97,8 @@ class ReplayCluster:
     def __post_init__(self) -> None:
         self.machines = {h: Machine(self.network, self.containers) for h in self.hosts}
         self.fake = FakeTransport(handler=self._answer)
+        # not captured: the clock of a replayed machine is ours
+        self.fake.on_lines(CLOCK_LOOP, lambda _call, _line: f"{time.time():.6f}")
         self._lock = threading.Lock()
         self._signalled = {h: threading.Event() for h in self.hosts}
 

@@ -403,7 +403,10 @@ def test_run_a_json_schedule(work: Path, source: str) -> None:
         "Run finished: 2 of 2 containers exited 0; manifest logs/manifest.json\n"
     )
     for host in HOSTS:  # no read, no write: `run` only runs containers
-        run_phases = ["preflight", "prepare", "start", "wait", "signal", "containers", "logs"]
+        run_phases = [
+            *["clock", "preflight", "prepare", "start"],
+            *["wait", "signal", "containers", "logs"],
+        ]
         assert unlocked(kinds(cluster, host)) == run_phases
     logs = work / "logs"
     assert (logs / "10.16.0.1.stdout").read_text() == "hello from 10.16.0.1\nstarted\n"

@@ -115,6 +115,7 @@ STEPS = [
     "listing the job's machines",
     "reading 2 machines",
     "applying 58 changes on 2 machine(s)",
+    "reading the machines' clocks",
     "preflight: 0/2 machines",
     "create: 0/2 containers",
     "start: 0/2 containers",

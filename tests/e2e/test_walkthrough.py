@@ -65,6 +65,12 @@ def test_spec_walkthrough(testbed: Testbed, tmp_path: Path) -> None:
     assert (run_dir / "spec.yaml").read_bytes() == (exp / "spec.yaml").read_bytes()
     assert manifest["version"] == 2
     assert manifest["settings"]["executor"] == {"value": "docker", "source": "env OAR_P2P_EXECUTOR"}
+    # the machines' clocks were read before the run, each on one line channel
+    assert sorted(manifest["clocks"]) == ["gengar-1", "gengar-2"]
+    for clock in manifest["clocks"].values():
+        assert set(clock) == {"offset_ms", "uncertainty_ms", "rtt_ms"}
+        assert clock["uncertainty_ms"] < 25, clock
+    assert manifest["clock_spread_ms"] < 50 and manifest["clock_threshold_ms"] == 50.0
     # rows 0 and 1: 25.5687 ms each way, kept at 0.1 ms -> 25.6 + 25.6
     for name in ("peer-0", "peer-1"):
         out = (run_dir / f"{name}.stdout").read_text()

@@ -1,7 +1,8 @@
 """Strategies for hostile input, one per class of issue 14's crashes.
 
 - `spec_text`: a spec whose slots (name, frontend, interface, addresses, selection,
-  templates, delays...) are each either a sane value or a hostile YAML snippet;
+  templates, delays, timeline steps...) are each either a sane value or a hostile YAML
+  snippet;
 - `byte_damage`: non-UTF-8 bytes and control characters spliced into a text;
 - `depth_bomb_yaml` / `depth_bomb_json`: nesting far past the bound, flow and block style;
 - `template`: plain fields, attributes, indexing, conversions, (nested) format specs;
@@ -183,6 +184,14 @@ containers:
     command: [sh, {slot('"{addresses}"', template.map(_quoted))}]
 signals:
   - {{name: start, delay: {slot("5", number)}}}
+timeline:
+  - {{at: {slot("1", number)}, after: {slot("start", q)}, stop: {slot('"1-2"', selection)}}}
+  - {{at: {slot("2", number)}, partition: [{slot('"0-1"', selection)}, {slot("2", selection)}]}}
+  - at: {slot("3", number)}
+    set: [{{from: {slot("0", selection)}, to: 3, loss: {slot("100", number)}}}]
+    repeat: {{every: {slot("0.25", number)}, times: {slot("3", number)}}}
+  - {{at: 4, network: {{loss: {slot("1", number)}, latency_matrix: {slot("latency.txt", q)}}}}}
+  - {{at: 5, heal: true, start: "1-2", signal: {slot("end", q)}}}
 """
     if draw(st.integers(0, 9)) == 0:  # now and then a depth bomb in a value
         text = text.replace("image: alpine", "image: " + draw(depth_bomb_yaml()), 1)

@@ -82,6 +82,7 @@ BASE = {
     "network": {"addresses": "4", "latency_matrix": "m.txt"},
     "containers": [{"name": "p-{index}", "image": "demo:latest", "env": {"A": "{address}"}}],
     "signals": [{"name": "start", "delay": 5}],
+    "timeline": [{"at": 1, "stop": "0-1"}, {"at": 2, "network": {"loss": 1}}],
 }
 PATHS = [
     ("version",),
@@ -96,6 +97,7 @@ PATHS = [
     ("network", "latency_resolution_ms"),
     ("containers",),
     ("signals",),
+    ("timeline",),
     ("bogus",),
     ("network", "bogus"),
 ]

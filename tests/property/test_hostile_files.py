@@ -15,10 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from oar_p2p.checks.timeline import check_timeline
 from oar_p2p.desired.containers import desired_experiment
 from oar_p2p.errors import InputError
-from oar_p2p.project import build_project_network, load_project, project_machines
+from oar_p2p.project import build_project_network, load_project, project_machines, select_groups
 from oar_p2p.schedule import load_schedule
+from oar_p2p.spec.timeline import occurrence_count, occurrences
 from tests.property.profile import cases, counted
 from tests.property.strategies import (
     byte_damage,
@@ -45,6 +47,8 @@ def validate_and_render(data: bytes) -> None:
         project = load_project(SPEC)
         machines = project_machines(project, project.spec.cluster.machines or [])
         network = build_project_network(project, machines)
+        count = len(network.addresses)
+        check_timeline(project, count, select_groups(project, count))
     except InputError as exc:
         assert exc.file == str(SPEC), exc
         assert exc.line is not None and exc.col is not None, exc
@@ -52,6 +56,7 @@ def validate_and_render(data: bytes) -> None:
     # validated: rendering every container must now succeed (no later surprise)
     experiment = desired_experiment(project.spec, network.addresses, "net")
     assert all(c.name for c in experiment.containers)
+    assert len(occurrences(project.spec)) == occurrence_count(project.spec)
 
 
 @cases(1000)

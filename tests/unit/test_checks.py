@@ -61,6 +61,7 @@ def test_a_total_count_is_checked_without_machines(tmp_path: Path) -> None:
         "bandwidth": "ok",
         "container-addresses": "ok",
         "container-names": "ok",
+        "timeline": "ok",
         "overrides": "ok",
     }
     assert _check(report, "machines").how == HOW_MACHINES
@@ -75,7 +76,7 @@ def test_container_addresses_beyond_a_total_count_fail_at_the_selection(tmp_path
     assert (err.line, err.col) == (9, 16)  # the group's `addresses` value
     assert "address index 4 does not exist (allowed: 0..3" in err.message
     assert _status(report)["container-addresses"] == "failed"
-    rest = [c for c in report.checks if c.name in ("container-names", "overrides")]
+    rest = [c for c in report.checks if c.name in ("container-names", "timeline", "overrides")]
     assert all(c.status is CheckStatus.SKIPPED and "not run" in c.detail for c in rest)
     assert all(c.how is None for c in rest)
 
@@ -247,7 +248,7 @@ def test_a_missing_spec_fails_the_first_check(tmp_path: Path) -> None:
     assert _status(report)["spec"] == "failed"
     assert report.counts() == {"ok": 0, "skipped": len(CHECK_NAMES) - 1, "failed": 1}
     assert report.facts == Facts()
-    assert summary(report) == f"{tmp_path / 'nope.yaml'}: invalid (12 skipped, 1 failed)"
+    assert summary(report) == f"{tmp_path / 'nope.yaml'}: invalid (13 skipped, 1 failed)"
 
 
 def test_human_lines_name_each_check_then_how_then_the_summary(tmp_path: Path) -> None:
@@ -258,5 +259,5 @@ def test_human_lines_name_each_check_then_how_then_the_summary(tmp_path: Path) -
     assert lines[0].startswith("ok       spec: ")
     assert lines[-2] == f"how to run the skipped checks: {HOW_MACHINES}"
     assert lines[-1] == (
-        f"{spec}: valid (matrix 5x5, 0 container groups, 0 signals; 10 ok, 3 skipped)"
+        f"{spec}: valid (matrix 5x5, 0 container groups, 0 signals; 11 ok, 3 skipped)"
     )

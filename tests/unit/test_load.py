@@ -59,7 +59,8 @@ def test_ping_demo_example_loads() -> None:
         (
             BASE + "foo: 1\n",
             "spec.yaml:5:1",
-            "unknown key 'foo' (allowed: cluster, containers, name, network, signals, version)",
+            "unknown key 'foo' (allowed: cluster, containers, name, network, signals, timeline, "
+            "version)",
         ),
         (
             BASE.replace("  latency_matrix", "  adresses: 3\n  latency_matrix"),

@@ -181,3 +181,34 @@ def test_a_plain_frontend_and_user_pass() -> None:
     s = resolve_settings({"frontend": "dicluster"}, {"CLUSTER_USERNAME": "alice"})
     assert (s.frontend.value, s.frontend.source) == ("dicluster", "flag")
     assert (s.username.value, s.username.source) == ("alice", "env CLUSTER_USERNAME")
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "expected"),
+    [
+        ({}, {}, Setting(50.0, "default")),
+        (
+            {},
+            {"OAR_P2P_CLOCK_THRESHOLD_MS": "12.5"},
+            Setting(12.5, "env OAR_P2P_CLOCK_THRESHOLD_MS"),
+        ),
+        ({"clock_threshold_ms": 5.0}, {"OAR_P2P_CLOCK_THRESHOLD_MS": "12"}, Setting(5.0, "flag")),
+    ],
+    ids=["default", "env", "flag-over-env"],
+)
+def test_the_clock_threshold(flags: dict[str, Any], env: dict[str, str], expected: Setting) -> None:
+    assert resolve_settings(flags, env).clock_threshold_ms == expected
+
+
+@pytest.mark.parametrize("text", ["-1", "fifty", "50ms", ""])
+def test_a_bad_clock_threshold_names_both_ways_to_set_it(text: str) -> None:
+    env = {"OAR_P2P_CLOCK_THRESHOLD_MS": text}
+    if text == "":  # empty is "not set", as for every variable
+        assert resolve_settings(NO_FLAGS, env).clock_threshold_ms.source == "default"
+        return
+    with pytest.raises(ValueParseError) as info:
+        resolve_settings(NO_FLAGS, env)
+    assert str(info.value) == (
+        f"invalid clock threshold (--clock-threshold-ms / OAR_P2P_CLOCK_THRESHOLD_MS) {text!r}: "
+        "allowed: a number of milliseconds >= 0 (e.g. 50, 2.5)"
+    )

@@ -1,0 +1,3 @@
+# host: gengar-2
+# command: while read -r _; do echo ${EPOCHREALTIME:-$(date +%s.%N)}; done
+# stdin:
