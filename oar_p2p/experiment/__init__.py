@@ -22,12 +22,8 @@ from oar_p2p.experiment.model import (
     RunOptions,
     RunResult,
 )
-from oar_p2p.experiment.run import (
-    destroy_containers,
-    observe_containers,
-    preflight_problems,
-    run_experiment,
-)
+from oar_p2p.experiment.owned import destroy_containers, observe_containers
+from oar_p2p.experiment.run import preflight_problems, run_experiment
 from oar_p2p.experiment.signals import Clock, SignalFiring, SystemClock
 from oar_p2p.experiment.status import RunStatus, run_status
 

@@ -39,51 +39,17 @@ from oar_p2p.experiment.model import (
     RunOptions,
     RunResult,
 )
+from oar_p2p.experiment.owned import sh
 from oar_p2p.experiment.preflight import preflight_problems
-from oar_p2p.experiment.scripts import SHELL
 from oar_p2p.experiment.signals import Clock, SignalFiring, SystemClock, fire_signals
 from oar_p2p.observe.docker import inspect_command, parse_docker_inspect, parse_docker_ps
 from oar_p2p.remote.pool import describe_failure, for_each_machine, raise_for_failures
-from oar_p2p.remote.transport import CommandResult, Transport
+from oar_p2p.remote.transport import Transport
 from oar_p2p.state import ContainerState
 
 T = TypeVar("T")
 
-__all__ = [
-    "destroy_containers",
-    "observe_containers",
-    "preflight_problems",
-    "run_experiment",
-]
-
-
-def _sh(transport: Transport, host: str, script: str, *, check: bool = True) -> CommandResult:
-    return transport.run(host, SHELL, stdin=script.encode(), check=check)
-
-
-def observe_containers(
-    transport: Transport, hosts: Sequence[str], experiment: str | None, *, limit: int = 0
-) -> dict[str, list[ContainerState]]:
-    """The owned containers of `experiment` (every owned one if None) on each host."""
-    script = inspect_command(experiment)
-    results = for_each_machine(
-        hosts, lambda h: parse_docker_inspect(_sh(transport, h, script).text), limit
-    )
-    return raise_for_failures(results, "reading containers")
-
-
-def destroy_containers(
-    transport: Transport, hosts: Sequence[str], experiment: str | None, *, limit: int = 0
-) -> dict[str, list[str]]:
-    """Remove the owned containers of `experiment` (every owned one if None), nothing else.
-
-    Returns the names removed on each host.
-    """
-    script = scripts.destroy_script(experiment)
-    results = for_each_machine(
-        hosts, lambda h: sorted(_sh(transport, h, script).text.split()), limit
-    )
-    return raise_for_failures(results, "removing containers")
+__all__ = ["preflight_problems", "run_experiment"]
 
 
 class _Run:
@@ -144,7 +110,7 @@ class _Run:
 
     def _preflight_host(self, host: str) -> list[str]:
         images = scripts.image_policies(self.experiment.on(host))
-        result = _sh(self.transport, host, scripts.preflight_script(images))
+        result = sh(self.transport, host, scripts.preflight_script(images))
         head, tail = scripts.split_preflight(result.text)
         report = scripts.parse_image_report(head, list(images))
         stderr = result.stderr.decode("utf-8", errors="replace")
@@ -159,7 +125,7 @@ class _Run:
     def _create_host(self, host: str) -> None:
         mine = self.experiment.on(host)
         script = scripts.prepare_script(self.experiment, mine, parallelism=self.options.parallelism)
-        result = _sh(self.transport, host, script)
+        result = sh(self.transport, host, script)
         created = scripts.parse_prepare_report(result.text, [c.name for c in mine])
         self.report("create", len(created.created), len(self.experiment.containers))
         if created.failed:
@@ -172,7 +138,7 @@ class _Run:
 
         def start_host(host: str) -> None:
             names = self.names(host)
-            _sh(
+            sh(
                 self.transport,
                 host,
                 scripts.start_script(names, parallelism=self.options.parallelism),
@@ -295,7 +261,7 @@ class _Run:
         script = self.hooks.wait_script(host, names) if self.hooks is not None else None
         for attempt in range(self.options.wait_retries + 1):
             try:
-                _sh(self.transport, host, script or scripts.wait_script(names), check=False)
+                sh(self.transport, host, script or scripts.wait_script(names), check=False)
                 break
             except RemoteCommandError:
                 raise
@@ -310,7 +276,7 @@ class _Run:
         grace = self.options.stop_grace
         results = for_each_machine(
             self.busy,
-            lambda h: _sh(self.transport, h, scripts.stop_script(self.names(h), grace)),
+            lambda h: sh(self.transport, h, scripts.stop_script(self.names(h), grace)),
             self.options.limit,
         )
         self._note_failures(results, "stopping containers")
@@ -318,7 +284,7 @@ class _Run:
     def remove(self) -> None:
         results = for_each_machine(
             self.busy,
-            lambda h: _sh(self.transport, h, scripts.remove_script(self.names(h))),
+            lambda h: sh(self.transport, h, scripts.remove_script(self.names(h))),
             self.options.limit,
         )
         self._note_failures(results, "removing containers")
@@ -332,7 +298,7 @@ class _Run:
         states = for_each_machine(
             self.busy,
             lambda h: parse_docker_inspect(
-                _sh(self.transport, h, inspect_command(self.experiment.name)).text
+                sh(self.transport, h, inspect_command(self.experiment.name)).text
             ),
             self.options.limit,
         )
@@ -344,7 +310,7 @@ class _Run:
 
     def _fetch_logs(self, host: str) -> dict[str, dict[str, Path]]:
         names = self.names(host)
-        result = _sh(self.transport, host, scripts.logs_script(names))
+        result = sh(self.transport, host, scripts.logs_script(names))
         paths = extract_logs(result.stdout, names, self.output_dir)
         self.report("logs", 1, len(self.busy), "machines")
         return paths

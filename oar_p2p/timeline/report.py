@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from oar_p2p.timeline.compile import Event
-from oar_p2p.timeline.plans import TimelinePlans
+from oar_p2p.timeline.plans import StepPlan, TimelinePlans
 from oar_p2p.timeline.scripts import StatusLine, parse_status
 
 __all__ = ["HostStatus", "lateness_summary", "timeline_report"]
@@ -48,7 +48,7 @@ def timeline_report(
     t0_wall: float | None,
     restore: Mapping[str, Any],
 ) -> dict[str, Any]:
-    parsed = {}
+    parsed: dict[str, tuple[dict[str, StatusLine], dict[str, StatusLine]]] = {}
     schedulers: dict[str, dict[str, str]] = {}
     for host, st in statuses.items():
         net, net_state, net_err = _split(st.net) if st.net else ({}, "", "")
@@ -58,48 +58,8 @@ def timeline_report(
         found["errors"] = (net_err + user_err)[:4000]
         schedulers[host] = {k: v for k, v in found.items() if v}
     steps = plans.by_event()
-    out_events = []
-    failed = []
-    for e in events:
-        entry: dict[str, Any] = {
-            "number": e.number,
-            "label": e.label,
-            "step": e.step,
-            "repeat": e.repeat,
-            "offset": e.offset,
-            "scheduled_at": _iso(t0_wall + e.offset) if t0_wall is not None else None,
-            "machines": {},
-        }
-        plan = steps.get(e.number)
-        for host, (net, user) in parsed.items():
-            got: dict[str, Any] = {}
-            name = f"{e.number:05d}"
-            for kind, lines in (("network", net), ("containers", user)):
-                line = lines.get(name)
-                if line is None:
-                    continue
-                got[kind] = _timing(line, offsets.get(host, 0.0), t0_wall, e.offset)
-                if line.rc != 0:
-                    failed.append(
-                        {
-                            "event": e.number,
-                            "label": e.label,
-                            "machine": host,
-                            "part": kind,
-                            "at": got[kind]["started_at"],
-                            "exit_code": line.rc,
-                        }  # fmt: skip
-                    )
-            if plan is not None and host in plan.machines:
-                mp = plan.machines[host]
-                add, chg, rem = mp.counts()
-                got.setdefault("network", {})["changes"] = {
-                    "added": add, "changed": chg, "removed": rem,
-                    "pair_elements": mp.pairs.added + mp.pairs.changed + mp.pairs.removed,
-                }  # fmt: skip
-            if got:
-                entry["machines"][host] = got
-        out_events.append(entry)
+    failed: list[dict[str, Any]] = []
+    out_events = [_event(e, steps.get(e.number), parsed, offsets, t0_wall, failed) for e in events]
     return {
         "events": out_events,
         "failed": failed,
@@ -111,6 +71,56 @@ def timeline_report(
         "restore": dict(restore),
         "lateness": lateness_summary(out_events),
     }
+
+
+def _event(
+    e: Event,
+    plan: StepPlan | None,
+    parsed: Mapping[str, tuple[dict[str, StatusLine], dict[str, StatusLine]]],
+    offsets: Mapping[str, float],
+    t0_wall: float | None,
+    failed: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """One event's entry: per machine, each part's timing and the network's counts; its
+    failed parts appended to `failed`."""
+    entry: dict[str, Any] = {
+        "number": e.number,
+        "label": e.label,
+        "step": e.step,
+        "repeat": e.repeat,
+        "offset": e.offset,
+        "scheduled_at": _iso(t0_wall + e.offset) if t0_wall is not None else None,
+        "machines": {},
+    }
+    name = f"{e.number:05d}"
+    for host, parts in parsed.items():
+        got: dict[str, Any] = {}
+        for kind, lines in zip(("network", "containers"), parts, strict=True):
+            line = lines.get(name)
+            if line is None:
+                continue
+            got[kind] = _timing(line, offsets.get(host, 0.0), t0_wall, e.offset)
+            if line.rc != 0:
+                failed.append(
+                    {
+                        "event": e.number,
+                        "label": e.label,
+                        "machine": host,
+                        "part": kind,
+                        "at": got[kind]["started_at"],
+                        "exit_code": line.rc,
+                    }  # fmt: skip
+                )
+        if plan is not None and host in plan.machines:
+            mp = plan.machines[host]
+            add, chg, rem = mp.counts()
+            got.setdefault("network", {})["changes"] = {
+                "added": add, "changed": chg, "removed": rem,
+                "pair_elements": mp.pairs.added + mp.pairs.changed + mp.pairs.removed,
+            }  # fmt: skip
+        if got:
+            entry["machines"][host] = got
+    return entry
 
 
 def _timing(line: StatusLine, offset: float, t0_wall: float | None, due: float) -> dict[str, Any]:

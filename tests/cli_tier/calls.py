@@ -10,6 +10,7 @@ replaced by fixed words before a comparison:
     lock holder   root@box pid 4242 (apply) since=1764662400 -> USER@HOST pid PID (apply) since=TIME
     lock token    the random token the lock and its release carry -> TOKEN
     signal time   printf '%s' 1764662400 > '/tmp/...'        -> printf '%s' TIME > '/tmp/...'
+    t0 (go)       printf '%s\\n' 1764662400123456 > .../go      -> printf '%s\\n' TIME > .../go
     apply record  "applied_at": 1764662400.123                -> "applied_at": TIME
     rows.gz       the base64 of the gzip (whose header holds the time it was made) -> the
                   decompressed rows, under a `# rows.gz, decompressed:` line
@@ -36,6 +37,7 @@ _HOLDER = re.compile(r"[^\s']+@[^\s']+ pid \d+ \(([^)]*)\) since=\d+")
 _ROWS = re.compile(r"<<'OARP2P_ROWS'\n(?P<b64>[A-Za-z0-9+/=\n]*?)\nOARP2P_ROWS\n")
 _APPLIED_AT = re.compile(r'"applied_at": [\d.]+')
 _SIGNAL_TIME = re.compile(r"printf '%s' \d+ > ")
+_GO_TIME = re.compile(r"printf '%s\\n' \d+ > ")
 _RUN_DIR = re.compile(r"\b\d{8}-\d{6}(?:-\d+)?\b")
 _LOCK_TOKEN = re.compile(
     r"(printf '%s' |\" = )[0-9a-f]{16}( > /tmp/oar-p2p\.lock/token| \]; then rm)"
@@ -49,6 +51,7 @@ def normalise(text: str, tmp: Path | None = None) -> str:
     text = _HOLDER.sub(r"USER@HOST pid PID (\1) since=TIME", text)
     text = _LOCK_TOKEN.sub(r"\1TOKEN\2", text)
     text = _SIGNAL_TIME.sub("printf '%s' TIME > ", text)
+    text = _GO_TIME.sub(lambda _m: "printf '%s\\n' TIME > ", text)
     text = _ROWS.sub(_rows, text)
     text = _APPLIED_AT.sub('"applied_at": TIME', text)
     return _RUN_DIR.sub("RUN", text)
@@ -70,6 +73,11 @@ def digest(data: bytes) -> str:
 
 # (marker in the stdin, kind) for the scripts sent to `sh -s`, first match wins
 _SH_SCRIPTS = (
+    # the run's machine-local schedulers (oar_p2p.workflows.timeline): not captured, the
+    # replay answers them as a scheduler would (tests/cli_tier/replay.py)
+    ("kill -TERM", "schedule-stop"),
+    ("scheduler.sh", "schedule"),
+    ("/oar-p2p-timeline/", "go"),
     ('echo "cpus $(nproc)"', "discovery"),
     ("docker inspect $ids", "containers"),
     ("--format '{{.Names}}'", "destroy-containers"),

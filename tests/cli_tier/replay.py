@@ -52,6 +52,7 @@ NETWORK_AFTER = {
 # the steps whose captured run scripts belong to an experiment
 RUN_STEP = {"cli-tier": "apply", "oar-p2p": "run"}
 _FILTER = re.compile(r"label=oar-p2p\.experiment(?:=([\w.-]+))?")
+_SCHEDULE = re.compile(r"/schedule <<'OARP2P_FILE_\w+'\n(.*?)OARP2P_FILE_", re.S)
 _SIGNALLED_WAIT = 10.0  # how long a `docker wait` waits for the run's signal (see _wait)
 
 
@@ -101,6 +102,7 @@ class ReplayCluster:
         self.fake.on_lines(CLOCK_LOOP, lambda _call, _line: f"{time.time():.6f}")
         self._lock = threading.Lock()
         self._signalled = {h: threading.Event() for h in self.hosts}
+        self._schedules: dict[str, list[str]] = {}
 
     # -- answers ---------------------------------------------------------------------------
     def _answer(self, call: Call) -> Reply:
@@ -124,6 +126,8 @@ class ReplayCluster:
                 machine.containers = (RUN_STEP[experiment], experiment)
             if kind == "signal":
                 self._signalled[call.host].set()
+        if kind in ("schedule", "go", "schedule-stop"):
+            return self._scheduler(call, kind)
         if kind == "wait":
             return self._wait(call)
         if kind in ("preflight", "prepare", "start", "signal", "logs", "stop", "remove"):
@@ -149,6 +153,23 @@ class ReplayCluster:
         if digest(_bytes(doc["stdin"])) != digest(call.stdin):
             self.stale.append(f"{self.step}/{call.host}.{kind}")
         return _reply(doc)
+
+    def _scheduler(self, call: Call, kind: str) -> Reply:
+        """The machine-local scheduler, simulated (the e2e tier runs the real one): its
+        schedule kept from the upload, `go` fires its signals (what the captured
+        containers wait for), the stop prints a status where every step ran at once."""
+        text = call.stdin.decode()
+        if kind == "schedule":
+            found = _SCHEDULE.search(text)
+            self._schedules[call.host] = found.group(1).split() if found else []
+            return Reply(b"", b"", 0)
+        if kind == "go":
+            self._signalled[call.host].set()
+            return Reply(b"", b"", 0)
+        now = int(time.time() * 1e6)
+        names = self._schedules.get(call.host, [])[0::3]
+        status = "".join(f"{n} {now} {now} {now} 0\n" for n in names) + "end\n"
+        return Reply(status.encode(), b"", 0)
 
     def _wait(self, call: Call) -> Reply:
         """`docker wait` returns once the run's signal was fired on the machine, as the

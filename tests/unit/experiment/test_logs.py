@@ -109,6 +109,7 @@ def test_manifest_document_and_atomic_write(tmp_path: Path) -> None:
         "scheduled_at": "1970-01-01T00:00:05+00:00",
         "fired_at": {"m": "1970-01-01T00:00:05.250000+00:00"},
         "errors": {},
+        "spread_ms": 0.0,  # one machine
     }
     assert doc["all_started_at"] == "1970-01-01T00:00:00.500000+00:00"
     write_manifest(result.manifest_path, doc)
