@@ -36,7 +36,9 @@ __all__ = [
     "Clipped",
     "DEFAULT_TOLERANCE_MS",
     "MachinePair",
+    "OffsetTable",
     "keep_recorded",
+    "offset_table",
     "pair_key",
     "saved_bases",
 ]
@@ -75,6 +77,18 @@ class BaseRtts:
             for y, b in enumerate(hosts):
                 table[x, y] = self.offset_ms(a, b)
         return table
+
+
+OffsetTable = tuple[dict[str, int], NDArray[np.float64], NDArray[np.intp]]
+"""(machine -> position, [source, destination] offsets in ms, each address's position)."""
+
+
+def offset_table(base: BaseRtts, address_machines: Sequence[str]) -> OffsetTable:
+    """The offsets of `base` for addresses on `address_machines` (one name per address, in
+    global order): `Network.offset_row` picks a row of the table with the positions."""
+    where = {h: x for x, h in enumerate(dict.fromkeys(address_machines))}
+    positions = np.array([where[h] for h in address_machines], dtype=np.intp)
+    return where, base.offset_table(list(where)), positions
 
 
 def keep_recorded(

@@ -29,7 +29,7 @@ from oar_p2p.desired.classes import (
     link_codes,
     link_tc_trees,
 )
-from oar_p2p.desired.compensation import BaseRtts
+from oar_p2p.desired.compensation import BaseRtts, OffsetTable, offset_table
 from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT, Bandwidth, LinkTuple
 from oar_p2p.errors import MatrixError
@@ -124,14 +124,8 @@ class Network:
         return tuple(a.ip for a in self.addresses)
 
     @cached_property
-    def _offsets(self) -> tuple[dict[str, int], NDArray[np.float64], NDArray[np.intp]]:
-        """(machine -> position, offset table in ms, each address's machine position)."""
-        hosts = list(dict.fromkeys([m.hostname for m in self.machines]))
-        where = {h: x for x, h in enumerate(hosts)}
-        for a in self.addresses:
-            where.setdefault(a.machine, len(where))
-        table = (self.base or BaseRtts()).offset_table(list(where))
-        return where, table, np.array([where[a.machine] for a in self.addresses], dtype=np.intp)
+    def _offsets(self) -> OffsetTable:
+        return offset_table(self.base or BaseRtts(), [a.machine for a in self.addresses])
 
     def offset_row(self, index: int) -> NDArray[np.float64] | None:
         """Half the base RTT (ms) from address `index`'s machine to every address's
