@@ -28,6 +28,10 @@ __all__ = [
     "PairLinks",
     "PairMode",
     "Plan",
+    "StepMachine",
+    "StepView",
+    "TimelineContainers",
+    "TimelineView",
     "Value",
 ]
 
@@ -138,6 +142,67 @@ class MachinePlan:
         return add, chg, rem
 
 
+@dataclass(frozen=True)
+class StepMachine:
+    """What one timeline step (or the restore) changes on one machine: the counts of its
+    plan, pairs included (`pair_elements` of them are pair map elements); `plan` is that
+    `MachinePlan` (its write script: `render.step`)."""
+
+    hostname: str
+    add: int
+    change: int
+    destroy: int
+    pair_elements: int
+    plan: MachinePlan | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class TimelineContainers:
+    """One container operation of a step on one machine: ``stop p-5, p-6 on gengar-3``."""
+
+    op: str  # stop | kill | start | restart
+    hostname: str
+    names: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        names = self.names
+        shown = (
+            ", ".join(names)
+            if len(names) <= 8
+            else f"{len(names)} containers ({names[0]} ... {names[-1]})"
+        )
+        return f"{self.op} {shown} on {self.hostname}"
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One event of the timeline as `plan` shows it: when (`offset`: seconds after all
+    containers started; `anchor`: the signal the spec step counts from, or ``started``),
+    what it does to each machine's network (machines without changes left out; `network`
+    False: the event changes no link), its container operations and its signal."""
+
+    number: int
+    label: str
+    offset: float
+    anchor: str
+    at: float
+    network: bool
+    machines: tuple[StepMachine, ...] = ()
+    containers: tuple[TimelineContainers, ...] = ()
+    signal: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineView:
+    """The spec's timeline after the base apply: every event in time order, then the
+    restore after the run (each machine's way back to the spec's network). Not counted in
+    `Plan.counts()`, which is the base apply's."""
+
+    steps: tuple[StepView, ...]
+    restore: tuple[StepMachine, ...]
+
+
 @dataclass
 class Plan:
     """Every machine's plan. `against`: the revision (or spec file) the machines were taken
@@ -153,6 +218,7 @@ class Plan:
     links: str = ""
     link_warnings: tuple[str, ...] = ()
     base: BaseReport | None = None  # with `network.compensate_base` (measured online)
+    timeline: TimelineView | None = None  # the spec's timeline, when it has one
 
     @property
     def has_changes(self) -> bool:

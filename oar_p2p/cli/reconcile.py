@@ -29,6 +29,7 @@ from oar_p2p.render.commands import render_write_script
 from oar_p2p.render.human import render_plan
 from oar_p2p.render.json import render_plan_json
 from oar_p2p.render.show import render_show
+from oar_p2p.render.timeline import step_commands
 from oar_p2p.render.validation import render_validation, render_validation_json
 from oar_p2p.vocab import RefreshMode
 from oar_p2p.workflows import reconcile
@@ -56,6 +57,8 @@ def _render(
     for m in plan.machines if show_commands else ():
         typer.echo(f"-------------------- {m.hostname} --------------------")
         typer.echo(render_write_script(m), nl=False)
+        if plan.timeline is not None:
+            write(step_commands(plan.timeline, m.hostname))
     if outcome.experiment is not None and outcome.status is not None:
         what = "run needed" if outcome.run_needed else "no changes"
         name, reason = outcome.experiment.name, outcome.status.reason
@@ -344,7 +347,14 @@ def show(
             spec_session(project, cluster, connector, progress=events.progress) as session,
         ):
             shown = show_spec(session, project, output_dir)
-        write(render_show(shown.machines, as_json=as_json, experiment=shown.experiment))
+        write(
+            render_show(
+                shown.machines,
+                as_json=as_json,
+                experiment=shown.experiment,
+                timeline=shown.timeline,
+            )
+        )
         return 0
 
     raise typer.Exit(run_cli(body))

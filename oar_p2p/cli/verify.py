@@ -12,11 +12,14 @@ from oar_p2p.cli.funnel import run_cli
 from oar_p2p.cli.options import ClusterFlags, SpecArg, cluster_options, spec_session
 from oar_p2p.cli.render import TerminalEvents, echo_lines
 from oar_p2p.cli.verify_plot import write_plot
+from oar_p2p.desired.network import Network
 from oar_p2p.errors import ValueParseError
-from oar_p2p.project import build_project_network, load_project
+from oar_p2p.project import Project, build_project_network, load_project
 from oar_p2p.render.verify import render_report
+from oar_p2p.session import Session
 from oar_p2p.verify import VerifyReport
 from oar_p2p.workflows.connect import Connector
+from oar_p2p.workflows.timeline_plan import check_step_number, step_network
 from oar_p2p.workflows.verify import run_verify
 
 __all__ = ["register", "write_plot"]
@@ -62,9 +65,22 @@ BandwidthAddressesOpt = typer.Option(
     min=1,
     help="addresses whose cap iperf3 measures (every distinct cap at least once)",
 )
+StepOpt = typer.Option(
+    None,
+    "--step",
+    metavar="N",
+    help="check the desired state in force after the timeline's event N (0: the base "
+    "network), while it is in force",
+)
 BandwidthSecondsOpt = typer.Option(
     3, "--bandwidth-seconds", min=1, help="iperf3 seconds per address (after 1 s warm-up)"
 )
+
+
+def _network(project: Project, session: Session, step: int | None) -> Network:
+    """The spec's network on the session's machines, or the one in force at `step`."""
+    network = build_project_network(project, session.machines)
+    return network if step is None else step_network(project, network, step)
 
 
 @cluster_options(machines=True)
@@ -80,21 +96,24 @@ def verify(
     ),
     bandwidth_addresses: int = BandwidthAddressesOpt,
     bandwidth_seconds: int = BandwidthSecondsOpt,
+    step: int | None = StepOpt,
     *,
     cluster: ClusterFlags,
     connector: Connector,
 ) -> None:
     """Measure RTTs (and loss, jitter, caps when the spec shapes them) between address pairs;
-    exit 0 within tolerance, 2 when not, 1 on error."""
+    exit 0 within tolerance, 2 when not, 1 on error. --step N: against the network the
+    spec's timeline puts in force at its event N (`plan` numbers the events)."""
 
     def body() -> int:
         _pair_limit(pairs, 0)  # a bad --pairs is refused before connecting
         project = load_project(spec)
+        check_step_number(project, step)  # out of range: refused before connecting
         with (
             TerminalEvents(progress=not as_json) as events,
             spec_session(project, cluster, connector, progress=events.progress) as session,
         ):
-            network = build_project_network(project, session.machines)
+            network = _network(project, session, step)
             limit = _pair_limit(pairs, len(network.addresses))
             report = run_verify(
                 session,

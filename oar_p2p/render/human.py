@@ -5,6 +5,9 @@ field-level detail is followed by one line per field, indented like the pair sam
 
       ~ container:peer-0: run 0a1b2c3d4e5f -> run 9f8e7d6c5b4a
           env.MESSAGE: "hello" → "bye"
+
+With a timeline (`Plan.timeline`), a `Timeline:` section follows the summary line
+(`render.timeline`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from oar_p2p.desired.link import LinkTuple, format_rate
 from oar_p2p.detail import show_value
 from oar_p2p.plan import Action, Change, MachinePlan, PairLinks, PairMode, Plan
 from oar_p2p.render.base import base_lines
+from oar_p2p.render.timeline import timeline_lines
 
 __all__ = ["ARROW", "render_plan", "summary_line"]
 
@@ -38,6 +42,9 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
         yield from _machine(m, verbose)
         yield ""
     yield summary_line(plan)
+    if plan.timeline is not None:
+        yield ""
+        yield from timeline_lines(plan.timeline, verbose=verbose)
 
 
 def summary_line(plan: Plan) -> str:

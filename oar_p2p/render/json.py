@@ -20,6 +20,9 @@ loss: 1%", "warnings": [...]}`` to the head and, per machine, ``"entry_fields"``
 jitter_ms, loss_percent]`` and, with caps, the source address's cap in bit/s as a sixth
 value. A latency-only plan has none of these keys. With base compensation, the head has
 ``"base_rtt_ms"`` (`render.base`).
+
+A spec with a timeline adds ``"timeline"`` after the machines (`render.timeline`: every
+event with its per-machine counts, not counted in ``summary``); other plans have no such key.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 from oar_p2p.desired.link import HASHED_MARK_BASE, LOSS_STEPS_PER_PERCENT
 from oar_p2p.plan import Change, MachinePlan, PairLinks, Plan
 from oar_p2p.render.base import base_head
+from oar_p2p.render.timeline import timeline_doc
 from oar_p2p.state import PairMap
 
 __all__ = ["ENTRY_FIELDS", "FORMAT_VERSION", "render_plan_json"]
@@ -61,7 +65,10 @@ def render_plan_json(plan: Plan, *, full: bool = False, resolution_us: int = 100
     for i, m in enumerate(plan.machines):
         yield ("," if i else "") + "\n"
         yield from _machine(m, full, resolution_us)
-    yield "\n]}\n"
+    if plan.timeline is None:
+        yield "\n]}\n"
+    else:
+        yield "\n], " + json.dumps({"timeline": timeline_doc(plan.timeline)})[1:] + "\n"
 
 
 def _machine(m: MachinePlan, full: bool, resolution_us: int) -> Iterator[str]:

@@ -3,16 +3,20 @@
 Both views are composed from `oar_p2p.fields.FIELDS`: each field gives its fragment of the
 head line, its body lines and its JSON value. With an `ExperimentView` (`show SPEC`), two
 lines follow the machines (the experiment on the machines, the last local run) and the
-JSON document has an ``experiment`` object.
+JSON document has an ``experiment`` object. During a run with a timeline, each machine
+with a scheduler directory gets one line per scheduler (``timeline tl (network scheduler):
+running, at event 2 of 5 (split), ...``) and a ``timeline`` list in its JSON object
+(`SchedulerView.doc`); machines without one show exactly what they did before.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 from oar_p2p.fields import FIELDS, OMIT
 from oar_p2p.provenance import ExperimentView, LastRun
+from oar_p2p.scheduler_view import SchedulerView
 from oar_p2p.state import MachineState
 
 __all__ = ["render_show"]
@@ -23,11 +27,13 @@ def render_show(
     *,
     as_json: bool = False,
     experiment: ExperimentView | None = None,
+    timeline: Mapping[str, Sequence[SchedulerView]] | None = None,
 ) -> Iterator[str]:
+    timeline = timeline or {}
     if as_json:
         doc: dict[str, object] = {
             "format_version": 1,
-            "machines": [_doc(s) for s in observed.values()],
+            "machines": [_doc(s, timeline.get(h, ())) for h, s in observed.items()],
         }
         if experiment is not None:
             doc["experiment"] = experiment.doc()
@@ -40,13 +46,18 @@ def render_show(
         for f in FIELDS:
             if f.lines is not None:
                 yield from f.lines(s)
+        for v in timeline.get(host, ()):
+            yield f"  {v.text()}\n"
     if experiment is not None:
         yield from _experiment_lines(experiment)
 
 
-def _doc(s: MachineState) -> dict[str, object]:
+def _doc(s: MachineState, timeline: Sequence[SchedulerView]) -> dict[str, object]:
     values = {f.name: f.show_json(s) for f in FIELDS if f.show_json is not None}
-    return {name: value for name, value in values.items() if value is not OMIT}
+    doc = {name: value for name, value in values.items() if value is not OMIT}
+    if timeline:
+        doc["timeline"] = [v.doc() for v in timeline]
+    return doc
 
 
 def _short(digest: str | None) -> str:

@@ -38,6 +38,7 @@ from oar_p2p.revision import reference_source
 from oar_p2p.state import ContainerState, MachineState
 from oar_p2p.workflows.experiment import spec_experiment
 from oar_p2p.workflows.reconcile import PlanOutcome
+from oar_p2p.workflows.timeline_plan import attach_timeline
 
 __all__ = ["load_reference", "machine_names", "plan_against", "plan_offline_against"]
 
@@ -108,7 +109,8 @@ def plan_against(new: Project, old: Project, names: Sequence[str], ref: str) -> 
     if old_exp is not None and (exp is None or exp.name != old_exp.name):
         _note_left(plans, old_exp, exp, ref)
     plan = Plan(machines=plans, offline=True, refresh="offline", against=ref)
-    return PlanOutcome(attach_links(new, network, plan), exp, status)
+    plan = attach_timeline(new, network, attach_links(new, network, plan))
+    return PlanOutcome(plan, exp, status)
 
 
 def _note_left(

@@ -47,6 +47,7 @@ from oar_p2p.workflows.experiment import (
 )
 from oar_p2p.workflows.provenance import record_spec_run
 from oar_p2p.workflows.timeline import check_timeline, timeline_hooks
+from oar_p2p.workflows.timeline_plan import attach_timeline
 from oar_p2p.workflows.verify import run_verify
 
 __all__ = [
@@ -70,7 +71,7 @@ def validate(spec_path: Path, machine_flags: Sequence[str] = ()) -> ValidationRe
 
 
 def offline_plan(project: Project, machine_names: Sequence[str]) -> Plan:
-    """Plan against empty machines (no cluster access)."""
+    """Plan against empty machines (no cluster access), with the spec's timeline."""
     machines = project_machines(project, machine_names)
     network = build_project_network(project, machines)
     res = project.quantizer.resolution_us
@@ -81,7 +82,7 @@ def offline_plan(project: Project, machine_names: Sequence[str]) -> Plan:
     plan = attach_links(project, network, Plan(machines=plans, offline=True, refresh="offline"))
     if project.spec.network.compensate_base:  # nothing measured offline: shaped as requested
         plan.base = BaseReport((), project.spec.network.compensate_tolerance_ms)
-    return plan
+    return attach_timeline(project, network, plan)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def plan_machines(
     containers, the experiment's containers (one `MachineState` each, one diff).
 
     With `unreachable` (see `apply.observe_machines`), machines that cannot be read are left
-    out and named there; containers are then not read (no run can happen).
+    out and named there; containers are then not read (no run can happen). With a
+    timeline in the spec, `Plan.timeline` shows its steps after this plan's apply.
     """
     desired = desired_states(session, network)
     exp = spec_experiment(project.spec, network, desired)
@@ -123,7 +125,7 @@ def plan_machines(
         observed = with_containers(observed, seen)
     res = network.quantizer.resolution_us
     plan = attach_links(project, network, diff_states(session, desired, observed, res, refresh))
-    return PlanOutcome(plan, exp, status)
+    return PlanOutcome(attach_timeline(project, network, plan), exp, status)
 
 
 def plan_online(session: Session, project: Project, refresh: RefreshMode) -> PlanOutcome:

@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 N = 6
 A_MS, B_MS = 10, 30  # one-way delays of the base matrix and of the swapped one
 SWAP, PARTITION, STOP, HEAL, START, CELL = 5.0, 10.0, 12.0, 15.0, 18.0, 21.0
+STOPPED = 3  # its target (5) is in its partition group: its pings run until the stop
 CROSS = {1, 2, 4, 5}  # pingers whose target is in the other partition group ("0-2" | "3-5")
 ADDR = [f"10.{16 + i // 2}.0.{i % 2 + 1}" for i in range(N)]
 PING = (
@@ -51,9 +52,9 @@ signals:
 timeline:
   - {{at: {SWAP}, network: {{latency_matrix: b.txt}}, name: swap}}
   - {{at: {PARTITION}, partition: ["0-2", "3-5"], name: partition}}
-  - {{at: {STOP}, stop: "5", name: stop}}
+  - {{at: {STOP}, stop: "{STOPPED}", name: stop}}
   - {{at: {HEAL}, heal: true, name: heal}}
-  - {{at: {START}, start: "5", name: start-again}}
+  - {{at: {START}, start: "{STOPPED}", name: start-again}}
   - {{at: {CELL}, set: [{{from: "0", to: "2", latency: 50, one_way: true}}], name: cell}}
 """
 
@@ -126,7 +127,7 @@ def test_matrix_swap_takes_effect_within_100_ms(run) -> None:
 def test_partition_and_heal_take_effect_within_100_ms(run) -> None:
     t0 = _t0(run["manifest"])
     for i in range(N):
-        if i == 5:
+        if i == STOPPED:
             continue  # stopped during the partition
         sent = [s for s, _ in _replies(run["logs"][i])]
         before = [s for s in sent if s < t0 + PARTITION + 1]
@@ -144,14 +145,14 @@ def test_partition_and_heal_take_effect_within_100_ms(run) -> None:
 
 def test_container_stop_and_start_at_their_times(run) -> None:
     t0 = _t0(run["manifest"])
-    sent = [s for s, _ in _replies(run["logs"][5])]
+    sent = [s for s, _ in _replies(run["logs"][STOPPED])]
     gap_start = max(s for s in sent if s < t0 + STOP + 1)
     gap_end = min(s for s in sent if s > t0 + STOP + 1)
-    print(f"tl-5: last reply {1e3 * (gap_start - t0 - STOP):+.0f} ms after the stop, first "
+    print(f"tl-{STOPPED}: last reply {1e3 * (gap_start - t0 - STOP):+.0f} ms after the stop, first "
           f"{1e3 * (gap_end - t0 - START):+.0f} ms after the start")  # fmt: skip
     assert -0.050 <= gap_start - (t0 + STOP) <= 0.100
     assert gap_end >= t0 + START
-    assert run["manifest"]["containers"][5]["exit_code"] == 0
+    assert run["manifest"]["containers"][STOPPED]["exit_code"] == 0
 
 
 def test_one_cell_writes_one_element_on_one_machine(run) -> None:
