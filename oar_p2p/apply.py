@@ -209,6 +209,7 @@ def plan_record(plan: MachinePlan, network: Network | None) -> tuple[str, str] |
         local=local,
         steps=steps,
         resolution_us=network.quantizer.resolution_us,
+        base_rtt_us=None if network.base is None else network.base.peers(plan.hostname),
     )
 
 

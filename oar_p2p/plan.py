@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from oar_p2p.base_rtt import BaseReport
 from oar_p2p.resources import ContainerId, Resource
 from oar_p2p.state import CapClass, CapStage, ContainerState, MachineState, TcClass
 
@@ -216,6 +217,7 @@ class Plan:
     destroy: bool = False
     links: str = ""
     link_warnings: tuple[str, ...] = ()
+    base: BaseReport | None = None  # with `network.compensate_base` (measured online)
     timeline: TimelineView | None = None  # the spec's timeline, when it has one
 
     @property

@@ -18,6 +18,13 @@ so version 2 keeps the marks themselves, 4 bytes per pair (5 MB raw for 1.25 M p
     rows.gz      gzip of {"version": 2, "ips": ..., "local": ..., "resolution_us": r,
                           "marks": base64(uint32 marks, row-major)}
 
+With base compensation (`network.compensate_base`), record.json also holds the base
+RTTs the apply shaped with, in µs, from this machine to every machine (itself included):
+``"base_rtt_us": {"gengar-1": 40, "gengar-2": 251}``; the next apply keeps them when a
+re-measured base is within the tolerance (`desired.compensation.keep_recorded`). The key is
+absent without compensation, and a release that does not know it ignores it (the version
+stays 1 or 2: it describes the rows).
+
 Both versions are read (a machine applied by the previous release keeps its version-1
 record until the next apply rewrites it).
 
@@ -65,6 +72,7 @@ class Record:
     size: int = 0
     chains: str = ""
     pairs: PairMap | None = None
+    base_rtt_us: dict[str, int] | None = None  # compensation: machine -> base RTT (µs)
 
 
 def build_record(
@@ -76,6 +84,7 @@ def build_record(
     local: list[str],
     steps: array[int],
     resolution_us: int,
+    base_rtt_us: dict[str, int] | None = None,
 ) -> tuple[str, str]:
     """(record.json text, base64 of rows.gz) for the write script.
 
@@ -83,16 +92,17 @@ def build_record(
     (typecode ``I``: version 2), as `Network.record_rows` returns them.
     """
     version = 1 if steps.typecode == "H" else 2
-    record = json.dumps(
-        {
-            "version": version,
-            "state": "applied",
-            "digest": digest,
-            "size": size,
-            "chains": chains_digest(chains),
-            "applied_at": round(time.time(), 3),
-        }
-    )
+    head: dict[str, object] = {
+        "version": version,
+        "state": "applied",
+        "digest": digest,
+        "size": size,
+        "chains": chains_digest(chains),
+        "applied_at": round(time.time(), 3),
+    }
+    if base_rtt_us is not None:
+        head["base_rtt_us"] = base_rtt_us
+    record = json.dumps(head)
     rows: dict[str, object] = {"ips": ips, "local": local, "resolution_us": resolution_us}
     if version == 1:
         rows["steps"] = base64.b64encode(steps.tobytes()).decode()
@@ -124,7 +134,19 @@ def parse_record(record_text: str, rows_b64: str = "") -> Record | None:
         )
     digest, size = str(data.get("digest", "")), int(data.get("size", 0))
     pairs = PairMap(size, digest, _rows(rows_b64) if rows_b64.strip() else None)
-    return Record("applied", digest, size, str(data.get("chains", "")), pairs)
+    chains = str(data.get("chains", ""))
+    return Record("applied", digest, size, chains, pairs, _bases(data.get("base_rtt_us")))
+
+
+def _bases(value: object) -> dict[str, int] | None:
+    """The recorded base RTTs; anything malformed reads as none (then re-measured)."""
+    if not isinstance(value, dict):
+        return None
+    return {
+        str(k): int(v)
+        for k, v in value.items()
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    }
 
 
 def _rows(rows_b64: str) -> Callable[[], Iterator[tuple[str, str, int]]]:

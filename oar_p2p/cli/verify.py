@@ -51,6 +51,8 @@ def _json(report: VerifyReport) -> str:
         out["base_sd_ms"] = report.base_sd_ms
     if report.bandwidth is not None:
         out["bandwidth"] = [asdict(b) for b in report.bandwidth]
+    if report.fidelity is not None:
+        out["fidelity"] = asdict(report.fidelity)
     return json.dumps(out)
 
 
@@ -122,16 +124,21 @@ def verify(
                 parallel=parallel,
                 bandwidth_addresses=bandwidth_addresses,
                 bandwidth_seconds=bandwidth_seconds,
+                compensated=project.spec.network.compensate_base,
             )
-        if plot is not None:
-            write_plot(report, plot)
-        if as_json:
-            typer.echo(_json(report))
-        else:
-            echo_lines(render_report(report, subtract_base))
+        _output(report, plot, as_json, subtract_base)
         return 0 if report.ok else 2
 
     raise typer.Exit(run_cli(body))
+
+
+def _output(report: VerifyReport, plot: Path | None, as_json: bool, subtract_base: bool) -> None:
+    if plot is not None:
+        write_plot(report, plot)
+    if as_json:
+        typer.echo(_json(report))
+    else:
+        echo_lines(render_report(report, subtract_base))
 
 
 def register(app: typer.Typer) -> None:

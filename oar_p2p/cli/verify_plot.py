@@ -1,7 +1,8 @@
 """`verify --plot`: the report as a PNG (matplotlib, optional).
 
-Panels: requested vs measured RTT and the error histogram (always); loss, jitter and
-bandwidth only when the network has them (a latency-only report draws as it always did).
+Panels: requested vs measured RTT, the error histogram and the fidelity per machine pair
+(median, p95 and max |min RTT - requested|, as `verify` computes it); loss, jitter and
+bandwidth only when the network has them.
 """
 
 from __future__ import annotations
@@ -42,6 +43,26 @@ def _delay(report: VerifyReport, ax1: Any, ax2: Any) -> None:
     )
     ax2.set_ylabel("pairs")
     ax2.set_title("error distribution")
+
+
+def _fidelity(report: VerifyReport, ax: Any) -> None:
+    fid = report.fidelity
+    rows = list(fid.machine_pairs) if fid is not None else []
+    names = [f"{f.machines[0]}\n{f.machines[1]}" for f in rows]
+    x = list(range(len(rows)))
+    for k, (label, values) in enumerate(
+        (
+            ("median", [f.median_ms for f in rows]),
+            ("p95", [f.p95_ms for f in rows]),
+            ("max", [f.max_ms for f in rows]),
+        )
+    ):
+        ax.bar([xi + (k - 1) * 0.27 for xi in x], values, width=0.27, label=label)
+    ax.set_xticks(x, names, fontsize=7)
+    ax.set_ylabel("|min RTT - requested| (ms)")
+    on = "on" if fid is not None and fid.compensated else "off"
+    ax.set_title(f"fidelity per machine pair (compensation {on})")
+    ax.legend()
 
 
 def _loss(report: VerifyReport, ax: Any) -> None:
@@ -109,6 +130,8 @@ def write_plot(report: VerifyReport, path: Path) -> None:
         )
         if present
     ]
+    if report.fidelity is not None and report.fidelity.machine_pairs:
+        extra.insert(0, _fidelity)
     panels = 2 + len(extra)
     cols, rows = min(panels, 3), math.ceil(panels / 3)
     fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.5 * rows), squeeze=False)

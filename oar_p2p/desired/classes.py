@@ -67,7 +67,7 @@ def link_tuple(key: LinkKey, resolution_us: int) -> LinkTuple:
 
 
 def link_codes(
-    delay: Sequence[float],
+    delay: Sequence[float] | NDArray[np.float64],
     jitter: Sequence[float] | float | None,
     loss: Sequence[float] | float | None,
     k: float,
@@ -92,7 +92,7 @@ def link_codes(
     return codes
 
 
-def _steps(values: Sequence[float] | float, k: float) -> NDArray[np.int64]:
+def _steps(values: Sequence[float] | NDArray[np.float64] | float, k: float) -> NDArray[np.int64]:
     a = np.asarray(values, dtype=np.float64)
     return (a * k + 0.5 + 1e-9).astype(np.int64)  # non-negative: truncation is floor
 

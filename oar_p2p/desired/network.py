@@ -29,6 +29,7 @@ from oar_p2p.desired.classes import (
     link_codes,
     link_tc_trees,
 )
+from oar_p2p.desired.compensation import BaseRtts, OffsetTable, offset_table
 from oar_p2p.desired.latency import Quantizer
 from oar_p2p.desired.link import LOSS_STEPS_PER_PERCENT, Bandwidth, LinkTuple
 from oar_p2p.errors import MatrixError
@@ -116,10 +117,33 @@ class Network:
     jitter: LinkValues | None = None
     loss: LinkValues | None = None
     bandwidth: Bandwidth | None = None
+    base: BaseRtts | None = None
 
     @cached_property
     def ips(self) -> tuple[str, ...]:
         return tuple(a.ip for a in self.addresses)
+
+    @cached_property
+    def _offsets(self) -> OffsetTable:
+        return offset_table(self.base or BaseRtts(), [a.machine for a in self.addresses])
+
+    def offset_row(self, index: int) -> NDArray[np.float64] | None:
+        """Half the base RTT (ms) from address `index`'s machine to every address's
+        machine, in global order; None without compensation."""
+        if self.base is None:
+            return None
+        where, table, machine_of = self._offsets
+        row: NDArray[np.float64] = table[where[self.addresses[index].machine]][machine_of]
+        return row
+
+    def shaped_row(self, index: int) -> Sequence[float] | NDArray[np.float64]:
+        """The delays (ms) shaped from address `index` to every address: the matrix row,
+        minus the base offsets (never below 0) with compensation."""
+        row = self._row(self.matrix, index)
+        off = self.offset_row(index)
+        if off is None:
+            return row
+        return np.maximum(np.asarray(row, dtype=np.float64) - off, 0.0)
 
     def local(self, hostname: str) -> list[Address]:
         return [a for a in self.addresses if a.machine == hostname]
@@ -130,6 +154,11 @@ class Network:
         row = self.matrix.row(index % dim)
         k = 1000 / self.quantizer.resolution_us
         n = len(self.addresses)
+        if self.base is not None:  # as `link_codes` rounds: the same integers as `link`
+            steps = (np.asarray(self.shaped_row(index)) * k + 0.5 + 1e-9).astype(_STEPS_DTYPE)
+            out: array[int] = array("L")
+            out.frombytes(steps.tobytes())
+            return out
         if n <= dim:
             values = [int(v * k + 0.5 + 1e-9) for v in row[:n]]
         else:
@@ -169,7 +198,13 @@ class Network:
         loss = 0
         if self.loss is not None:
             loss = int(_value(self.loss, i, j) * LOSS_STEPS_PER_PERCENT + 0.5 + 1e-9)
-        return LinkTuple(q.steps(self.matrix[i % dim, j % dim]), jitter, loss, q.resolution_us)
+        delay = self.matrix[i % dim, j % dim]
+        if self.base is None:
+            return LinkTuple(q.steps(delay), jitter, loss, q.resolution_us)
+        src, dst = self.addresses[i].machine, self.addresses[j].machine
+        shaped = max(delay - self.base.offset_ms(src, dst), 0.0)
+        steps = int(shaped * (1000 / q.resolution_us) + 0.5 + 1e-9)
+        return LinkTuple(steps, jitter, loss, q.resolution_us)
 
     def code(self, i: int, j: int) -> LinkKey:
         """The `LinkKey` of the direction i -> j (its delay steps when delay-only)."""
@@ -192,6 +227,7 @@ class Network:
         return None if self.bandwidth is None else self.bandwidth.cap_bps(index)
 
     def latency_ms(self, i: int, j: int) -> float:
+        """The requested delay i -> j (quantised; never compensated: what verify checks)."""
         dim = self.matrix.dimension
         return self.quantizer.klass(self.matrix[i % dim, j % dim]).delay_ms
 
@@ -224,7 +260,7 @@ class Network:
         """The `LinkKey` codes from address `index` to every address (jitter or loss set)."""
         k = 1000 / self.quantizer.resolution_us
         return link_codes(
-            self._row(self.matrix, index),
+            self.shaped_row(index),
             None if self.jitter is None else self._raw(self.jitter, index),
             None if self.loss is None else self._raw(self.loss, index),
             k,

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from oar_p2p.desired.link import LinkTuple, format_rate
 from oar_p2p.detail import show_value
 from oar_p2p.plan import Action, Change, MachinePlan, PairLinks, PairMode, Plan
+from oar_p2p.render.base import base_lines
 from oar_p2p.render.timeline import timeline_lines
 
 __all__ = ["ARROW", "render_plan", "summary_line"]
@@ -29,6 +30,9 @@ PAIR_LIMIT = 64
 
 def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
     """Lines of the human view (no trailing newlines)."""
+    if plan.base is not None:
+        yield from base_lines(plan.base)
+        yield ""
     if plan.links:
         yield f"Links: {plan.links}"
         for warning in plan.link_warnings:

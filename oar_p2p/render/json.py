@@ -18,7 +18,8 @@ A network with jitter, loss or caps adds ``"links": {"summary": "jitter: matrix 
 loss: 1%", "warnings": [...]}`` to the head and, per machine, ``"entry_fields"``: with
 `full`, each entry is then the pair's whole link tuple, ``["src", "dst", delay_ms,
 jitter_ms, loss_percent]`` and, with caps, the source address's cap in bit/s as a sixth
-value. A latency-only plan has none of these keys.
+value. A latency-only plan has none of these keys. With base compensation, the head has
+``"base_rtt_ms"`` (`render.base`).
 
 A spec with a timeline adds ``"timeline"`` after the machines (`render.timeline`: every
 event with its per-machine counts, not counted in ``summary``); other plans have no such key.
@@ -32,6 +33,7 @@ from typing import Any
 
 from oar_p2p.desired.link import HASHED_MARK_BASE, LOSS_STEPS_PER_PERCENT
 from oar_p2p.plan import Change, MachinePlan, PairLinks, Plan
+from oar_p2p.render.base import base_head
 from oar_p2p.render.timeline import timeline_doc
 from oar_p2p.state import PairMap
 
@@ -57,6 +59,8 @@ def render_plan_json(plan: Plan, *, full: bool = False, resolution_us: int = 100
         head["destroy"] = True
     if plan.links:
         head["links"] = {"summary": plan.links, "warnings": list(plan.link_warnings)}
+    if plan.base is not None:
+        head.update(base_head(plan.base))
     yield json.dumps(head)[:-1] + ', "machines": ['
     for i, m in enumerate(plan.machines):
         yield ("," if i else "") + "\n"

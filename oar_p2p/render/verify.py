@@ -10,9 +10,10 @@ import statistics
 
 from oar_p2p.verify import PairResult, VerifyReport
 from oar_p2p.verify.bandwidth import BANDWIDTH_TOLERANCE_PCT, GOODPUT_RATIO, BandwidthResult
+from oar_p2p.verify.fidelity import Fidelity
 from oar_p2p.verify.probes import JITTER_TOLERANCE_MS, JITTER_TOLERANCE_PCT
 
-__all__ = ["render_report"]
+__all__ = ["fidelity_lines", "render_report"]
 
 
 def _extra_header(report: VerifyReport) -> str:
@@ -125,6 +126,23 @@ def _bandwidth_lines(results: list[BandwidthResult]) -> list[str]:
     return lines
 
 
+def fidelity_lines(fid: Fidelity) -> list[str]:
+    """One line per machine pair: |min RTT - requested| (no base subtracted)."""
+    if not fid.machine_pairs:
+        return []
+    on = "on" if fid.compensated else "off"
+    lines = [f"fidelity |min RTT - requested| per machine pair (base compensation {on}):"]
+    rows = list(fid.machine_pairs) + ([fid.overall] if fid.overall is not None else [])
+    width = max(len(f"{f.machines[0]} <-> {f.machines[1]}") for f in rows)
+    for f in rows:
+        name = "all pairs" if f is fid.overall else f"{f.machines[0]} <-> {f.machines[1]}"
+        lines.append(
+            f"  {name:<{width}}  {f.pairs:>5} pairs  median {f.median_ms:.3f} ms  "
+            f"p95 {f.p95_ms:.3f} ms  max {f.max_ms:.3f} ms"
+        )
+    return lines
+
+
 def render_report(report: VerifyReport, subtract_base: bool) -> list[str]:
     lines = _pair_lines(report)
     errors = sorted(abs(p.error_ms) for p in report.pairs if p.error_ms is not None)
@@ -136,6 +154,8 @@ def render_report(report: VerifyReport, subtract_base: bool) -> list[str]:
         )
     how = "subtracted" if subtract_base else "not subtracted"
     lines.append(f"base RTT {report.base_ms:.3f} ms ({how})")
+    if report.fidelity is not None:
+        lines.extend(fidelity_lines(report.fidelity))
     lines.extend(_link_lines(report))
     if report.bandwidth is not None:
         lines.extend(_bandwidth_lines(report.bandwidth))

@@ -169,6 +169,18 @@ class NetworkSpec(_Model):
     bandwidth: BandwidthSpec | None = Field(
         default=None, description="egress rate caps per address (no ingress caps)"
     )
+    compensate_base: bool = Field(
+        default=False,
+        description="measure the base RTT of every machine pair before applying and subtract "
+        "half of it from each direction's delay (never below 0)",
+    )
+    compensate_tolerance_ms: float = Field(
+        default=0.05,
+        ge=0,
+        le=1000,
+        description="a re-measured base RTT within this of the one recorded by the last apply "
+        "keeps the recorded one (no rewrite)",
+    )
 
     @field_validator("addresses", mode="before")
     @classmethod

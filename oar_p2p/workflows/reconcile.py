@@ -7,7 +7,7 @@ data and tells its progress through `Events`; none prints.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ from oar_p2p.apply import (
 )
 from oar_p2p.checks import ValidationReport, validate_spec
 from oar_p2p.containers_diff import desired_container_states
+from oar_p2p.desired.compensation import BaseReport, saved_bases
 from oar_p2p.desired.containers import Experiment
+from oar_p2p.desired.link_view import clipped
 from oar_p2p.desired.network import Network
 from oar_p2p.diff import diff_machine
 from oar_p2p.errors import ClusterError
@@ -35,6 +37,7 @@ from oar_p2p.session import Session
 from oar_p2p.state import ContainerState, MachineState
 from oar_p2p.verify import needs_probes
 from oar_p2p.vocab import RefreshMode
+from oar_p2p.workflows.compensate import compensated
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.experiment import (
     network_digest,
@@ -77,6 +80,8 @@ def offline_plan(project: Project, machine_names: Sequence[str]) -> Plan:
         for m in machines
     ]
     plan = attach_links(project, network, Plan(machines=plans, offline=True, refresh="offline"))
+    if project.spec.network.compensate_base:  # nothing measured offline: shaped as requested
+        plan.base = BaseReport((), project.spec.network.compensate_tolerance_ms)
     return attach_timeline(project, network, plan)
 
 
@@ -125,8 +130,26 @@ def plan_machines(
 
 def plan_online(session: Session, project: Project, refresh: RefreshMode) -> PlanOutcome:
     """Read every machine and diff it against the spec (network and experiment)."""
-    network = build_project_network(project, session.machines)
-    return plan_machines(session, project, network, refresh)
+    network, base = _compensate(session, project, build_project_network(project, session.machines))
+    outcome = plan_machines(session, project, network, refresh)
+    outcome.plan.base = base
+    return outcome
+
+
+def _compensate(
+    session: Session, project: Project, network: Network, saved: SavedPlan | None = None
+) -> tuple[Network, BaseReport | None]:
+    """With `network.compensate_base`, the network shaped with the measured base RTTs, or
+    with those of the saved plan being applied (nothing measured: exactly its plan)."""
+    spec = project.spec.network
+    if not spec.compensate_base:
+        return network, None
+    from_plan = saved_bases(saved.plan) if saved is not None else None
+    if from_plan is None:
+        return compensated(session, network, spec.compensate_tolerance_ms)
+    shaped = replace(network, base=from_plan[0])
+    rows = tuple(from_plan[1])
+    return shaped, BaseReport(rows, spec.compensate_tolerance_ms, clipped(shaped), saved=True)
 
 
 @dataclass(frozen=True)
@@ -174,12 +197,14 @@ def _partial(
 
 def apply(session: Session, project: Project, request: ApplyRequest, events: Events) -> None:
     """Converge the network, then run the experiment unless it already ran as specified."""
-    network = build_project_network(project, session.machines)
     saved = request.saved
+    network = build_project_network(project, session.machines)
+    network, base = _compensate(session, project, network, saved)
     unreachable: dict[str, str] = {}
     refresh = saved.refresh if saved else request.refresh
     outcome = plan_machines(session, project, network, refresh, None if saved else unreachable)
     plan = outcome.plan
+    plan.base = base
     if saved:
         check_saved_plan(saved, request.spec_path, plan)
     if unreachable:

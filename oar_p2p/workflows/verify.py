@@ -33,6 +33,7 @@ from oar_p2p.verify.bandwidth import (
     server_script,
     stop_script,
 )
+from oar_p2p.verify.fidelity import Fidelity, fidelity
 from oar_p2p.verify.probes import parse_probes
 from oar_p2p.verify.stats import robust_sd
 
@@ -140,11 +141,14 @@ def run_verify(
     parallel: int = 2,
     bandwidth_addresses: int = 8,
     bandwidth_seconds: int = 3,
+    compensated: bool = False,
 ) -> VerifyReport:
     """Measure sampled pairs; pairs out of tolerance are measured once more (best kept).
 
     `count` None: 5 pings per pair, or `PROBES` at `PROBE_INTERVAL_S` when the network
-    has jitter or loss. With caps, `measure_bandwidth` on a sample of addresses.
+    has jitter or loss. With caps, `measure_bandwidth` on a sample of addresses. The
+    report's `fidelity` has the per machine pair figures (`compensated`: whether the
+    network was shaped with base compensation, for the report).
     """
     interval = PROBE_INTERVAL_S if needs_probes(network) else None
     count = count or (PROBES if interval is not None else 5)
@@ -159,11 +163,19 @@ def run_verify(
         retry = measure(session, network, again, count, parallel, interval)
         _merge_retry(got, retry, _compare(network, again, retry, subtract_base, got.base_ms))
         report = _compare(network, pairs, got, subtract_base)
+    report = replace(report, fidelity=_fidelity(network, report, compensated))
     tests = bandwidth_sample(network, bandwidth_addresses)
     if not tests:
         return report
     session.progress(f"measuring the bandwidth of {len(tests)} addresses (iperf3)")
     return replace(report, bandwidth=measure_bandwidth(session, network, tests, bandwidth_seconds))
+
+
+def _fidelity(network: Network, report: VerifyReport, compensated: bool) -> Fidelity:
+    """The figures of the pairs judged by their minimum (not those with jitter)."""
+    samples = [(p.src, p.dst, p.min_ms, p.requested_ms) for p in report.pairs if p.error_of is None]
+    machine_of = {a.ip: a.machine for a in network.addresses}
+    return fidelity(samples, machine_of, compensated=compensated)
 
 
 def _compare(

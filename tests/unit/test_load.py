@@ -65,8 +65,9 @@ def test_ping_demo_example_loads() -> None:
         (
             BASE.replace("  latency_matrix", "  adresses: 3\n  latency_matrix"),
             "spec.yaml:4:3",
-            "unknown key 'adresses' (allowed: addresses, bandwidth, jitter, latency_matrix, "
-            "latency_resolution_ms, loss, matrix_wrap)",
+            "unknown key 'adresses' (allowed: addresses, bandwidth, compensate_base, "
+            "compensate_tolerance_ms, jitter, latency_matrix, latency_resolution_ms, loss, "
+            "matrix_wrap)",
         ),
         (
             BASE + "cluster:\n  overrides:\n    gengar-1:\n      cpu: 3\n",

@@ -153,3 +153,22 @@ def test_version_2_keeps_32_bit_marks() -> None:
     got = list(record.pairs.elements())
     assert got == list(desired.elements())
     assert all(m >= HASHED_MARK_BASE for _, _, m in got)
+
+
+def test_the_record_keeps_the_base_rtts_of_a_compensated_apply() -> None:
+    args = dict(digest="d", size=4, chains={}, ips=["a"], local=["a"], resolution_us=100)
+    steps = _network().record_rows("gengar-1")[1]
+    plain, _ = build_record(steps=steps, **args)  # type: ignore[arg-type]
+    assert "base_rtt_us" not in json.loads(plain)  # without compensation: as before
+    text, _ = build_record(steps=steps, base_rtt_us={"gengar-1": 40, "gengar-2": 251}, **args)  # type: ignore[arg-type]
+    assert json.loads(text)["version"] == 1  # the version describes the rows
+    record = parse_record(text)
+    assert record is not None and record.base_rtt_us == {"gengar-1": 40, "gengar-2": 251}
+    assert parse_record(plain).base_rtt_us is None  # type: ignore[union-attr]
+
+
+def test_malformed_recorded_bases_are_left_out() -> None:
+    text = '{"state": "applied", "base_rtt_us": {"a": 1, "b": "x", "c": -2, "d": true}}'
+    assert parse_record(text).base_rtt_us == {"a": 1}  # type: ignore[union-attr]
+    bad = '{"state": "applied", "base_rtt_us": [1]}'
+    assert parse_record(bad).base_rtt_us is None  # type: ignore[union-attr]

@@ -115,3 +115,31 @@ def test_the_plot_gains_a_panel_per_property(report, panels: int, tmp_path: Path
         plt.Figure.savefig = real  # type: ignore[method-assign]
     assert seen == [panels]
     assert (tmp_path / "v.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _with_fidelity(compensated: bool) -> VerifyReport:
+    from oar_p2p.verify.fidelity import fidelity
+
+    report = _latency_only()
+    machine_of = {A: "gengar-1", B: "gengar-2", C: "gengar-1"}
+    samples = [(p.src, p.dst, p.min_ms, p.requested_ms) for p in report.pairs]
+    return replace(report, fidelity=fidelity(samples, machine_of, compensated=compensated))
+
+
+def test_the_fidelity_figures_per_machine_pair_in_text_and_json() -> None:
+    lines = render_report(_with_fidelity(True), False)
+    at = lines.index("fidelity |min RTT - requested| per machine pair (base compensation on):")
+    assert lines[at + 1 : at + 3] == [
+        "  gengar-1 <-> gengar-2      1 pairs  median 0.400 ms  p95 0.400 ms  max 0.400 ms",
+        "  all pairs                  1 pairs  median 0.400 ms  p95 0.400 ms  max 0.400 ms",
+    ]
+    doc = json.loads(_json(_with_fidelity(False)))
+    assert doc["fidelity"]["compensated"] is False
+    assert doc["fidelity"]["machine_pairs"] == [
+        {"machines": ["gengar-1", "gengar-2"], "pairs": 1, "median_ms": 0.4, "p95_ms": 0.4,
+         "max_ms": 0.4}
+    ]  # fmt: skip
+
+
+def test_the_plot_gains_the_fidelity_panel(tmp_path: Path) -> None:
+    test_the_plot_gains_a_panel_per_property(lambda: _with_fidelity(True), 3, tmp_path)
