@@ -46,8 +46,7 @@ _q = shlex.quote
 # (`render.step`) runs `tc -b <name>.pre` ahead, starts `nft -f` on the FIFO `<name>.fifo`
 # and reads `<name>.nft`; at the deadline it writes that text into the FIFO and closes it
 # (nft commits), then runs `tc -b <name>.post`. A whole step: `bash <name>.sh`; a `source`
-# step (container operations, signals) runs `<name>.ahead.sh`, then at the deadline
-# `<name>.sh`, both in the scheduler's own shell.
+# step (container operations, signals) runs in the scheduler's own shell.
 # Waits with `read -t` on a FIFO nobody writes (a builtin: no process to start; `sleep`
 # woke 30-60 ms late in the testbed's guest) in slices of at most 0.2 s (a TERM is seen
 # between them) until 2 ms before a deadline, then
@@ -83,9 +82,6 @@ while read -r n off mode; do
   # the first step's pre part runs before t0 is known (while the containers start)
   if [ -z "$t0" ]; then read -r t0 < "$d/go" || exit 1; fi
   due=$(( t0 + off ))
-  if [ "$mode" = source ] && [ -s "$d/$n.ahead.sh" ]; then
-    . "$d/$n.ahead.sh" > "$d/$n.ahead.out" 2> "$d/$n.ahead.err" < /dev/null
-  fi
   while [ "$stopping" = 0 ]; do
     t=${EPOCHREALTIME/[.,]/}
     rest=$(( due - t - 2000 ))
@@ -99,7 +95,6 @@ while read -r n off mode; do
   if [ "$mode" = source ]; then
     . "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null
     a=${EPOCHREALTIME/[.,]/}
-    wait  # the renames forked ahead, if any are left
   elif [ "$mode" != split ]; then
     bash "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null; rc=$?
     a=${EPOCHREALTIME/[.,]/}
@@ -157,36 +152,22 @@ def schedule_text(offsets_us: Iterable[tuple[str, int] | tuple[str, int, str]]) 
     return "".join(out)
 
 
-def container_ops_script(
-    ops: Sequence[tuple[str, Sequence[str]]], signals: Sequence[str]
-) -> tuple[str, str]:
-    """(ahead, at): what a `source` step runs before its deadline, and at it, in the
-    scheduler's own shell (no bash to start); failures set `rc`.
-
-    At the deadline: the container operations (stop, kill, start, restart), then the
-    signal files appear: each was written ahead as a temp file holding the deadline's unix
-    second (the original's format), with a subshell forked ahead and blocked on a FIFO to
-    rename it; at the deadline one line on that FIFO lets it exec `mv` (no fork at the
-    deadline: an `mv` started then came 50-150 ms late in the testbed's loaded guest)."""
-    ahead, at = [], []
+def container_ops_script(ops: Sequence[tuple[str, Sequence[str]]], signals: Sequence[str]) -> str:
+    """Container operations (stop, kill, start, restart), then signal files written
+    (temp file renamed: atomic), containing the unix time in seconds (the original's
+    format), as the SSH user. Sourced by the scheduler's own shell (mode `source`: no
+    bash to start at the deadline); failures set `rc`."""
+    out = []
     for op, names in ops:
         if not names:
             continue
         args = " ".join(_q(n) for n in names)
         extra = "-t 10 " if op in ("stop", "restart") else ""
-        at.append(f"docker {op} {extra}{args} >/dev/null || rc=1\n")
-    if signals:
-        ahead.append('mkfifo "$d/$n.sig" && exec 7<> "$d/$n.sig" || rc=1\n')
-        at_wait = []
-        for k, name in enumerate(signals):
-            tmp, final = _q(f"{SIGNAL_DIR}/{name}.tmp"), _q(f"{SIGNAL_DIR}/{name}")
-            ahead.append(f"printf '%s' $(( due / 1000000 )) > {tmp} || rc=1\n")
-            ahead.append(f"( read -r _ <&7; exec mv -f {tmp} {final} ) & sig{k}=$!\n")
-            at.append("echo >&7\n")
-            at_wait.append(f'wait "$sig{k}" || rc=1\n')
-        at += at_wait
-        at.append("exec 7>&-\n")
-    return "".join(ahead), "".join(at)
+        out.append(f"docker {op} {extra}{args} >/dev/null || rc=1\n")
+    for name in signals:
+        tmp, final = _q(f"{SIGNAL_DIR}/{name}.tmp"), _q(f"{SIGNAL_DIR}/{name}")
+        out.append(f"printf '%s' \"$EPOCHSECONDS\" > {tmp} && mv -f {tmp} {final} || rc=1\n")
+    return "".join(out)
 
 
 @dataclass(frozen=True)

@@ -97,22 +97,20 @@ class TimelineRun:
         """The container operations and the signals (the spec's, at their delays, and the
         timeline's), in time order."""
         by_index = {c.index: c.name for c in self.experiment.on(host)}
-        entries: list[tuple[float, str, tuple[str, str]]] = []
+        entries: list[tuple[float, str, str]] = []
         for k, group in enumerate(signal_groups(self.experiment.signals)):
-            scripts = ts.container_ops_script([], group.names)
-            entries.append((group.delay, _signal_step(k), scripts))
+            script = ts.container_ops_script([], group.names)
+            entries.append((group.delay, _signal_step(k), script))
         for e in self.events:
             ops = [(op, [by_index[i] for i in idx if i in by_index]) for op, idx in e.ops]
             ops = [(op, names) for op, names in ops if names]
             signals = [e.signal] if e.signal else []
             if ops or signals:
-                scripts = ts.container_ops_script(ops, signals)
-                entries.append((e.offset, f"{e.number:05d}", scripts))
+                entries.append((e.offset, f"{e.number:05d}", ts.container_ops_script(ops, signals)))
         entries.sort(key=lambda x: x[0])
         if not entries:
             return {}
-        files = {f"{name}.sh": at for _, name, (_, at) in entries}
-        files |= {f"{name}.ahead.sh": ahead for _, name, (ahead, _) in entries if ahead}
+        files = {f"{name}.sh": script for _, name, script in entries}
         files["schedule"] = ts.schedule_text(
             [(name, round(off * 1e6), "source") for off, name, _ in entries]
         )

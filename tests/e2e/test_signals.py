@@ -19,7 +19,7 @@ SPREAD_MS = 20.0
 # starting `usleep` in a loop kept the guest's one CPU busy and the schedulers late)
 ACK = (
     "mkfifo /tmp/tick && exec 3<>/tmp/tick; "
-    "while [ ! -e /oar-p2p/start ]; do read -t 0.05 -u 3 _; done; "
+    "while [ ! -e /oar-p2p/start ]; do read -t 0.01 -u 3 _; done; "
     "set -- $(adjtimex | sed -n 's/.*time.tv_sec: *//p; s/.*time.tv_usec: *//p'); "
     'mkdir -p /oar-p2p/ack/start && printf "%s.%06d" $1 $2 > /oar-p2p/ack/start/$NAME'
 )

@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_13d8b6a3e0935258' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_e8375466c83eb6c4' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -34,9 +34,6 @@ while read -r n off mode; do
   # the first step's pre part runs before t0 is known (while the containers start)
   if [ -z "$t0" ]; then read -r t0 < "$d/go" || exit 1; fi
   due=$(( t0 + off ))
-  if [ "$mode" = source ] && [ -s "$d/$n.ahead.sh" ]; then
-    . "$d/$n.ahead.sh" > "$d/$n.ahead.out" 2> "$d/$n.ahead.err" < /dev/null
-  fi
   while [ "$stopping" = 0 ]; do
     t=${EPOCHREALTIME/[.,]/}
     rest=$(( due - t - 2000 ))
@@ -50,7 +47,6 @@ while read -r n off mode; do
   if [ "$mode" = source ]; then
     . "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null
     a=${EPOCHREALTIME/[.,]/}
-    wait  # the renames forked ahead, if any are left
   elif [ "$mode" != split ]; then
     bash "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null; rc=$?
     a=${EPOCHREALTIME/[.,]/}
@@ -69,17 +65,10 @@ while read -r n off mode; do
   echo "$n $t $a ${EPOCHREALTIME/[.,]/} $rc" >> "$d/status"
 done < "$d/schedule"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_13d8b6a3e0935258
-cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sh <<'OARP2P_FILE_10e501eb56831c11' || exit 1
-echo >&7
-wait "$sig0" || rc=1
-exec 7>&-
-OARP2P_FILE_10e501eb56831c11
-cat > /tmp/oar-p2p-timeline/cli-tier/s0000.ahead.sh <<'OARP2P_FILE_223564f58092608a' || exit 1
-mkfifo "$d/$n.sig" && exec 7<> "$d/$n.sig" || rc=1
-printf '%s' $(( due / 1000000 )) > /tmp/oar-p2p-signal/start.tmp || rc=1
-( read -r _ <&7; exec mv -f /tmp/oar-p2p-signal/start.tmp /tmp/oar-p2p-signal/start ) & sig0=$!
-OARP2P_FILE_223564f58092608a
+OARP2P_FILE_e8375466c83eb6c4
+cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sh <<'OARP2P_FILE_a1c3bb46a15dc40c' || exit 1
+printf '%s' "$EPOCHSECONDS" > /tmp/oar-p2p-signal/start.tmp && mv -f /tmp/oar-p2p-signal/start.tmp /tmp/oar-p2p-signal/start || rc=1
+OARP2P_FILE_a1c3bb46a15dc40c
 cat > /tmp/oar-p2p-timeline/cli-tier/schedule <<'OARP2P_FILE_5ccf20270afbe554' || exit 1
 s0000 1000000 source
 OARP2P_FILE_5ccf20270afbe554
