@@ -30,7 +30,6 @@ from oar_p2p.apply import apply_plan, plan_network
 from oar_p2p.desired.containers import Experiment
 from oar_p2p.desired.network import Network
 from oar_p2p.errors import ClusterError
-from oar_p2p.experiment.scripts import SIGNAL_DIR
 from oar_p2p.experiment.signals import SignalFiring
 from oar_p2p.experiment.signals import timeline as signal_groups
 from oar_p2p.plan import Plan
@@ -42,10 +41,20 @@ from oar_p2p.render.step import step_scripts
 from oar_p2p.session import Session
 from oar_p2p.timeline import scripts as ts
 from oar_p2p.timeline.compile import Event
+from oar_p2p.timeline.control import (
+    ACK_DIR,
+    ACKS,
+    PENDING,
+    container_name,
+    docker_launch,
+    launch,
+    parse_acks,
+    signal_step,
+    stop_script,
+)
 from oar_p2p.timeline.plans import StepPlan, TimelinePlans
 from oar_p2p.timeline.report import HostStatus, timeline_report
 from oar_p2p.timeline.scripts import StatusLine, parse_status
-from oar_p2p.vocab import RECORD_DIR
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.timeline_build import build_timeline
 
@@ -100,7 +109,7 @@ class TimelineRun:
         entries: list[tuple[float, str, str]] = []
         for k, group in enumerate(signal_groups(self.experiment.signals)):
             script = ts.container_ops_script([], group.names)
-            entries.append((group.delay, _signal_step(k), script))
+            entries.append((group.delay, signal_step(k), script))
         for e in self.events:
             ops = [(op, [by_index[i] for i in idx if i in by_index]) for op, idx in e.ops]
             ops = [(op, names) for op, names in ops if names]
@@ -126,7 +135,7 @@ class TimelineRun:
         for k, group in enumerate(signal_groups(self.experiment.signals)):
             fired, errors = {}, {}
             for host in self.hosts():
-                line = self._status_line(host, _signal_step(k))
+                line = self._status_line(host, signal_step(k))
                 if line is None:
                     errors[host] = self.errors.get(host, "not written (the run ended before)")
                 elif line.rc != 0:
@@ -175,13 +184,13 @@ class TimelineRun:
             executor = self.session.executor
             if isinstance(executor, DockerExecutor):
                 self.session.run_privileged(host, script, timeout=1800)
-                self.session.transport.run(host, _docker_launch(executor.image, name, d))
+                self.session.transport.run(host, docker_launch(executor.image, name, d))
             else:
-                self.session.run_privileged(host, script + _launch(d), timeout=1800)
+                self.session.run_privileged(host, script + launch(d), timeout=1800)
             self.launched.append(f"{host}:net")
         if user:
             d = ts.user_dir(name)
-            script = f"rm -rf {ACK_DIR}\n" + ts.upload_script(d, user, open_go=False) + _launch(d)
+            script = f"rm -rf {ACK_DIR}\n" + ts.upload_script(d, user, open_go=False) + launch(d)
             self.session.transport.run(host, "sh -s", stdin=script.encode())
             self.launched.append(f"{host}:user")
         self._open_go(host)
@@ -280,21 +289,23 @@ class TimelineRun:
             executor = self.session.executor
             if isinstance(executor, DockerExecutor):
                 self.session.transport.run(
-                    host, f"docker kill -s TERM {_container(name)} >/dev/null 2>&1 || true"
+                    host, f"docker kill -s TERM {container_name(name)} >/dev/null 2>&1 || true"
                 )
                 text = self.session.transport.run(
-                    host, "sh -s", stdin=_stop(d, kill=False).encode()
+                    host, "sh -s", stdin=stop_script(d, kill=False).encode()
                 )
                 self.session.transport.run(
-                    host, f"docker rm -f {_container(name)} >/dev/null 2>&1 || true"
+                    host, f"docker rm -f {container_name(name)} >/dev/null 2>&1 || true"
                 )
                 self.session.run_privileged(host, f"rm -rf {_q(d)}\n")
             else:
-                text = self.session.run_privileged(host, _stop(d, kill=True) + f"rm -rf {_q(d)}\n")
+                text = self.session.run_privileged(
+                    host, stop_script(d, kill=True) + f"rm -rf {_q(d)}\n"
+                )
             out.net = text.text
         if f"{host}:user" in self.launched:
             d = ts.user_dir(name)
-            script = _ACKS + _stop(d, kill=True) + f"rm -rf {_q(d)}\n"
+            script = ACKS + stop_script(d, kill=True) + f"rm -rf {_q(d)}\n"
             out.user = self.session.transport.run(host, "sh -s", stdin=script.encode()).text
             self.acks += [(host, *ack) for ack in parse_acks(out.user)]
         return out
@@ -311,71 +322,6 @@ class TimelineRun:
             return {"error": describe_failure(exc)}
         failed = {m.hostname: m.error for m in result.failed}
         return {"machines_changed": len(result.machines), "failed": failed}
-
-
-PENDING = (
-    f'mkdir -p {RECORD_DIR} && echo \'{{"state": "pending"}}\' > {RECORD_DIR}/record.json '
-    f"&& rm -f {RECORD_DIR}/rows.gz || exit 1\n"
-)
-ACK_DIR = f"{SIGNAL_DIR}/ack"  # containers' acknowledgements: ack/<signal>/<name>
-_ACKS = (
-    f'for f in {ACK_DIR}/*/*; do [ -f "$f" ] && '
-    f'printf \'ack %s %s\\n\' "${{f#{ACK_DIR}/}}" "$(head -c 40 "$f" | tr -d \' \\n\')"; done\n'
-)
-
-
-def parse_acks(text: str) -> list[tuple[str, str, float]]:
-    """``ack <signal>/<name> <unix time>`` lines -> (name, signal, time); others skipped."""
-    out = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0] == "ack" and "/" in parts[1]:
-            signal, _, name = parts[1].partition("/")
-            try:
-                out.append((name, signal, float(parts[2])))
-            except ValueError:
-                continue
-    return out
-
-
-def _signal_step(k: int) -> str:
-    """The name of the spec's k-th signal group in the user schedule."""
-    return f"s{k:04d}"
-
-
-def _launch(directory: str) -> str:
-    d = _q(directory)
-    return f"setsid nohup bash {d}/scheduler.sh {d} </dev/null >/dev/null 2>&1 &\n"
-
-
-def _container(experiment: str) -> str:
-    return _q(f"oar-p2p-timeline-{experiment}")
-
-
-def _docker_launch(image: str, experiment: str, directory: str) -> str:
-    d = _q(directory)
-    return (
-        f"docker rm -f {_container(experiment)} >/dev/null 2>&1; "
-        f"docker run -d --name {_container(experiment)} --privileged --network=host "
-        f"-v /run/oar-p2p:/run/oar-p2p --entrypoint bash {_q(image)} {d}/scheduler.sh {d} "
-        ">/dev/null"
-    )
-
-
-def _stop(directory: str, *, kill: bool) -> str:
-    """Stop a scheduler (TERM; the FIFO poked if it still waits for t0), wait for its
-    last status line (30 s at most), print the status."""
-    d = _q(directory)
-    term = f'[ -f {d}/pid ] && kill -TERM "$(cat {d}/pid)" 2>/dev/null\n' if kill else ""
-    return (
-        f"{term}"
-        f"exec 3<>{d}/go 2>/dev/null && {{ echo 0 >&3; exec 3>&-; }}\n"
-        f"i=0; while [ $i -lt 300 ] && ! grep -qxE 'end|stopped' {d}/status 2>/dev/null; "
-        "do sleep 0.1; i=$((i+1)); done\n"
-        f"cat {d}/status 2>/dev/null\n"
-        f'for f in {d}/*.err; do [ -s "$f" ] && '
-        '{ echo "== $f"; tail -c 2000 "$f"; }; done; true\n'
-    )
 
 
 def timeline_hooks(
