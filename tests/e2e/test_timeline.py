@@ -134,8 +134,9 @@ def _hosts(i: int) -> list[str]:
 
 
 # a change is seen by the first ping sent after both machines committed it: within one
-# interval (20 ms) plus the scheduling noise of a loaded guest
-SEEN = 0.060
+# interval (20 ms) on a quiet host; with two testbeds on 2 cores an old-delay reply was seen
+# sent 93 ms after the recorded commit, so this allows a quarter of a second
+SEEN = 0.250
 
 
 def test_matrix_swap_takes_effect_when_committed(run) -> None:
