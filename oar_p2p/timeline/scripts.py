@@ -34,6 +34,7 @@ __all__ = [
     "container_ops_script",
     "net_dir",
     "parse_status",
+    "signal_list",
     "upload_script",
     "user_dir",
 ]
@@ -42,15 +43,25 @@ NET_ROOT = "/run/oar-p2p/timeline"
 USER_ROOT = "/tmp/oar-p2p-timeline"
 _q = shlex.quote
 
-# $1: the directory. Each schedule line: `<name> <offset us> <whole|split>`. A split step
-# (`render.step`) runs `tc -b <name>.pre` ahead, starts `nft -f` on the FIFO `<name>.fifo`
-# and reads `<name>.nft`; at the deadline it writes that text into the FIFO and closes it
-# (nft commits), then runs `tc -b <name>.post`. A whole step: `bash <name>.sh`; a `source`
-# step (container operations, signals) runs in the scheduler's own shell.
-# Waits with `read -t` on a FIFO nobody writes (a builtin: no process to start; `sleep`
+# $1: the directory. Each schedule line: `<name> <offset us> <whole|split|source|signal>`.
+# A process costs 50-100 ms in the testbed's guest (fork and exec under user-mode Linux):
+# the scheduler starts as few as it can at event time.
+# - split (`render.step`): `<name>.pre` fed ahead to one `tc -force -b -` that runs for the
+#   whole schedule; an `nft -f -` started ahead on the FIFO `nft.fifo`, reading the text of
+#   `<name>.nft`; at the deadline that text is written into the FIFO and the FIFO closed
+#   (nft commits); then `<name>.post` fed to the same tc. A batch ends with a command that
+#   fails naming a device `oarp2p-s<k>` that cannot exist: tc's stderr (read on the FIFO
+#   `tc.err`) says so when everything before it ran; any other line there is an error of
+#   the batch.
+# - whole: `bash <name>.sh`; source (container operations): `. <name>.sh` in this shell.
+# - signal: each path of `<name>.sig` written ahead as `<path>.tmp` (the deadline's unix
+#   second); a renamer started ahead (perl, else a bash subshell that runs `mv`) waits on the
+#   FIFO `sig.fifo` and renames them all when the deadline comes; it prints the time after
+#   its last rename, which is the step's `applied`.
+# Waits use `read -t` on a FIFO nobody writes (a builtin: no process to start; `sleep`
 # woke 30-60 ms late in the testbed's guest) in slices of at most 0.2 s (a TERM is seen
-# between them) until 2 ms before a deadline, then
-# spins on bash's EPOCHREALTIME (microseconds, no fork) to it.
+# between them) until 2 ms before a deadline, then spin on bash's EPOCHREALTIME
+# (microseconds, no fork) to it.
 # Status lines: `<name> <start> <applied> <end> <rc>` (microseconds).
 SCHEDULER = r"""#!/bin/bash
 d=$1
@@ -61,27 +72,71 @@ echo $$ > "$d/pid"
 renice -n -10 -p $$ > /dev/null 2>&1 || true
 # `wait` returns at once (128 + 15) when the trapped TERM arrives: wait for the end
 finish() { while :; do wait "$1"; rc=$?; kill -0 "$1" 2>/dev/null || break; done; }
-mkfifo "$d/tick" && exec 4<> "$d/tick"  # never written: `read -t` on it is a sleep
+mkfifo "$d/tick" "$d/nft.fifo" "$d/tc.in" "$d/tc.err" "$d/sig.fifo" && exec 4<> "$d/tick"
+tcp= tck=0 part=
+# one batch ($1) through the long-lived tc; its error lines to $2; 0 when all ran
+tcb() {
+  local body= line tag
+  if [ -z "$tcp" ]; then
+    exec 5<> "$d/tc.in" 6<> "$d/tc.err"
+    tc -force -b - < "$d/tc.in" 2>&6 5>&- 6>&- > "$d/tc.out" & tcp=$!
+  fi
+  tck=$(( tck + 1 )); tag="oarp2p-s$tck"
+  IFS= read -r -d '' body < "$1"
+  : > "$2"
+  printf '%s\nclass show dev %s\n' "${body%$'\n'}" "$tag" >&5 || return 1
+  while :; do
+    if IFS= read -r -t 1 -u 6 line; then
+      line=$part$line part=
+      if [[ $line == *"\"$tag\""* ]]; then IFS= read -r -t 5 -u 6 line; break; fi
+      printf '%s\n' "$line" >> "$2"
+    else
+      part+=$line
+      kill -0 "$tcp" 2> /dev/null && continue
+      wait "$tcp"; echo "tc ended (status $?)" >> "$2"; tcp=; exec 5>&- 6>&-
+      return 1
+    fi
+  done
+  [ ! -s "$2" ]
+}
+rename_all() {  # the pairs of $@ (temp file, final file), renamed in order
+  while [ $# -gt 1 ]; do mv -f "$1" "$2" || return 1; shift 2; done
+}
 t0=
 while read -r n off mode; do
   [ "$stopping" = 1 ] && break
   rc=0 np=
   if [ "$mode" = split ]; then
-    if [ -s "$d/$n.pre" ]; then
-      tc -b "$d/$n.pre" > "$d/$n.pre.out" 2> "$d/$n.pre.err" < /dev/null || rc=$?
-    fi
+    if [ -s "$d/$n.pre" ]; then tcb "$d/$n.pre" "$d/$n.pre.err" || rc=1; fi
     if [ "$rc" = 0 ] && [ -s "$d/$n.nft" ]; then
       # the FIFO opened read-write first (never blocks), so nft's open finds a writer;
       # nft reads it as stdin: it keeps stdin in memory, where it would reopen a file
       # path to quote an error (and block on the FIFO forever)
-      mkfifo "$d/$n.fifo" && exec 3<> "$d/$n.fifo" &&
-        { nft -f - < "$d/$n.fifo" 3>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!; }
-      text=$(< "$d/$n.nft")
+      exec 3<> "$d/nft.fifo" &&
+        { nft -f - < "$d/nft.fifo" 3>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!; }
+      text=
+      IFS= read -r -d '' text < "$d/$n.nft"
     fi
   fi
   # the first step's pre part runs before t0 is known (while the containers start)
   if [ -z "$t0" ]; then read -r t0 < "$d/go" || exit 1; fi
   due=$(( t0 + off ))
+  if [ "$mode" = signal ]; then
+    pairs=()
+    while IFS= read -r f; do
+      printf '%s' $(( due / 1000000 )) > "$f.tmp" || rc=1
+      pairs+=("$f.tmp" "$f")
+    done < "$d/$n.sig"
+    exec 7<> "$d/sig.fifo"
+    if command -v perl > /dev/null; then
+      perl -MTime::HiRes=time -e '<STDIN>; while (@ARGV) { rename(shift, shift) or exit 1 }
+        printf "%.0f\n", time * 1e6' "${pairs[@]}" < "$d/sig.fifo" 7>&- > "$d/$n.out" \
+        2> "$d/$n.err" & np=$!
+    else
+      { read -r _; rename_all "${pairs[@]}" && echo ${EPOCHREALTIME/[.,]/}; } \
+        < "$d/sig.fifo" 7>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!
+    fi
+  fi
   while [ "$stopping" = 0 ]; do
     t=${EPOCHREALTIME/[.,]/}
     rest=$(( due - t - 2000 ))
@@ -91,27 +146,45 @@ while read -r n off mode; do
     read -r -t "$secs" -u 4 _ || true
   done
   while [ "$stopping" = 0 ]; do t=${EPOCHREALTIME/[.,]/}; (( t >= due )) && break; done
-  if [ "$stopping" = 1 ]; then [ -n "$np" ] && { exec 3>&-; finish "$np"; }; break; fi
+  if [ "$stopping" = 1 ]; then
+    if [ -n "$np" ]; then exec 3>&- 7>&-; kill "$np" 2> /dev/null; finish "$np"; fi
+    break
+  fi
   if [ "$mode" = source ]; then
     . "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null
     a=${EPOCHREALTIME/[.,]/}
+  elif [ "$mode" = signal ]; then
+    prc=$rc
+    printf 'go\n' >&7; exec 7>&-
+    finish "$np"
+    a=
+    [ "$rc" = 0 ] && read -r a < "$d/$n.out"
+    if [ -z "$a" ]; then  # the renamer failed (no Time::HiRes?): what is left, renamed late
+      rc=0
+      for (( i = 0; i < ${#pairs[@]}; i += 2 )); do
+        [ -e "${pairs[i]}" ] && { mv -f "${pairs[i]}" "${pairs[i+1]}" || rc=1; }
+      done
+      a=${EPOCHREALTIME/[.,]/}
+    fi
+    [ "$prc" = 0 ] || rc=$prc
   elif [ "$mode" != split ]; then
     bash "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null; rc=$?
     a=${EPOCHREALTIME/[.,]/}
   elif [ "$rc" = 0 ]; then
     if [ -n "$np" ]; then
-      printf '%s\n' "$text" >&3; exec 3>&-
+      printf '%s' "$text" >&3; exec 3>&-
       finish "$np"
     fi
     a=${EPOCHREALTIME/[.,]/}
     if [ "$rc" = 0 ] && [ -s "$d/$n.post" ]; then
-      tc -b "$d/$n.post" > "$d/$n.post.out" 2> "$d/$n.post.err" < /dev/null || rc=$?
+      tcb "$d/$n.post" "$d/$n.post.err" || rc=1
     fi
   else
     a=$t
   fi
   echo "$n $t $a ${EPOCHREALTIME/[.,]/} $rc" >> "$d/status"
 done < "$d/schedule"
+if [ -n "$tcp" ]; then exec 5>&-; wait "$tcp"; fi
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
 """
 
@@ -150,6 +223,12 @@ def schedule_text(offsets_us: Iterable[tuple[str, int] | tuple[str, int, str]]) 
     for name, off, *mode in offsets_us:
         out.append(f"{name} {int(off)} {mode[0] if mode else 'whole'}\n")
     return "".join(out)
+
+
+def signal_list(signals: Sequence[str]) -> str:
+    """The signal files a `signal` step writes (mode `signal` of the scheduler), one path
+    per line; each holds the deadline's unix second (the original's format)."""
+    return "".join(f"{SIGNAL_DIR}/{name}\n" for name in signals)
 
 
 def container_ops_script(ops: Sequence[tuple[str, Sequence[str]]], signals: Sequence[str]) -> str:

@@ -106,22 +106,30 @@ class TimelineRun:
         """The container operations and the signals (the spec's, at their delays, and the
         timeline's), in time order."""
         by_index = {c.index: c.name for c in self.experiment.on(host)}
-        entries: list[tuple[float, str, str]] = []
+        # (offset, name, mode, file suffix, text): signals alone are renamed at their
+        # deadline by a process started ahead (mode `signal`); operations are sourced
+        entries: list[tuple[float, str, str, str, str]] = []
         for k, group in enumerate(signal_groups(self.experiment.signals)):
-            script = ts.container_ops_script([], group.names)
-            entries.append((group.delay, signal_step(k), script))
+            entries.append(
+                (group.delay, signal_step(k), "signal", "sig", ts.signal_list(group.names))
+            )
         for e in self.events:
             ops = [(op, [by_index[i] for i in idx if i in by_index]) for op, idx in e.ops]
             ops = [(op, names) for op, names in ops if names]
             signals = [e.signal] if e.signal else []
-            if ops or signals:
-                entries.append((e.offset, f"{e.number:05d}", ts.container_ops_script(ops, signals)))
+            if ops:
+                text = ts.container_ops_script(ops, signals)
+                entries.append((e.offset, f"{e.number:05d}", "source", "sh", text))
+            elif signals:
+                entries.append(
+                    (e.offset, f"{e.number:05d}", "signal", "sig", ts.signal_list(signals))
+                )
         entries.sort(key=lambda x: x[0])
         if not entries:
             return {}
-        files = {f"{name}.sh": script for _, name, script in entries}
+        files = {f"{name}.{suffix}": text for _, name, _, suffix, text in entries}
         files["schedule"] = ts.schedule_text(
-            [(name, round(off * 1e6), "source") for off, name, _ in entries]
+            [(name, round(off * 1e6), mode) for off, name, mode, _, _ in entries]
         )
         return files
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -80,32 +81,95 @@ def test_a_scheduler_stopped_before_t0_ends_when_the_fifo_is_poked(tmp_path: Pat
     assert parse_status((d / "status").read_text()) == ([], "stopped")
 
 
-def test_a_split_step_commits_its_nft_text_at_the_deadline(tmp_path: Path) -> None:
-    # a stand-in `nft` records what it read from the FIFO and when it saw the end of it
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "tc").write_text('#!/bin/bash\necho "$@" >> "$OUT/tc_ran"\n')
-    (bin_dir / "tc").chmod(0o755)
+def _fake_nft(bin_dir: Path) -> None:
+    """A stand-in `nft` recording what it read from the FIFO and when it saw its end."""
+    bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "nft"
     fake.write_text(
-        '#!/bin/bash\ncat > "$OUT/committed"\necho ${EPOCHREALTIME/[.,]/} > "$OUT/committed_at"\n'
+        '#!/bin/bash\ncat >> "$OUT/committed"\necho ${EPOCHREALTIME/[.,]/} >> "$OUT/committed_at"\n'
     )
     fake.chmod(0o755)
+
+
+def test_a_split_step_commits_its_nft_text_at_the_deadline(tmp_path: Path) -> None:
+    # the real tc runs the pre and post batches (read-only commands), one process for both
+    _fake_nft(tmp_path / "bin")
     d = tmp_path / "sched"
-    files = {"schedule": schedule_text([("00001", 300_000, "split")])}
-    files |= {"00001.pre": "qdisc show\n", "00001.post": ""}
+    files = {"schedule": schedule_text([("00001", 300_000, "split"), ("00002", 400_000, "split")])}
+    files |= {"00001.pre": "qdisc show dev lo\n", "00001.post": "class show dev lo\n"}
     files["00001.nft"] = "add element ip oar-p2p mark_pairs { 10.0.0.1 . 10.0.0.2 : 7 }\n"
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "OUT": str(d)}
+    files |= {"00002.pre": "", "00002.post": "qdisc show dev lo\n"}
+    files["00002.nft"] = "delete element ip oar-p2p mark_pairs { 10.0.0.1 . 10.0.0.2 }\n"
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "OUT": str(d)}
     proc = _start(d, files, env)
     t0 = _go(d)
     assert proc.wait(timeout=20) == 0
-    (line,), state = parse_status((d / "status").read_text())
-    assert state == "end" and line.rc == 0
-    assert (d / "tc_ran").read_text() == "-b " + str(d / "00001.pre") + "\n"
-    assert (d / "committed").read_text() == files["00001.nft"]
-    committed = int((d / "committed_at").read_text()) / 1e6
-    assert committed >= (t0 + 300_000) / 1e6  # never before the deadline
-    assert line.started <= line.applied <= line.ended
+    lines, state = parse_status((d / "status").read_text())
+    assert state == "end" and [line.rc for line in lines] == [0, 0]
+    assert (d / "committed").read_text() == files["00001.nft"] + files["00002.nft"]
+    committed = [int(x) / 1e6 for x in (d / "committed_at").read_text().split()]
+    for at, line, off in zip(committed, lines, (300_000, 400_000), strict=True):
+        assert at >= (t0 + off) / 1e6  # never before the deadline
+        assert line.started <= line.applied <= line.ended
+    assert (d / "00001.pre.err").read_text() == (d / "00002.post.err").read_text() == ""
+
+
+def test_a_failing_tc_command_fails_its_step_and_the_next_step_still_runs(
+    tmp_path: Path,
+) -> None:
+    _fake_nft(tmp_path / "bin")
+    d = tmp_path / "sched"
+    files = {"schedule": schedule_text([("00001", 100_000, "split"), ("00002", 200_000, "split")])}
+    files |= {"00001.pre": "class show dev oarp2p-nosuch0\n", "00001.post": ""}
+    files |= {"00002.pre": "qdisc show dev lo\n", "00002.post": ""}
+    files["00001.nft"] = files["00002.nft"] = "flush set ip oar-p2p x\n"
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "OUT": str(d)}
+    proc = _start(d, files, env)
+    _go(d)
+    assert proc.wait(timeout=20) == 0
+    lines, _ = parse_status((d / "status").read_text())
+    assert [line.rc for line in lines] == [1, 0]
+    assert 'Cannot find device "oarp2p-nosuch0"' in (d / "00001.pre.err").read_text()
+    # the failed step committed nothing; the next one did
+    assert (d / "committed").read_text() == files["00002.nft"]
+
+
+def _signal_files(d: Path, names: list[str]) -> dict[str, str]:
+    (d.parent / "sig").mkdir()
+    return {"00001.sig": "".join(f"{d.parent / 'sig' / n}\n" for n in names)}
+
+
+def test_a_signal_step_renames_its_files_at_the_deadline(tmp_path: Path) -> None:
+    d = tmp_path / "sched"
+    files = {"schedule": schedule_text([("00001", 300_000, "signal")])}
+    files |= _signal_files(d, ["start", "go"])
+    proc = _start(d, files)
+    t0 = _go(d)
+    assert proc.wait(timeout=20) == 0
+    (line,), _ = parse_status((d / "status").read_text())
+    due = (t0 + 300_000) / 1e6
+    assert line.rc == 0 and due <= line.started <= line.applied <= line.ended
+    for name in ("start", "go"):
+        assert (tmp_path / "sig" / name).read_text() == str(int(due))
+    assert sorted(p.name for p in (tmp_path / "sig").iterdir()) == ["go", "start"]
+
+
+def test_a_signal_step_falls_back_to_mv_without_a_working_perl(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "perl").write_text("#!/bin/bash\nexit 2\n")  # e.g. no Time::HiRes
+    (bin_dir / "perl").chmod(0o755)
+    d = tmp_path / "sched"
+    files = {"schedule": schedule_text([("00001", 200_000, "signal")])}
+    files |= _signal_files(d, ["start"])
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    proc = _start(d, files, env)
+    t0 = _go(d)
+    assert proc.wait(timeout=20) == 0
+    (line,), _ = parse_status((d / "status").read_text())
+    assert line.rc == 0 and line.applied >= (t0 + 200_000) / 1e6
+    assert (tmp_path / "sig" / "start").read_text() == str(int((t0 + 200_000) / 1e6))
+    assert not (tmp_path / "sig" / "start.tmp").exists()
 
 
 def test_container_ops_script_runs_ops_then_signals(tmp_path: Path) -> None:
@@ -128,3 +192,24 @@ def test_lateness_summary_counts_every_part() -> None:
     ]
     assert lateness_summary(events) == {"count": 3, "median_ms": 2.0, "p99_ms": 4.0, "max_ms": 4.0}
     assert lateness_summary([]) == {"count": 0}
+
+
+def test_a_signal_step_without_perl_renames_from_a_subshell_started_ahead(
+    tmp_path: Path,
+) -> None:
+    bin_dir = tmp_path / "bin"  # a PATH with no perl (nor tc, nft)
+    bin_dir.mkdir()
+    for tool in ("bash", "mkfifo", "mv", "renice"):
+        found = shutil.which(tool)
+        assert found is not None
+        (bin_dir / tool).symlink_to(found)
+    d = tmp_path / "sched"
+    files = {"schedule": schedule_text([("00001", 200_000, "signal")])}
+    files |= _signal_files(d, ["start"])
+    proc = _start(d, files, {"PATH": str(bin_dir)})
+    t0 = _go(d)
+    assert proc.wait(timeout=20) == 0
+    (line,), _ = parse_status((d / "status").read_text())
+    assert line.rc == 0 and line.applied >= (t0 + 200_000) / 1e6
+    assert (tmp_path / "sig" / "start").read_text() == str(int((t0 + 200_000) / 1e6))
+    assert (d / "00001.err").read_text() == ""
