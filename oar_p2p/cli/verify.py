@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import typer
@@ -20,7 +20,7 @@ from oar_p2p.session import Session
 from oar_p2p.verify import VerifyReport
 from oar_p2p.workflows.connect import Connector
 from oar_p2p.workflows.timeline_plan import check_step_number, step_network
-from oar_p2p.workflows.verify import run_verify
+from oar_p2p.workflows.verify import last_run_signals, run_verify
 
 __all__ = ["register", "write_plot"]
 
@@ -53,6 +53,13 @@ def _json(report: VerifyReport) -> str:
         out["bandwidth"] = [asdict(b) for b in report.bandwidth]
     if report.fidelity is not None:
         out["fidelity"] = asdict(report.fidelity)
+    if report.signals is not None:
+        run = report.signals
+        out["signals"] = {
+            "run": run.run_id,
+            "containers": run.containers,
+            "signals": [{**asdict(s), "spread_ms": s.spread_ms} for s in run.signals],
+        }
     return json.dumps(out)
 
 
@@ -97,6 +104,11 @@ def verify(
     bandwidth_addresses: int = BandwidthAddressesOpt,
     bandwidth_seconds: int = BandwidthSecondsOpt,
     step: int | None = StepOpt,
+    output_dir: Path = typer.Option(
+        Path("runs"),
+        "--output-dir",
+        help="where apply's run directories are (the last run's signals)",
+    ),
     *,
     cluster: ClusterFlags,
     connector: Connector,
@@ -126,6 +138,7 @@ def verify(
                 bandwidth_seconds=bandwidth_seconds,
                 compensated=project.spec.network.compensate_base,
             )
+        report = replace(report, signals=last_run_signals(output_dir, project.spec.name))
         _output(report, plot, as_json, subtract_base)
         return 0 if report.ok else 2
 

@@ -1,6 +1,7 @@
 """`verify --plot`: the report as a PNG (matplotlib, optional).
 
 Panels: requested vs measured RTT, the error histogram and the fidelity per machine pair
+(the last run's signal appearance, when it had signals)
 (median, p95 and max |min RTT - requested|, as `verify` computes it); loss, jitter and
 bandwidth only when the network has them.
 """
@@ -65,6 +66,21 @@ def _fidelity(report: VerifyReport, ax: Any) -> None:
     ax.legend()
 
 
+def _signals(report: VerifyReport, ax: Any) -> None:
+    run = report.signals
+    signals = list(run.signals) if run is not None else []
+    hosts = sorted({h for s in signals for h in s.appeared_ms})
+    width = 0.8 / max(len(hosts), 1)
+    for k, host in enumerate(hosts):
+        x = [i + (k - (len(hosts) - 1) / 2) * width for i in range(len(signals))]
+        ax.bar(x, [s.appeared_ms.get(host, 0.0) for s in signals], width=width, label=host)
+    names = [f"{s.name}\nspread {s.spread_ms} ms" for s in signals]
+    ax.set_xticks(list(range(len(signals))), names, fontsize=7)
+    ax.set_ylabel("file appeared, ms after its schedule")
+    ax.set_title(f"signals of the last run ({run.run_id if run else '-'})")
+    ax.legend(fontsize=7)
+
+
 def _loss(report: VerifyReport, ax: Any) -> None:
     checks = [p.loss for p in report.pairs if p.loss is not None]
     x = [c.expected_pct for c in checks]
@@ -127,6 +143,7 @@ def write_plot(report: VerifyReport, path: Path) -> None:
             (_loss, any(p.loss for p in report.pairs)),
             (_jitter, any(p.jitter for p in report.pairs)),
             (_bandwidth, report.bandwidth is not None),
+            (_signals, report.signals is not None),
         )
         if present
     ]

@@ -12,8 +12,9 @@ from oar_p2p.verify import PairResult, VerifyReport
 from oar_p2p.verify.bandwidth import BANDWIDTH_TOLERANCE_PCT, GOODPUT_RATIO, BandwidthResult
 from oar_p2p.verify.fidelity import Fidelity
 from oar_p2p.verify.probes import JITTER_TOLERANCE_MS, JITTER_TOLERANCE_PCT
+from oar_p2p.verify.signals import RunSignals
 
-__all__ = ["fidelity_lines", "render_report"]
+__all__ = ["fidelity_lines", "render_report", "signal_lines"]
 
 
 def _extra_header(report: VerifyReport) -> str:
@@ -143,6 +144,23 @@ def fidelity_lines(fid: Fidelity) -> list[str]:
     return lines
 
 
+def signal_lines(run: RunSignals) -> list[str]:
+    """Per signal of the last run: when its file appeared on each machine, the spread, the
+    acknowledgements."""
+    lines = [f"signals of the last run ({run.run_id}), ms after their schedule:"]
+    for s in run.signals:
+        where = ", ".join(f"{h} {ms:+.1f}" for h, ms in sorted(s.appeared_ms.items()))
+        spread = "-" if s.spread_ms is None else f"{s.spread_ms:.1f} ms"
+        line = f"  {s.name}: spread {spread} over {len(s.appeared_ms)} machines ({where})"
+        if s.ack_ms is not None:
+            first, last = s.ack_ms
+            acked = f"{s.acks} of {run.containers} containers acknowledged"
+            line += f"; {acked} ({first:+.0f} to {last:+.0f})"
+        lines.append(line)
+        lines.extend(f"    {h}: {why}" for h, why in sorted(s.errors.items()))
+    return lines
+
+
 def render_report(report: VerifyReport, subtract_base: bool) -> list[str]:
     lines = _pair_lines(report)
     errors = sorted(abs(p.error_ms) for p in report.pairs if p.error_ms is not None)
@@ -156,6 +174,8 @@ def render_report(report: VerifyReport, subtract_base: bool) -> list[str]:
     lines.append(f"base RTT {report.base_ms:.3f} ms ({how})")
     if report.fidelity is not None:
         lines.extend(fidelity_lines(report.fidelity))
+    if report.signals is not None:
+        lines.extend(signal_lines(report.signals))
     lines.extend(_link_lines(report))
     if report.bandwidth is not None:
         lines.extend(_bandwidth_lines(report.bandwidth))

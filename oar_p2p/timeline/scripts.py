@@ -57,7 +57,8 @@ _q = shlex.quote
 # - signal: each path of `<name>.sig` written ahead as `<path>.tmp` (the deadline's unix
 #   second); a renamer started ahead (perl, else a bash subshell that runs `mv`) waits on the
 #   FIFO `sig.fifo` and renames them all when the deadline comes; it prints the time after
-#   its last rename, which is the step's `applied`.
+#   its last rename (perl without Time::HiRes: the scheduler's time once it ended), which is
+#   the step's `applied`.
 # Waits use `read -t` on a FIFO nobody writes (a builtin: no process to start; `sleep`
 # woke 30-60 ms late in the testbed's guest) in slices of at most 0.2 s (a TERM is seen
 # between them) until 2 ms before a deadline, then spin on bash's EPOCHREALTIME
@@ -129,8 +130,9 @@ while read -r n off mode; do
     done < "$d/$n.sig"
     exec 7<> "$d/sig.fifo"
     if command -v perl > /dev/null; then
-      perl -MTime::HiRes=time -e '<STDIN>; while (@ARGV) { rename(shift, shift) or exit 1 }
-        printf "%.0f\n", time * 1e6' "${pairs[@]}" < "$d/sig.fifo" 7>&- > "$d/$n.out" \
+      perl -e '<STDIN>; while (@ARGV) { rename(shift, shift) or exit 1 }
+        printf "%.0f\n", Time::HiRes::time() * 1e6 if eval { require Time::HiRes }' \
+        "${pairs[@]}" < "$d/sig.fifo" 7>&- > "$d/$n.out" \
         2> "$d/$n.err" & np=$!
     else
       { read -r _; rename_all "${pairs[@]}" && echo ${EPOCHREALTIME/[.,]/}; } \
@@ -158,8 +160,8 @@ while read -r n off mode; do
     printf 'go\n' >&7; exec 7>&-
     finish "$np"
     a=
-    [ "$rc" = 0 ] && read -r a < "$d/$n.out"
-    if [ -z "$a" ]; then  # the renamer failed (no Time::HiRes?): what is left, renamed late
+    [ "$rc" = 0 ] && { read -r a < "$d/$n.out" || a=${EPOCHREALTIME/[.,]/}; }
+    if [ -z "$a" ]; then  # the renamer failed: what is left, renamed here, late
       rc=0
       for (( i = 0; i < ${#pairs[@]}; i += 2 )); do
         [ -e "${pairs[i]}" ] && { mv -f "${pairs[i]}" "${pairs[i+1]}" || rc=1; }

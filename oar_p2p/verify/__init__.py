@@ -29,6 +29,7 @@ from oar_p2p.desired.network import Network
 from oar_p2p.verify.bandwidth import BandwidthResult
 from oar_p2p.verify.fidelity import Fidelity
 from oar_p2p.verify.probes import JitterCheck, LossCheck, Probes, jitter_check, loss_check
+from oar_p2p.verify.signals import RunSignals
 from oar_p2p.verify.stats import combined_sd, median, round_trip_loss
 from oar_p2p.wire import sections
 
@@ -201,6 +202,7 @@ class VerifyReport:
     base_sd_ms: float | None = None  # measured when the network has jitter
     bandwidth: list[BandwidthResult] | None = None  # measured when it has caps
     fidelity: Fidelity | None = None  # |min RTT - requested| per machine pair
+    signals: RunSignals | None = None  # the last run's signals, from its manifest
 
     @property
     def failed(self) -> list[PairResult]:

@@ -31,6 +31,7 @@ __all__ = [
     "SCHEDULE_COPY",
     "SPEC_COPY",
     "ScheduleSource",
+    "latest_manifest",
     "latest_run",
     "record_schedule_run",
     "record_spec_run",
@@ -133,10 +134,13 @@ def _run_dirs(runs: Path) -> list[Path]:
     return [path for _, path in sorted(found, reverse=True)]
 
 
-def latest_run(runs: Path, experiment: str, *, scan: int = LATEST_SCAN) -> LastRun | None:
-    """The newest run of `experiment` in `runs` with a readable manifest, summed up (None:
-    none among the `scan` newest run directories). `runs` may hold several experiments'
-    runs; a run stopped before its manifest was written is passed over."""
+def latest_manifest(
+    runs: Path, experiment: str, *, scan: int = LATEST_SCAN
+) -> tuple[str, dict[str, Any]] | None:
+    """The newest run of `experiment` in `runs` with a readable manifest: its directory's
+    name and the manifest (None: none among the `scan` newest run directories). `runs` may
+    hold several experiments' runs; a run stopped before its manifest was written is
+    passed over."""
     for run_dir in _run_dirs(runs)[:scan]:
         manifest = run_dir / "manifest.json"
         if not manifest.is_file():
@@ -146,5 +150,14 @@ def latest_run(runs: Path, experiment: str, *, scan: int = LATEST_SCAN) -> LastR
         except (InputError, ValueError):
             continue
         if isinstance(doc, dict) and doc.get("experiment") == experiment:
-            return last_run(doc, run_dir.name, str(runs / run_dir.name))
+            return run_dir.name, doc
     return None
+
+
+def latest_run(runs: Path, experiment: str, *, scan: int = LATEST_SCAN) -> LastRun | None:
+    """The newest run of `experiment` in `runs` (`latest_manifest`), summed up."""
+    found = latest_manifest(runs, experiment, scan=scan)
+    if found is None:
+        return None
+    name, doc = found
+    return last_run(doc, name, str(runs / name))

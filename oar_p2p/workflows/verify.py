@@ -7,6 +7,7 @@ import os
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from oar_p2p.desired.network import Network
 from oar_p2p.errors import OarP2PError
@@ -35,7 +36,9 @@ from oar_p2p.verify.bandwidth import (
 )
 from oar_p2p.verify.fidelity import Fidelity, fidelity
 from oar_p2p.verify.probes import parse_probes
+from oar_p2p.verify.signals import RunSignals, run_signals
 from oar_p2p.verify.stats import robust_sd
+from oar_p2p.workflows.provenance import latest_manifest
 
 __all__ = [
     "PROBES",
@@ -230,3 +233,9 @@ def _one_flow(
     if got is None and served is not None:
         return Iperf3Result(None, None, f"{dst.machine}: the iperf3 server failed: {served}")
     return got or Iperf3Result(None, None, "no iperf3 report")
+
+
+def last_run_signals(runs: Path, experiment: str) -> RunSignals | None:
+    """The signals of `experiment`'s newest run in `runs` (None: no run, or no signals)."""
+    found = latest_manifest(runs, experiment)
+    return None if found is None else run_signals(found[1], found[0])

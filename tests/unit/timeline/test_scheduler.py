@@ -157,7 +157,7 @@ def test_a_signal_step_renames_its_files_at_the_deadline(tmp_path: Path) -> None
 def test_a_signal_step_falls_back_to_mv_without_a_working_perl(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "perl").write_text("#!/bin/bash\nexit 2\n")  # e.g. no Time::HiRes
+    (bin_dir / "perl").write_text("#!/bin/bash\nexit 2\n")  # a perl that fails
     (bin_dir / "perl").chmod(0o755)
     d = tmp_path / "sched"
     files = {"schedule": schedule_text([("00001", 200_000, "signal")])}
@@ -213,3 +213,23 @@ def test_a_signal_step_without_perl_renames_from_a_subshell_started_ahead(
     assert line.rc == 0 and line.applied >= (t0 + 200_000) / 1e6
     assert (tmp_path / "sig" / "start").read_text() == str(int((t0 + 200_000) / 1e6))
     assert (d / "00001.err").read_text() == ""
+
+
+def test_a_renamer_that_records_no_time_leaves_the_schedulers_time(tmp_path: Path) -> None:
+    # a perl without Time::HiRes renames and prints nothing: `applied` is when it ended
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "perl").write_text(
+        '#!/bin/bash\nshift 2; read -r _\nwhile [ $# -gt 1 ]; do mv -f "$1" "$2"; shift 2; done\n'
+    )
+    (bin_dir / "perl").chmod(0o755)
+    d = tmp_path / "sched"
+    files = {"schedule": schedule_text([("00001", 200_000, "signal")])}
+    files |= _signal_files(d, ["start"])
+    proc = _start(d, files, {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    t0 = _go(d)
+    assert proc.wait(timeout=20) == 0
+    (line,), _ = parse_status((d / "status").read_text())
+    assert line.rc == 0 and line.started <= line.applied <= line.ended
+    assert line.applied >= (t0 + 200_000) / 1e6
+    assert (tmp_path / "sig" / "start").exists() and (d / "00001.out").read_text() == ""

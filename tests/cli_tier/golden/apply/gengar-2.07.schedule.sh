@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_704d2e0af6a08d55' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_79a8271128c65796' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -70,8 +70,9 @@ while read -r n off mode; do
     done < "$d/$n.sig"
     exec 7<> "$d/sig.fifo"
     if command -v perl > /dev/null; then
-      perl -MTime::HiRes=time -e '<STDIN>; while (@ARGV) { rename(shift, shift) or exit 1 }
-        printf "%.0f\n", time * 1e6' "${pairs[@]}" < "$d/sig.fifo" 7>&- > "$d/$n.out" \
+      perl -e '<STDIN>; while (@ARGV) { rename(shift, shift) or exit 1 }
+        printf "%.0f\n", Time::HiRes::time() * 1e6 if eval { require Time::HiRes }' \
+        "${pairs[@]}" < "$d/sig.fifo" 7>&- > "$d/$n.out" \
         2> "$d/$n.err" & np=$!
     else
       { read -r _; rename_all "${pairs[@]}" && echo ${EPOCHREALTIME/[.,]/}; } \
@@ -99,8 +100,8 @@ while read -r n off mode; do
     printf 'go\n' >&7; exec 7>&-
     finish "$np"
     a=
-    [ "$rc" = 0 ] && read -r a < "$d/$n.out"
-    if [ -z "$a" ]; then  # the renamer failed (no Time::HiRes?): what is left, renamed late
+    [ "$rc" = 0 ] && { read -r a < "$d/$n.out" || a=${EPOCHREALTIME/[.,]/}; }
+    if [ -z "$a" ]; then  # the renamer failed: what is left, renamed here, late
       rc=0
       for (( i = 0; i < ${#pairs[@]}; i += 2 )); do
         [ -e "${pairs[i]}" ] && { mv -f "${pairs[i]}" "${pairs[i+1]}" || rc=1; }
@@ -127,7 +128,7 @@ while read -r n off mode; do
 done < "$d/schedule"
 if [ -n "$tcp" ]; then exec 5>&-; wait "$tcp"; fi
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_704d2e0af6a08d55
+OARP2P_FILE_79a8271128c65796
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
