@@ -47,6 +47,7 @@ from oar_p2p.workflows.experiment import (
 )
 from oar_p2p.workflows.provenance import record_spec_run
 from oar_p2p.workflows.timeline import check_timeline, timeline_hooks
+from oar_p2p.workflows.timeline_build import Built, build_timeline
 from oar_p2p.workflows.timeline_plan import attach_timeline
 from oar_p2p.workflows.verify import run_verify
 
@@ -92,6 +93,7 @@ class PlanOutcome:
     plan: Plan
     experiment: Experiment | None = None
     status: RunStatus | None = None
+    timeline: Built | None = None  # the spec's timeline planned from this plan
 
     @property
     def run_needed(self) -> bool:
@@ -125,7 +127,8 @@ def plan_machines(
         observed = with_containers(observed, seen)
     res = network.quantizer.resolution_us
     plan = attach_links(project, network, diff_states(session, desired, observed, res, refresh))
-    return PlanOutcome(attach_timeline(project, network, plan), exp, status)
+    built = build_timeline(project, network, {m.hostname: m for m in plan.machines})
+    return PlanOutcome(attach_timeline(project, network, plan, built), exp, status, built)
 
 
 def plan_online(session: Session, project: Project, refresh: RefreshMode) -> PlanOutcome:
@@ -237,7 +240,9 @@ def _experiment_step(
     extra: dict[str, Any] = {"spec": str(request.spec_path.resolve())}
     extra["network_digest"] = network_digest(plan)
     extra.update(record_spec_run(run_dir, session, project))
-    hooks = timeline_hooks(session, project, network, exp, plan, request.keep_last)
+    hooks = timeline_hooks(
+        session, project, network, exp, plan, request.keep_last, built=outcome.timeline
+    )
     run_into(
         session,
         exp,

@@ -56,7 +56,7 @@ from oar_p2p.timeline.plans import StepPlan, TimelinePlans
 from oar_p2p.timeline.report import HostStatus, timeline_report
 from oar_p2p.timeline.scripts import StatusLine, parse_status
 from oar_p2p.workflows.events import Events
-from oar_p2p.workflows.timeline_build import build_timeline
+from oar_p2p.workflows.timeline_build import Built, build_timeline
 
 __all__ = ["TimelineRun"]
 
@@ -339,10 +339,13 @@ def timeline_hooks(
     experiment: Experiment,
     plan: Plan,
     keep_last: bool,
+    *,
+    built: Built | None = None,
 ) -> TimelineRun | None:
     """The run's timeline (None without one): compiled, planned from each machine's state
-    after this apply."""
-    built = build_timeline(project, network, {m.hostname: m for m in plan.machines})
+    after this apply (`built`: as `plan_machines` already did for `plan`)."""
+    if built is None:
+        built = build_timeline(project, network, {m.hostname: m for m in plan.machines})
     if built is None:
         if not experiment.signals:
             return None

@@ -16,7 +16,10 @@ from oar_p2p.project_links import bandwidth_at
 from oar_p2p.timeline.compile import Event, StepFiles, compile_timeline
 from oar_p2p.timeline.plans import TimelinePlans, plan_timeline
 
-__all__ = ["build_timeline", "step_files"]
+__all__ = ["Built", "build_timeline", "step_files"]
+
+Built = tuple[list[Event], TimelinePlans]
+"""A timeline built for a plan: its events and each event's plans."""
 
 
 def step_files(project: Project, network: Network) -> StepFiles:
@@ -33,7 +36,7 @@ def step_files(project: Project, network: Network) -> StepFiles:
 
 def build_timeline(
     project: Project, network: Network, base_plans: Mapping[str, MachinePlan]
-) -> tuple[list[Event], TimelinePlans] | None:
+) -> Built | None:
     if not project.spec.timeline:
         return None
     count = len(network.addresses)  # every rule `validate` checks, errors located

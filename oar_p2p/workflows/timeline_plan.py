@@ -17,13 +17,18 @@ from oar_p2p.project import Project
 from oar_p2p.spec.timeline import occurrences
 from oar_p2p.timeline.compile import compile_timeline
 from oar_p2p.timeline_view import check_step, network_at, timeline_view
-from oar_p2p.workflows.timeline_build import build_timeline, step_files
+from oar_p2p.workflows.timeline_build import Built, build_timeline, step_files
 
 __all__ = ["attach_timeline", "check_step_number", "step_network"]
 
 
-def attach_timeline(project: Project, network: Network, plan: Plan) -> Plan:
-    built = build_timeline(project, network, {m.hostname: m for m in plan.machines})
+def attach_timeline(
+    project: Project, network: Network, plan: Plan, built: Built | None = None
+) -> Plan:
+    """`plan` with its `timeline` view; `built`: the timeline already built for this plan
+    (`build_timeline`), else it is built here."""
+    if built is None:
+        built = build_timeline(project, network, {m.hostname: m for m in plan.machines})
     if built is None:
         return plan
     events, plans = built
