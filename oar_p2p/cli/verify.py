@@ -79,6 +79,9 @@ StepOpt = typer.Option(
     help="check the desired state in force after the timeline's event N (0: the base "
     "network), while it is in force",
 )
+RunsDirOpt = typer.Option(
+    Path("runs"), "--output-dir", help="where apply's run directories are (the last run's signals)"
+)
 BandwidthSecondsOpt = typer.Option(
     3, "--bandwidth-seconds", min=1, help="iperf3 seconds per address (after 1 s warm-up)"
 )
@@ -104,11 +107,7 @@ def verify(
     bandwidth_addresses: int = BandwidthAddressesOpt,
     bandwidth_seconds: int = BandwidthSecondsOpt,
     step: int | None = StepOpt,
-    output_dir: Path = typer.Option(
-        Path("runs"),
-        "--output-dir",
-        help="where apply's run directories are (the last run's signals)",
-    ),
+    output_dir: Path = RunsDirOpt,
     *,
     cluster: ClusterFlags,
     connector: Connector,
