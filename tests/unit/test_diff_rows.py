@@ -35,10 +35,12 @@ def _matrix(n: int, seed: int, edits: int = 0) -> LatencyMatrix:
     return LatencyMatrix(rows=tuple(rows))
 
 
-def _state(n: int, seed: int, edits: int = 0) -> tuple[MachineState, object]:
+def _state(
+    n: int, seed: int, edits: int = 0, jitter: float | None = None
+) -> tuple[MachineState, object]:
     net = build_network(
         AddressPolicy.parse(str(n)), MACHINES, _matrix(n, seed, edits), wrap=False,
-        quantizer=Quantizer(100),
+        quantizer=Quantizer(100), jitter=jitter,
     )  # fmt: skip
     return net.machine_state(MACHINES[0]), net
 
@@ -61,10 +63,11 @@ def _fields(d: PairDelta) -> tuple[object, ...]:
     return (d.mode, d.added, d.changed, d.removed, d.adds, d.removes, d.sample, d.reason)
 
 
+@pytest.mark.parametrize("jitter", [None, 0.2])  # record version 1 (steps), 2 (marks)
 @pytest.mark.parametrize("edits", [0, 1, 7, 400])
-def test_rows_and_sets_give_the_same_delta(edits: int) -> None:
-    old, old_net = _state(24, 1)
-    new, _ = _state(24, 1, edits)
+def test_rows_and_sets_give_the_same_delta(edits: int, jitter: float | None) -> None:
+    old, old_net = _state(24, 1, jitter=jitter)
+    new, _ = _state(24, 1, edits, jitter=jitter)
     observed = _recorded(old, old_net)
     assert new.pairs is not None and observed.rows() is not None
     by_rows = diff_pairs(new.pairs, observed, 100)
