@@ -9,6 +9,8 @@ the child's rusage):
     load       spec + matrix parsed and validated (`oar_p2p.project.load_project`), with
                an empty matrix cache (cold: the matrix is parsed, then cached)
     load-warm  the same again: the matrix comes from the cache (`oar_p2p.matrix_file`)
+    load-edit  the same after one cell of the matrix was changed (row 2,500): the cache
+               holds every block of lines but the edited one, which alone is parsed
     validate   `oar-p2p validate` (load + addresses + container checks)
     plan       `oar-p2p plan --offline` (human summary) to /dev/null
     json-full  `oar-p2p plan --offline --json --full` (every pair entry) to /dev/null
@@ -86,6 +88,14 @@ def write_link_matrices(jitter: Path, loss: Path, size: int, variety: str = "cor
             lf.write(" ".join(lrow) + "\n")
 
 
+def edit_one_cell(path: Path, row: int) -> None:
+    """Change the first value of line `row` (0-based) of the matrix file in place."""
+    lines = path.read_bytes().split(b"\n")
+    first, _, rest = lines[row].partition(b" ")
+    lines[row] = (b"1.25" if first != b"1.25" else b"2.5") + b" " + rest
+    path.write_bytes(b"\n".join(lines))
+
+
 def write_spec(path: Path, size: int) -> None:
     machines = ", ".join(MACHINES)
     path.write_text(
@@ -153,6 +163,7 @@ def main() -> int:
         stages = [
             ("load", [py, "-c", load]),
             ("load-warm", [py, "-c", load]),
+            ("load-edit", [py, "-c", load]),
             ("validate", [py, "-m", "oar_p2p", "validate", spec]),
             ("plan", [py, "-m", "oar_p2p", "plan", "--offline", spec]),
             ("json-full", [py, "-m", "oar_p2p", "plan", "--offline", "--json", "--full", spec]),
@@ -175,6 +186,8 @@ def main() -> int:
         walls: dict[str, float] = {}
         cpus: dict[str, float] = {}
         for name, argv in stages:
+            if name == "load-edit":
+                edit_one_cell(work / "latency.txt", args.size // 2)
             _, wall, cpu, rss, _ = _run(name, argv, env)
             walls[name] = wall
             flag = "" if wall < LIMIT_S and rss < LIMIT_RSS_MB else "  OVER TARGET"

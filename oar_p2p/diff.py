@@ -3,13 +3,18 @@
 Every field of `MachineState` with a differ in `oar_p2p.fields.FIELDS` contributes its
 changes, in field order; structured values (tc classes, containers) carry a field-level
 detail computed with deepdiff. The pair map (up to 1.28 M elements) is compared by digest
-first and by set arithmetic only when both sides can be enumerated.
+first; when both sides give it row by row over the same columns (the desired network and
+the apply record), rows are compared with numpy and only differing elements are visited;
+otherwise by set arithmetic when both sides can be enumerated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
+
+import numpy as np
+from numpy.typing import NDArray
 
 from oar_p2p.containers_diff import container_noop
 from oar_p2p.desired.link import HASHED_MARK_BASE
@@ -86,7 +91,64 @@ def diff_pairs(
             removed=observed.size,
             reason="map content unknown (no record of the last apply)",
         )
+    if desired.columns and desired.columns == observed.columns:
+        want_rows, have_rows = desired.rows(), observed.rows()
+        if want_rows is not None and have_rows is not None:
+            return _row_delta(want_rows, have_rows, desired.columns, desired.size, ms)
     return _set_delta(desired, observed, ms)
+
+
+def _row_delta(
+    want: Iterator[tuple[str, NDArray[np.int64]]],
+    have_rows: Iterator[tuple[str, NDArray[np.int64]]],
+    columns: tuple[str, ...],
+    size: int,
+    ms: _Ms,
+) -> PairDelta:
+    """`_set_delta` of two maps given row by row over the same columns: rows compared
+    with numpy, only the differing elements visited in Python (same delta, same order)."""
+    have = dict(have_rows)
+    delta = PairDelta(PairMode.INCREMENTAL)
+    for src, row in want:
+        old = have.pop(src, None)
+        if old is None:
+            _row_change(delta, src, columns, range(len(columns)), row, None, ms)
+        else:
+            if old.shape != row.shape:
+                raise ValueError(f"rows of {src} of different lengths")
+            changed = np.flatnonzero(row != old).tolist()
+            _row_change(delta, src, columns, changed, row, old, ms)
+    for src, old in have.items():
+        for j, mark in enumerate(old.tolist()):
+            delta.removes.append((src, columns[j]))
+            delta.removed += 1
+            if len(delta.sample) < SAMPLE:
+                delta.sample.append((src, columns[j], ms(mark), None))
+    if not delta.total:
+        return PairDelta(reason=f"{size} pairs match (read from the kernel)")
+    return delta
+
+
+def _row_change(
+    delta: PairDelta,
+    src: str,
+    columns: tuple[str, ...],
+    where: Iterable[int],
+    row: NDArray[np.int64],
+    old: NDArray[np.int64] | None,
+    ms: _Ms,
+) -> None:
+    for j in where:
+        key, mark = (src, columns[j]), int(row[j])
+        delta.adds.append((src, columns[j], mark))
+        before = None if old is None else int(old[j])
+        if before is None:
+            delta.added += 1
+        else:
+            delta.changed += 1
+            delta.removes.append(key)
+        if len(delta.sample) < SAMPLE:
+            delta.sample.append((*key, ms(before), ms(mark)))
 
 
 def _set_delta(desired: PairMap, observed: PairMap, ms: _Ms) -> PairDelta:

@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from oar_p2p.errors import MatrixError
 
-__all__ = ["LatencyMatrix", "first_above", "parse_matrix", "value_position"]
+__all__ = ["LatencyMatrix", "RowAssembler", "first_above", "parse_matrix", "value_position"]
 
 
 @dataclass(frozen=True)
@@ -44,33 +44,68 @@ def parse_matrix(
 ) -> LatencyMatrix:
     """Parse matrix text; the matrix must be square, finite and non-negative (`what` and
     `unit` name the matrix and its values in errors: a jitter or loss matrix too)."""
-    rows: list[array[float]] = []
-    width = 0
-    first_line = 0
-    for lineno, line in _numbered_lines(text):
-        row = _parse_row(line, lineno, file, unit)
-        if not rows:
-            width, first_line = len(row), lineno
-        elif len(row) != width:
+    rows = RowAssembler(file, unit)
+    rows.parse(text)
+    return rows.finish(what)
+
+
+class RowAssembler:
+    """A matrix assembled line after line, in the file's order, with `parse_matrix`'s
+    checks and errors: `parse(text)` parses the next lines (a whole file, or a block of
+    whole lines), `add(lineno, row)` takes a row parsed earlier (`matrix_file`'s cached
+    blocks), `finish` checks the shape. `line` is the last line seen so far."""
+
+    def __init__(self, file: str, unit: str) -> None:
+        self.file, self.unit = file, unit
+        self.rows: list[Sequence[float]] = []
+        self.width = 0
+        self.first_line = 0
+        self.line = 0
+
+    def parse(self, text: str) -> tuple[list[int], int]:
+        """Parse `text` (whole lines following those seen); returns the line numbers of
+        its rows and its line count, both relative to the text."""
+        start, linenos = self.line, []
+        lines = text.splitlines()
+        for lineno, line in enumerate(lines, start=1):
+            if line.strip():
+                self.add(start + lineno, _parse_row(line, start + lineno, self.file, self.unit))
+                linenos.append(lineno)
+        self.line = start + len(lines)
+        return linenos, len(lines)
+
+    def add_block(self, rows: Sequence[Sequence[float]], linenos: Sequence[int], n: int) -> None:
+        """Rows parsed earlier from `n` lines (`linenos`: theirs, relative to the block)."""
+        for row, lineno in zip(rows, linenos, strict=True):
+            self.add(self.line + lineno, row)
+        self.line += n
+
+    def add(self, lineno: int, row: Sequence[float]) -> None:
+        if not self.rows:
+            self.width, self.first_line = len(row), lineno
+        elif len(row) != self.width:
             raise MatrixError(
-                f"row has {len(row)} values but the first row (line {first_line}) has {width} "
-                "(allowed: every row as long as the first)",
-                file=file,
+                f"row has {len(row)} values but the first row (line {self.first_line}) has "
+                f"{self.width} (allowed: every row as long as the first)",
+                file=self.file,
                 line=lineno,
                 col=1,
             )
-        rows.append(row)
-    if not rows:
-        raise MatrixError(f"the {what} is empty (allowed: a square matrix)", file=file)
-    if len(rows) != width:
-        raise MatrixError(
-            f"the matrix is not square: {len(rows)} rows of {width} values "
-            "(allowed: as many rows as columns)",
-            file=file,
-            line=first_line,
-            col=1,
-        )
-    return LatencyMatrix(rows=tuple(rows), file=file)
+        self.rows.append(row)
+
+    def finish(self, what: str) -> LatencyMatrix:
+        rows, width, file = self.rows, self.width, self.file
+        if not rows:
+            raise MatrixError(f"the {what} is empty (allowed: a square matrix)", file=file)
+        if len(rows) != width:
+            raise MatrixError(
+                f"the matrix is not square: {len(rows)} rows of {width} values "
+                "(allowed: as many rows as columns)",
+                file=file,
+                line=self.first_line,
+                col=1,
+            )
+        return LatencyMatrix(rows=tuple(rows), file=file)
 
 
 def _numbered_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -45,8 +45,11 @@ import hashlib
 import json
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
 
 from oar_p2p.state import PairMap
 
@@ -133,7 +136,7 @@ def parse_record(record_text: str, rows_b64: str = "") -> Record | None:
             state=str(data.get("state", "corrupt")) if isinstance(data, dict) else "corrupt"
         )
     digest, size = str(data.get("digest", "")), int(data.get("size", 0))
-    pairs = PairMap(size, digest, _rows(rows_b64) if rows_b64.strip() else None)
+    pairs = _pairs(size, digest, rows_b64) if rows_b64.strip() else PairMap(size, digest)
     chains = str(data.get("chains", ""))
     return Record("applied", digest, size, chains, pairs, _bases(data.get("base_rtt_us")))
 
@@ -149,27 +152,27 @@ def _bases(value: object) -> dict[str, int] | None:
     }
 
 
-def _rows(rows_b64: str) -> Callable[[], Iterator[tuple[str, str, int]]]:
+def _pairs(size: int, digest: str, rows_b64: str) -> PairMap:
+    """The recorded map, enumerable pair by pair and row by row (numpy views of the
+    recorded marks: the diff compares rows without a walk over the pairs)."""
     data = json.loads(gzip.decompress(base64.decodebytes(rows_b64.encode())))
     ips: list[str] = data["ips"]
     local: list[str] = data["local"]
     n = len(ips)
     if "marks" in data:  # version 2
-        marks: array[int] = array("I")
-        marks.frombytes(base64.b64decode(data["marks"]))
+        marks = np.frombuffer(base64.b64decode(data["marks"]), dtype=np.uint32)
+    else:  # version 1: steps, mark = steps + 1
+        marks = np.frombuffer(base64.b64decode(data["steps"]), dtype=np.uint16)
+    if len(marks) != len(local) * n:  # damaged: known by its digest only
+        return PairMap(size, digest)
 
-        def elements() -> Iterator[tuple[str, str, int]]:
-            for li, src in enumerate(local):
-                yield from zip([src] * n, ips, marks[li * n : (li + 1) * n], strict=True)
-
-        return elements
-    steps: array[int] = array("H")
-    steps.frombytes(base64.b64decode(data["steps"]))
-
-    def elements_v1() -> Iterator[tuple[str, str, int]]:
+    def rows() -> Iterator[tuple[str, NDArray[np.int64]]]:
+        plus = 0 if "marks" in data else 1
         for li, src in enumerate(local):
-            row = steps[li * n : (li + 1) * n]
-            for dst, s in zip(ips, row, strict=True):
-                yield src, dst, s + 1
+            yield src, marks[li * n : (li + 1) * n].astype(np.int64) + plus
 
-    return elements_v1
+    def elements() -> Iterator[tuple[str, str, int]]:
+        for src, row in rows():
+            yield from zip([src] * n, ips, row.tolist(), strict=True)
+
+    return PairMap(size, digest, elements, rows_=rows, columns=tuple(ips))

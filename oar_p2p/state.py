@@ -19,10 +19,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from oar_p2p.vocab import CAPS_MAP, MAP, ROUTE, TABLE
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "CAP_DEFAULT_MINOR",
@@ -199,10 +204,20 @@ class PairMap:
         default=None, compare=False, repr=False
     )
     digest_from: str = field(default="recorded digest", compare=False, repr=False)
+    rows_: Callable[[], Iterator[tuple[str, NDArray[np.int64]]]] | None = field(
+        default=None, compare=False, repr=False
+    )
+    columns: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def enumerable(self) -> bool:
         return self.enumerate_ is not None
+
+    def rows(self) -> Iterator[tuple[str, NDArray[np.int64]]] | None:
+        """The map row by row when its producer can give it so: each source with its marks
+        towards `columns`, in that order (what `diff.diff_pairs` compares with numpy), the
+        same elements as `elements` in the same order; None otherwise."""
+        return None if self.rows_ is None else self.rows_()
 
     def elements(self) -> Iterator[tuple[str, str, int]]:
         if self.enumerate_ is None:

@@ -11,6 +11,11 @@ order (first non-None wins). No reply at all fails the test with the command it 
 reply may be an exception instance, raised as the transport would (e.g. ConnectError).
 `check=True` with a non-zero status raises `RemoteCommandError` exactly as SshTransport does.
 
+stdin may be chunks (`transport.Stdin`, a streamed write script): the fake consumes them
+all, as a transport does, and records them joined in `Call.stdin`; with
+``keep_stdin=False`` it discards them and records only their size (`Call.sent`: what a
+benchmark of memory needs, the bytes never held).
+
 Line channels (`transport.open_lines`): `fake.on_lines(command, answer)` makes
 `open_lines(host, command)` record one `Call` and return a channel whose `ask(line)` returns
 `answer(call, line)`; a command with no `on_lines` gets None (no line channel: callers fall
@@ -23,7 +28,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from oar_p2p.remote.transport import CommandResult, check_result
+from oar_p2p.remote.transport import CommandResult, Stdin, check_result
 
 __all__ = ["Call", "FakeLineChannel", "FakeTransport", "Reply"]
 
@@ -37,6 +42,7 @@ class Call:
     stdin: bytes
     timeout: float | None
     check: bool
+    sent: int = 0  # the bytes of stdin, kept or not (keep_stdin)
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,10 @@ class FakeTransport:
         self,
         replies: Mapping[str | tuple[str, str], Answer] | None = None,
         handler: Handler | None = None,
+        *,
+        keep_stdin: bool = True,
     ) -> None:
+        self.keep_stdin = keep_stdin
         self.replies: dict[str | tuple[str, str], Answer] = dict(replies or {})
         self.handlers: list[Handler] = [handler] if handler else []
         self.calls: list[Call] = []
@@ -102,11 +111,12 @@ class FakeTransport:
         host: str,
         command: str,
         *,
-        stdin: bytes = b"",
+        stdin: Stdin = b"",
         timeout: float | None = None,
         check: bool = True,
     ) -> CommandResult:
-        call = Call(host, command, stdin, timeout, check)
+        data, sent = self._consume(stdin)
+        call = Call(host, command, data, timeout, check, sent)
         with self._lock:
             self.calls.append(call)
         answer = self._answer(call)
@@ -117,6 +127,14 @@ class FakeTransport:
             host, command, _bytes(reply.stdout), _bytes(reply.stderr), reply.status, 0.0
         )
         return check_result(result) if check else result
+
+    def _consume(self, stdin: Stdin) -> tuple[bytes, int]:
+        if isinstance(stdin, bytes):
+            return (stdin if self.keep_stdin else b""), len(stdin)
+        if self.keep_stdin:
+            data = b"".join(stdin)
+            return data, len(data)
+        return b"", sum(len(chunk) for chunk in stdin)
 
     def on_lines(self, command: str, answer: LineAnswer) -> FakeTransport:
         """Answer `open_lines(host, command)` with a channel asking `answer`. Chainable."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -149,21 +149,13 @@ class Network:
         return [a for a in self.addresses if a.machine == hostname]
 
     def steps_row(self, index: int) -> array[int]:
-        """Quantised steps from address `index` to every address, in global order."""
-        dim = self.matrix.dimension
-        row = self.matrix.row(index % dim)
+        """Quantised steps from address `index` to every address, in global order: one
+        vectorised expression, the float64 arithmetic of ``int(v * k + 0.5 + 1e-9)``."""
         k = 1000 / self.quantizer.resolution_us
-        n = len(self.addresses)
-        if self.base is not None:  # as `link_codes` rounds: the same integers as `link`
-            steps = (np.asarray(self.shaped_row(index)) * k + 0.5 + 1e-9).astype(_STEPS_DTYPE)
-            out: array[int] = array("L")
-            out.frombytes(steps.tobytes())
-            return out
-        if n <= dim:
-            values = [int(v * k + 0.5 + 1e-9) for v in row[:n]]
-        else:
-            values = [int(row[j % dim] * k + 0.5 + 1e-9) for j in range(n)]
-        return array("L", values)
+        shaped = np.asarray(self.shaped_row(index), dtype=np.float64)
+        out: array[int] = array("L")
+        out.frombytes((shaped * k + 0.5 + 1e-9).astype(_STEPS_DTYPE).tobytes())
+        return out
 
     def _values_row(self, values: LinkValues, index: int, scale: float) -> array[int]:
         n = len(self.addresses)
@@ -246,7 +238,7 @@ class Network:
             route=True,
             tc=link_tc_trees((machine.interface, "lo"), steps, marks, res),
             nft=NftState(chains=desired_chains(caps=self.bandwidth is not None)),
-            pairs=PairMap(len(local) * len(self.addresses), digest, self._elements(local, marks)),
+            pairs=self._pairs(local, len(local) * len(self.addresses), digest, marks),
             sysctls=dict(SYSCTLS),
             caps=self._caps(local, machine.interface),
         )
@@ -289,7 +281,7 @@ class Network:
             if not links:
                 steps = self.steps_row(a.index)
                 h.update(steps.tobytes())
-                steps_used.update(steps)
+                steps_used.update(np.unique(np.frombuffer(steps, dtype=_STEPS_DTYPE)).tolist())
                 continue
             codes = self._codes_row(a.index)
             used = np.unique(codes).tolist()
@@ -305,27 +297,32 @@ class Network:
     def mark_row(self, index: int, marks: dict[LinkKey, int]) -> array[int]:
         """The pair map's marks from address `index` to every address (`marks`: the
         machine's hashed marks, `hashed_marks`)."""
+        out: array[int] = array("L")
+        out.frombytes(self.marks_row(index, marks).astype(_STEPS_DTYPE).tobytes())
+        return out
+
+    def marks_row(self, index: int, marks: dict[LinkKey, int]) -> NDArray[np.int64]:
+        """`mark_row` as a numpy array."""
         if not marks:
-            return array("L", [s + 1 for s in self.steps_row(index)])
+            return np.frombuffer(self.steps_row(index), dtype=_STEPS_DTYPE).astype(np.int64) + 1
         used, where = np.unique(self._codes_row(index), return_inverse=True)
         values = np.array([marks.get(c) or c + 1 for c in used.tolist()], dtype=np.int64)
-        return array("L", values[where].tolist())
+        return values[where]
 
-    def _elements(
-        self, local: Sequence[Address], marks: dict[LinkKey, int]
-    ) -> Callable[[], Iterator[tuple[str, str, int]]]:
+    def _pairs(
+        self, local: Sequence[Address], size: int, digest: str, marks: dict[LinkKey, int]
+    ) -> PairMap:
         ips = self.ips
 
-        def elements() -> Iterator[tuple[str, str, int]]:
+        def rows() -> Iterator[tuple[str, NDArray[np.int64]]]:
             for a in local:
-                if not marks:
-                    for dst, s in zip(ips, self.steps_row(a.index), strict=True):
-                        yield a.ip, dst, s + 1
-                    continue
-                for dst, m in zip(ips, self.mark_row(a.index, marks), strict=True):
-                    yield a.ip, dst, m
+                yield a.ip, self.marks_row(a.index, marks)
 
-        return elements
+        def elements() -> Iterator[tuple[str, str, int]]:
+            for src, row in rows():
+                yield from zip([src] * len(ips), ips, row.tolist(), strict=True)
+
+        return PairMap(size, digest, elements, rows_=rows, columns=ips)
 
     def record_rows(self, hostname: str) -> tuple[list[str], array[int]]:
         """Local addresses and their concatenated rows for the apply record: delay steps
@@ -333,15 +330,11 @@ class Network:
         version 2; see `oar_p2p.record`)."""
         local = self.local(hostname)
         _, keys, _ = self._scan(local) if local else (set(), set(), "")
-        if not keys:
-            steps: array[int] = array("H")
-            for a in local:
-                steps.fromlist(self.steps_row(a.index).tolist())
-            return [a.ip for a in local], steps
-        marks = hashed_marks(keys, self.quantizer.resolution_us)
-        out: array[int] = array("I")
+        marks = hashed_marks(keys, self.quantizer.resolution_us) if keys else {}
+        out: array[int] = array("I" if keys else "H")
         for a in local:
-            out.fromlist(self.mark_row(a.index, marks).tolist())
+            row = self.marks_row(a.index, marks) - (0 if keys else 1)
+            out.frombytes(row.astype(np.uint32 if keys else np.uint16).tobytes())
         return [a.ip for a in local], out
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from oar_p2p.remote.transport import CommandResult, LineChannel, Transport, open_lines
+from oar_p2p.remote.transport import (
+    CommandResult,
+    LineChannel,
+    Stdin,
+    StdinCounter,
+    Transport,
+    open_lines,
+)
 
 __all__ = ["CountingTransport", "HostCounts"]
 
@@ -33,15 +40,16 @@ class CountingTransport:
         host: str,
         command: str,
         *,
-        stdin: bytes = b"",
+        stdin: Stdin = b"",
         timeout: float | None = None,
         check: bool = True,
     ) -> CommandResult:
-        result = self.inner.run(host, command, stdin=stdin, timeout=timeout, check=check)
+        sent = StdinCounter()
+        result = self.inner.run(host, command, stdin=sent.wrap(stdin), timeout=timeout, check=check)
         with self._lock:
             c = self.hosts.setdefault(host, HostCounts())
             c.round_trips += 1
-            c.bytes_sent += len(stdin) + len(command)
+            c.bytes_sent += sent.bytes + len(command)
             c.bytes_received += len(result.stdout) + len(result.stderr)
             c.seconds += result.duration
             c.commands.append(command.split(" ", 1)[0])

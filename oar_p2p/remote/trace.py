@@ -7,7 +7,8 @@ remote command is seen. One record per command, on the `oar_p2p.remote.trace` lo
     gengar-1 $ sh -s (script 2,310 B): exit 0, sent 2,315 B, received 412 B, 0.084 s
 
 The short form is the command line's first line (`summarize_command`) and the size of its
-stdin, never the script itself (scripts carry container environments, `secret_env` too).
+stdin (`script streamed` when it is sent as it is generated: its size is in `sent`),
+never the script itself (scripts carry container environments, `secret_env` too).
 A command that raises (a non-zero status under `check`, a timeout, a lost connection) is
 logged with what is known, then the exception goes on unchanged.
 """
@@ -21,6 +22,8 @@ from oar_p2p.errors import RemoteCommandError
 from oar_p2p.remote.transport import (
     CommandResult,
     LineChannel,
+    Stdin,
+    StdinCounter,
     Transport,
     open_lines,
     summarize_command,
@@ -31,13 +34,16 @@ __all__ = ["TracedTransport", "describe_call"]
 _log = logging.getLogger(__name__)
 
 
-def describe_call(host: str, command: str, stdin: bytes) -> str:
+def describe_call(host: str, command: str, stdin: Stdin) -> str:
     """`host $ first line of the command (script N B)`.
 
     >>> describe_call("gengar-1", "sh -s", b"echo hi\\n")
     'gengar-1 $ sh -s (script 8 B)'
     """
-    script = f" (script {len(stdin):,} B)" if stdin else ""
+    if isinstance(stdin, bytes):
+        script = f" (script {len(stdin):,} B)" if stdin else ""
+    else:
+        script = " (script streamed)"
     return f"{host} $ {summarize_command(command)}{script}"
 
 
@@ -52,17 +58,19 @@ class TracedTransport:
         host: str,
         command: str,
         *,
-        stdin: bytes = b"",
+        stdin: Stdin = b"",
         timeout: float | None = None,
         check: bool = True,
     ) -> CommandResult:
         if not _log.isEnabledFor(logging.DEBUG):
             return self.inner.run(host, command, stdin=stdin, timeout=timeout, check=check)
-        sent = len(command.encode()) + len(stdin)
+        counter = StdinCounter()
         started = time.monotonic()
         try:
-            result = self.inner.run(host, command, stdin=stdin, timeout=timeout, check=check)
+            counted = counter.wrap(stdin)
+            result = self.inner.run(host, command, stdin=counted, timeout=timeout, check=check)
         except RemoteCommandError as exc:
+            sent = len(command.encode()) + counter.bytes
             outcome = f"exit {exc.status}" if exc.status >= 0 else "no exit status"
             received = len(exc.stderr.encode())
             what = f"{outcome} ({type(exc).__name__})"
@@ -78,6 +86,7 @@ class TracedTransport:
             )
             raise
         received = len(result.stdout) + len(result.stderr)
+        sent = len(command.encode()) + counter.bytes
         what = f"exit {result.status}"
         self._log(describe_call(host, command, stdin), what, sent, received, started)
         return result

@@ -7,7 +7,10 @@ production with `oar_p2p.remote.ssh.SshTransport`. `LocalTransport` runs on this
 
 Contract of `run`:
 - ``command`` is one remote shell command line, already quoted by the caller;
-- ``stdin`` is written to the command and then closed (scripts go there, not on the line);
+- ``stdin`` is written to the command and then closed (scripts go there, not on the line):
+  bytes, or an iterable of byte chunks (`Stdin`) that the transport writes as they are
+  produced, so a 50 MB write script is sent while it is generated and never held whole
+  (`SshTransport` streams them; a transport that cannot joins them: `stdin_bytes`);
 - ``timeout`` bounds the whole command (seconds); when it passes, `CommandTimeoutError`;
 - ``check=True`` raises `RemoteCommandError` (host, command summary, status, stderr tail)
   on a non-zero exit status; ``check=False`` returns the result whatever the status.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,13 +37,43 @@ __all__ = [
     "CommandResult",
     "LineChannel",
     "LocalTransport",
+    "Stdin",
+    "StdinCounter",
     "Transport",
     "check_result",
     "open_lines",
+    "stdin_bytes",
     "summarize_command",
 ]
 
 SUMMARY_WIDTH = 120
+
+Stdin = bytes | Iterable[bytes]
+"""What `Transport.run` writes to the command: bytes, or chunks written as produced."""
+
+
+def stdin_bytes(stdin: Stdin) -> bytes:
+    """`stdin` whole (chunks joined), for a transport that does not stream."""
+    return stdin if isinstance(stdin, bytes) else b"".join(stdin)
+
+
+class StdinCounter:
+    """Counts the bytes of a `Stdin` as they pass (`bytes`): at once for bytes, chunk by
+    chunk for an iterable (the count is final when the transport consumed it)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def wrap(self, stdin: Stdin) -> Stdin:
+        if isinstance(stdin, bytes):
+            self.bytes += len(stdin)
+            return stdin
+        return self.counted(stdin)
+
+    def counted(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.bytes += len(chunk)
+            yield chunk
 
 
 @dataclass(frozen=True)
@@ -71,7 +105,7 @@ class Transport(Protocol):
         host: str,
         command: str,
         *,
-        stdin: bytes = b"",
+        stdin: Stdin = b"",
         timeout: float | None = None,
         check: bool = True,
     ) -> CommandResult: ...
@@ -129,7 +163,7 @@ class LocalTransport:
         host: str,
         command: str,
         *,
-        stdin: bytes = b"",
+        stdin: Stdin = b"",
         timeout: float | None = None,
         check: bool = True,
     ) -> CommandResult:
@@ -137,7 +171,7 @@ class LocalTransport:
         try:
             done = subprocess.run(
                 ["bash", "-c", command],
-                input=stdin,
+                input=stdin_bytes(stdin),
                 capture_output=True,
                 timeout=timeout,
                 check=False,

@@ -11,6 +11,7 @@ import hashlib
 import os
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,35 @@ def test_large_stdin_and_large_stdout_at_once_do_not_deadlock(sshd: Sshd) -> Non
     with make(sshd) as t:
         result = t.run("m2", "cat", stdin=data, timeout=60)
     assert result.stdout == data
+
+
+def test_streamed_stdin_arrives_intact_small_or_large(sshd: Sshd) -> None:
+    rng = random.Random(5)
+    chunks = [
+        "".join(
+            f"add element 10.{rng.randrange(256)}.0.1 : {i}\n" for i in range(k, k + 2000)
+        ).encode()
+        for k in range(0, 60000, 2000)
+    ]
+    with make(sshd) as t:
+        for parts in (chunks[:1], chunks):  # one chunk: sent as is; 30: compressed, streamed
+            data = b"".join(parts)
+            result = t.run("m1", "sha256sum | cut -d' ' -f1", stdin=iter(parts), timeout=60)
+            assert result.text.strip() == hashlib.sha256(data).hexdigest()
+
+
+def test_a_streamed_script_whose_producer_fails_runs_nothing(sshd: Sshd, tmp_path: Path) -> None:
+    canary = tmp_path / "ran"
+
+    def script() -> Iterator[bytes]:
+        yield b"{\n" + f"touch {canary}\n".encode() + b"echo x\n" * 20000
+        raise ValueError("invalid interface name")
+
+    with make(sshd) as t:
+        with pytest.raises(ValueError, match="invalid interface name"):
+            t.run("m1", 'f=$(mktemp) && cat > "$f" && bash "$f"', stdin=script(), timeout=60)
+        assert t.run("m1", "echo still usable").stdout == b"still usable\n"
+    assert not canary.exists()
 
 
 def test_timeout_raises_and_the_connection_stays_usable(sshd: Sshd) -> None:
