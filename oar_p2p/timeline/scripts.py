@@ -68,6 +68,9 @@ SCHEDULER = r"""#!/bin/bash
 d=$1
 stopping=0
 trap 'stopping=1' TERM INT
+# `go` held open read-write from the start: t0, or the stop's poke, written before this
+# shell reads it is kept in the FIFO, not lost with the writer's close
+exec 8<> "$d/go"
 echo $$ > "$d/pid"
 # first in line for the CPU at a deadline (root only; an ordinary user keeps its priority)
 renice -n -10 -p $$ > /dev/null 2>&1 || true
@@ -120,7 +123,9 @@ while read -r n off mode; do
     fi
   fi
   # the first step's pre part runs before t0 is known (while the containers start)
-  if [ -z "$t0" ]; then read -r t0 < "$d/go" || exit 1; fi
+  if [ -z "$t0" ]; then
+    until read -r t0 <&8; do [ "$stopping" = 1 ] && break; done  # a TERM cuts `read` short
+  fi
   due=$(( t0 + off ))
   if [ "$mode" = signal ]; then
     pairs=()

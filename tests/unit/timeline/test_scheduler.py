@@ -233,3 +233,31 @@ def test_a_renamer_that_records_no_time_leaves_the_schedulers_time(tmp_path: Pat
     assert line.rc == 0 and line.started <= line.applied <= line.ended
     assert line.applied >= (t0 + 200_000) / 1e6
     assert (tmp_path / "sig" / "start").exists() and (d / "00001.out").read_text() == ""
+
+
+def test_a_stop_that_comes_before_the_scheduler_reads_go_is_not_lost(tmp_path: Path) -> None:
+    # the first step's pre batch runs before t0 is read; a slow tc (1.5 s to answer) lets
+    # TERM and the stop's poke both arrive then: the poke stays in the FIFO the scheduler
+    # holds open, and the scheduler ends "stopped" instead of waiting for t0 forever
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "tc").write_text(
+        "#!/bin/bash\nwhile read -r line; do case $line in *oarp2p-s*)\n"
+        'sleep 1.5; echo "Cannot find device \\"${line##* }\\"" >&2; echo failed >&2;;\n'
+        "esac; done\n"
+    )
+    (bin_dir / "tc").chmod(0o755)
+    d = tmp_path / "sched"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    files = {"schedule": schedule_text([("00001", 0, "split")]), "00001.pre": "qdisc show\n"}
+    proc = _start(d, files | {"00001.nft": "", "00001.post": ""}, env)
+    deadline = time.time() + 10
+    while not (d / "pid").exists() and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # inside the pre batch
+    os.kill(int((d / "pid").read_text()), signal.SIGTERM)
+    fd = os.open(d / "go", os.O_RDWR)
+    os.write(fd, b"0\n")
+    os.close(fd)
+    assert proc.wait(timeout=10) == 0
+    assert parse_status((d / "status").read_text()) == ([], "stopped")

@@ -3,11 +3,14 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_79a8271128c65796' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_dc0638fa22d31b9d' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
 trap 'stopping=1' TERM INT
+# `go` held open read-write from the start: t0, or the stop's poke, written before this
+# shell reads it is kept in the FIFO, not lost with the writer's close
+exec 8<> "$d/go"
 echo $$ > "$d/pid"
 # first in line for the CPU at a deadline (root only; an ordinary user keeps its priority)
 renice -n -10 -p $$ > /dev/null 2>&1 || true
@@ -60,7 +63,9 @@ while read -r n off mode; do
     fi
   fi
   # the first step's pre part runs before t0 is known (while the containers start)
-  if [ -z "$t0" ]; then read -r t0 < "$d/go" || exit 1; fi
+  if [ -z "$t0" ]; then
+    until read -r t0 <&8; do [ "$stopping" = 1 ] && break; done  # a TERM cuts `read` short
+  fi
   due=$(( t0 + off ))
   if [ "$mode" = signal ]; then
     pairs=()
@@ -128,7 +133,7 @@ while read -r n off mode; do
 done < "$d/schedule"
 if [ -n "$tcp" ]; then exec 5>&-; wait "$tcp"; fi
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_79a8271128c65796
+OARP2P_FILE_dc0638fa22d31b9d
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
