@@ -30,7 +30,7 @@ from oar_p2p.render import caps
 from oar_p2p.render.commands import _class_change, _element_chunks, write_script_chunks
 from oar_p2p.resources import CapClassId, TcClassId
 
-__all__ = ["StepScripts", "split_step", "step_scripts"]
+__all__ = ["StepScripts", "one_line", "split_step", "step_scripts"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,16 @@ def _nft_lines(plan: MachinePlan) -> Iterator[str]:
     yield from _element_chunks("delete", (f"{s} . {d}" for s, d in delta.removes))
     yield from _element_chunks("add", (f"{s} . {d} : {m}" for s, d, m in delta.adds))
     yield from caps.element_lines(plan)
+
+
+def one_line(nft: str) -> str:
+    """A step's nft text (one command per line) as one line: `nft -i`, which the
+    scheduler keeps running, commits each line it reads as one transaction.
+
+    >>> one_line("delete element ip t m { a }\\nadd element ip t m { b : 1 }\\n")
+    'delete element ip t m { a }; add element ip t m { b : 1 }\\n'
+    """
+    return "; ".join(line for line in nft.splitlines() if line.strip()) + "\n"
 
 
 def step_scripts(plan: MachinePlan) -> StepScripts:

@@ -37,7 +37,7 @@ from oar_p2p.project import Project
 from oar_p2p.remote.executors import DockerExecutor
 from oar_p2p.remote.pool import describe_failure, for_each_machine
 from oar_p2p.remote.transport import LineChannel, open_lines
-from oar_p2p.render.step import step_scripts
+from oar_p2p.render.step import one_line, step_scripts
 from oar_p2p.session import Session
 from oar_p2p.timeline import scripts as ts
 from oar_p2p.timeline.compile import Event
@@ -95,7 +95,7 @@ class TimelineRun:
                 files[f"{name}.sh"] = parts.at
                 schedule.append((name, offset, "whole"))
             else:
-                files |= {f"{name}.pre": parts.pre, f"{name}.nft": parts.nft}
+                files |= {f"{name}.pre": parts.pre, f"{name}.nft": one_line(parts.nft)}
                 files[f"{name}.post"] = parts.post
                 schedule.append((name, offset, "split"))
         if schedule:

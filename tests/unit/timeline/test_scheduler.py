@@ -81,13 +81,28 @@ def test_a_scheduler_stopped_before_t0_ends_when_the_fifo_is_poked(tmp_path: Pat
     assert parse_status((d / "status").read_text()) == ([], "stopped")
 
 
+FAKE_NFT = r"""#!/bin/bash
+# `nft -f -`: the whole input is one commit; `nft -i`: one commit per line, a line that is
+# no command (the scheduler's sentinel) a syntax error echoed, `fail...` an error
+stamp() { echo ${EPOCHREALTIME/[.,]/} >> "$OUT/committed_at"; }
+if [ "$1" = -f ]; then cat >> "$OUT/committed"; stamp; exit; fi
+echo "using dumb terminal settings." >&2
+while IFS= read -r line; do
+  case $line in
+    oarp2p-s*) printf 'Error: syntax error, unexpected newline\n%s\n^^^^\n' "$line" >&2;;
+    fail*) printf 'Error: Could not process rule\n%s\n' "$line" >&2;;
+    "") ;;
+    *) printf '%s\n' "$line" >> "$OUT/committed"; stamp;;
+  esac
+done
+"""
+
+
 def _fake_nft(bin_dir: Path) -> None:
-    """A stand-in `nft` recording what it read from the FIFO and when it saw its end."""
+    """A stand-in `nft` recording what it committed and when."""
     bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "nft"
-    fake.write_text(
-        '#!/bin/bash\ncat >> "$OUT/committed"\necho ${EPOCHREALTIME/[.,]/} >> "$OUT/committed_at"\n'
-    )
+    fake.write_text(FAKE_NFT)
     fake.chmod(0o755)
 
 
@@ -132,6 +147,36 @@ def test_a_failing_tc_command_fails_its_step_and_the_next_step_still_runs(
     assert 'Cannot find device "oarp2p-nosuch0"' in (d / "00001.pre.err").read_text()
     # the failed step committed nothing; the next one did
     assert (d / "committed").read_text() == files["00002.nft"]
+
+
+def test_a_failing_nft_line_fails_its_step_and_a_long_one_gets_an_nft_of_its_own(
+    tmp_path: Path,
+) -> None:
+    _fake_nft(tmp_path / "bin")
+    d = tmp_path / "sched"
+    offsets = [
+        ("00001", 100_000, "split"),
+        ("00002", 200_000, "split"),
+        ("00003", 300_000, "split"),
+    ]
+    files = {"schedule": schedule_text(offsets)}
+    for n in ("00001", "00002", "00003"):
+        files |= {f"{n}.pre": "", f"{n}.post": ""}
+    files["00001.nft"] = "fail: add element ip oar-p2p nosuch { 1 }\n"
+    files["00002.nft"] = "add element ip oar-p2p m { " + "x, " * 30_000 + "}\n"  # 90 KB
+    files["00003.nft"] = "delete element ip oar-p2p m { x }\n"
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "OUT": str(d)}
+    proc = _start(d, files, env)
+    _go(d)
+    assert proc.wait(timeout=20) == 0
+    lines, _ = parse_status((d / "status").read_text())
+    assert [line.rc for line in lines] == [1, 0, 0]
+    assert (d / "00001.err").read_text() == (
+        "Error: Could not process rule\nfail: add element ip oar-p2p nosuch { 1 }\n"
+    )  # the sentinel's own error is not the step's
+    assert (d / "nft.start").read_text() == "using dumb terminal settings.\n"
+    assert (d / "committed").read_text() == files["00002.nft"] + files["00003.nft"]
+    assert not (d / "00003.err").read_text()
 
 
 def _signal_files(d: Path, names: list[str]) -> dict[str, str]:

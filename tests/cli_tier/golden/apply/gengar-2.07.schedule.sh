@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_dc0638fa22d31b9d' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_33666333bcb051ca' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -16,33 +16,68 @@ echo $$ > "$d/pid"
 renice -n -10 -p $$ > /dev/null 2>&1 || true
 # `wait` returns at once (128 + 15) when the trapped TERM arrives: wait for the end
 finish() { while :; do wait "$1"; rc=$?; kill -0 "$1" 2>/dev/null || break; done; }
-mkfifo "$d/tick" "$d/nft.fifo" "$d/tc.in" "$d/tc.err" "$d/sig.fifo" && exec 4<> "$d/tick"
-tcp= tck=0 part=
-# one batch ($1) through the long-lived tc; its error lines to $2; 0 when all ran
-tcb() {
-  local body= line tag
-  if [ -z "$tcp" ]; then
-    exec 5<> "$d/tc.in" 6<> "$d/tc.err"
-    tc -force -b - < "$d/tc.in" 2>&6 5>&- 6>&- > "$d/tc.out" & tcp=$!
+mkfifo "$d/tick" "$d/nft.fifo" "$d/tc.in" "$d/tc.err" "$d/nft.in" "$d/nft.err" \
+  "$d/sig.fifo" && exec 4<> "$d/tick"
+tcp= nftp= k=0 part=
+# the long-lived tc and nft, started at their first batch; their input and error FIFOs
+# are held open read-write (an open never blocks; their stdin ends when ours closes)
+start_tc() {
+  [ -n "$tcp" ] && return 0
+  exec {tc_in}<> "$d/tc.in" {tc_err}<> "$d/tc.err"
+  tc -force -b - < "$d/tc.in" 2>&"$tc_err" {tc_in}>&- {tc_err}>&- > "$d/tc.out" & tcp=$!
+}
+start_nft() {
+  [ -n "$nftp" ] && return 0
+  exec {nft_in}<> "$d/nft.in" {nft_err}<> "$d/nft.err"
+  TERM=dumb nft -i < "$d/nft.in" 2>&"$nft_err" {nft_in}>&- {nft_err}>&- > "$d/nft.out" &
+  nftp=$!
+  batch nft "" "$d/nft.start"  # what it prints as it starts (a terminal warning) is no step's
+  return 0
+}
+# One batch, $2, through the long-lived $1 (tc: lines of commands; nft: one line, one
+# transaction); its error lines go to $3; 0 when there are none. The batch ends with a
+# sentinel that fails naming `oarp2p-s<k>`: tc says `Cannot find device "oarp2p-s<k>"` and
+# then `Command failed`; nft, reading `oarp2p-s<k>` as a command, says `Error: syntax
+# error...`, echoes the line and underlines it. Everything before is the batch's.
+batch() {
+  local in err pid line tag held=
+  start_"$1" || { echo "$1 did not start" > "$3"; return 1; }
+  in=$nft_in err=$nft_err pid=$nftp
+  [ "$1" = tc ] && in=$tc_in err=$tc_err pid=$tcp
+  k=$(( k + 1 )); tag="oarp2p-s$k"
+  : > "$3"
+  if [ "$1" = tc ]; then
+    printf '%s\nclass show dev %s\n' "$2" "$tag" >&"$in" || return 1
+  else
+    printf '%s\n%s\n' "$2" "$tag" >&"$in" || return 1
   fi
-  tck=$(( tck + 1 )); tag="oarp2p-s$tck"
-  IFS= read -r -d '' body < "$1"
-  : > "$2"
-  printf '%s\nclass show dev %s\n' "${body%$'\n'}" "$tag" >&5 || return 1
   while :; do
-    if IFS= read -r -t 1 -u 6 line; then
+    if IFS= read -r -t 1 -u "$err" line; then
       line=$part$line part=
-      if [[ $line == *"\"$tag\""* ]]; then IFS= read -r -t 5 -u 6 line; break; fi
-      printf '%s\n' "$line" >> "$2"
+      if [[ $1 == tc && $line == *"\"$tag\""* || $1 == nft && $line == *"$tag" ]]; then
+        IFS= read -r -t 5 -u "$err" line; break
+      fi
+      [ -n "$held" ] && printf '%s\n' "$held" >> "$3"
+      held=$line
     else
       part+=$line
-      kill -0 "$tcp" 2> /dev/null && continue
-      wait "$tcp"; echo "tc ended (status $?)" >> "$2"; tcp=; exec 5>&- 6>&-
+      kill -0 "$pid" 2> /dev/null && continue
+      [ -n "$held" ] && printf '%s\n' "$held" >> "$3"
+      wait "$pid"; echo "$1 ended (status $?)" >> "$3"
+      if [ "$1" = tc ]; then
+        tcp=; exec {tc_in}>&- {tc_err}>&-
+      else
+        nftp=; exec {nft_in}>&- {nft_err}>&-
+      fi
       return 1
     fi
   done
-  [ ! -s "$2" ]
+  # the line before tc's sentinel is the batch's; before nft's, the sentinel's `Error:`
+  [ "$1" = tc ] && [ -n "$held" ] && printf '%s\n' "$held" >> "$3"
+  [ ! -s "$3" ]
 }
+# a batch file through the long-lived tc
+tcb() { local body=; IFS= read -r -d '' body < "$1"; batch tc "${body%$'\n'}" "$2"; }
 rename_all() {  # the pairs of $@ (temp file, final file), renamed in order
   while [ $# -gt 1 ]; do mv -f "$1" "$2" || return 1; shift 2; done
 }
@@ -52,14 +87,18 @@ while read -r n off mode; do
   rc=0 np=
   if [ "$mode" = split ]; then
     if [ -s "$d/$n.pre" ]; then tcb "$d/$n.pre" "$d/$n.pre.err" || rc=1; fi
+    text=
     if [ "$rc" = 0 ] && [ -s "$d/$n.nft" ]; then
-      # the FIFO opened read-write first (never blocks), so nft's open finds a writer;
-      # nft reads it as stdin: it keeps stdin in memory, where it would reopen a file
-      # path to quote an error (and block on the FIFO forever)
-      exec 3<> "$d/nft.fifo" &&
-        { nft -f - < "$d/nft.fifo" 3>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!; }
-      text=
-      IFS= read -r -d '' text < "$d/$n.nft"
+      IFS= read -r -d '' text < "$d/$n.nft"; text=${text%$'\n'}
+      if (( ${#text} > 65536 )); then
+        # a long transaction: an nft of its own, started ahead on a FIFO opened read-write
+        # first (never blocks); nft reads it as stdin: it keeps stdin in memory, where it
+        # would reopen a file path to quote an error (and block on the FIFO forever)
+        exec 3<> "$d/nft.fifo" &&
+          { nft -f - < "$d/nft.fifo" 3>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!; }
+      else
+        start_nft
+      fi
     fi
   fi
   # the first step's pre part runs before t0 is known (while the containers start)
@@ -119,8 +158,10 @@ while read -r n off mode; do
     a=${EPOCHREALTIME/[.,]/}
   elif [ "$rc" = 0 ]; then
     if [ -n "$np" ]; then
-      printf '%s' "$text" >&3; exec 3>&-
+      printf '%s\n' "$text" >&3; exec 3>&-
       finish "$np"
+    elif [ -n "$text" ]; then
+      batch nft "$text" "$d/$n.err" || rc=1
     fi
     a=${EPOCHREALTIME/[.,]/}
     if [ "$rc" = 0 ] && [ -s "$d/$n.post" ]; then
@@ -131,9 +172,14 @@ while read -r n off mode; do
   fi
   echo "$n $t $a ${EPOCHREALTIME/[.,]/} $rc" >> "$d/status"
 done < "$d/schedule"
-if [ -n "$tcp" ]; then exec 5>&-; wait "$tcp"; fi
+# both inputs closed before either is waited for: the one started second holds a copy of
+# the other's input FIFO, which its end closes
+[ -n "$tcp" ] && exec {tc_in}>&-
+[ -n "$nftp" ] && exec {nft_in}>&-
+[ -n "$tcp" ] && wait "$tcp"
+[ -n "$nftp" ] && wait "$nftp"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_dc0638fa22d31b9d
+OARP2P_FILE_33666333bcb051ca
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
