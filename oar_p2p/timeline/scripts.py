@@ -91,7 +91,9 @@ start_nft() {
   exec {nft_in}<> "$d/nft.in" {nft_err}<> "$d/nft.err"
   TERM=dumb nft -i < "$d/nft.in" 2>&"$nft_err" {nft_in}>&- {nft_err}>&- > "$d/nft.out" &
   nftp=$!
-  batch nft "" "$d/nft.start"  # what it prints as it starts (a terminal warning) is no step's
+  # what it prints as it starts (a terminal warning) is no step's; an empty transaction
+  # (the table exists: `add` changes nothing) runs its commit path once before a deadline
+  batch nft "add table ip oar-p2p" "$d/nft.start"
   return 0
 }
 # One batch, $2, through the long-lived $1 (tc: lines of commands; nft: one line, one

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from oar_p2p.render.commands import TABLE
 from oar_p2p.timeline.report import lateness_summary
 from oar_p2p.timeline.scripts import (
     container_ops_script,
@@ -121,8 +122,9 @@ def test_a_split_step_commits_its_nft_text_at_the_deadline(tmp_path: Path) -> No
     assert proc.wait(timeout=20) == 0
     lines, state = parse_status((d / "status").read_text())
     assert state == "end" and [line.rc for line in lines] == [0, 0]
-    assert (d / "committed").read_text() == files["00001.nft"] + files["00002.nft"]
-    committed = [int(x) / 1e6 for x in (d / "committed_at").read_text().split()]
+    warm = f"add table ip {TABLE}\n"
+    assert (d / "committed").read_text() == warm + files["00001.nft"] + files["00002.nft"]
+    committed = [int(x) / 1e6 for x in (d / "committed_at").read_text().split()][1:]
     for at, line, off in zip(committed, lines, (300_000, 400_000), strict=True):
         assert at >= (t0 + off) / 1e6  # never before the deadline
         assert line.started <= line.applied <= line.ended
@@ -146,7 +148,7 @@ def test_a_failing_tc_command_fails_its_step_and_the_next_step_still_runs(
     assert [line.rc for line in lines] == [1, 0]
     assert 'Cannot find device "oarp2p-nosuch0"' in (d / "00001.pre.err").read_text()
     # the failed step committed nothing; the next one did
-    assert (d / "committed").read_text() == files["00002.nft"]
+    assert (d / "committed").read_text() == f"add table ip {TABLE}\n" + files["00002.nft"]
 
 
 def test_a_failing_nft_line_fails_its_step_and_a_long_one_gets_an_nft_of_its_own(
@@ -175,7 +177,8 @@ def test_a_failing_nft_line_fails_its_step_and_a_long_one_gets_an_nft_of_its_own
         "Error: Could not process rule\nfail: add element ip oar-p2p nosuch { 1 }\n"
     )  # the sentinel's own error is not the step's
     assert (d / "nft.start").read_text() == "using dumb terminal settings.\n"
-    assert (d / "committed").read_text() == files["00002.nft"] + files["00003.nft"]
+    warm = f"add table ip {TABLE}\n"  # the commit path run once before the first deadline
+    assert (d / "committed").read_text() == warm + files["00002.nft"] + files["00003.nft"]
     assert not (d / "00003.err").read_text()
 
 

@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_33666333bcb051ca' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_8128e906b1273892' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -31,7 +31,9 @@ start_nft() {
   exec {nft_in}<> "$d/nft.in" {nft_err}<> "$d/nft.err"
   TERM=dumb nft -i < "$d/nft.in" 2>&"$nft_err" {nft_in}>&- {nft_err}>&- > "$d/nft.out" &
   nftp=$!
-  batch nft "" "$d/nft.start"  # what it prints as it starts (a terminal warning) is no step's
+  # what it prints as it starts (a terminal warning) is no step's; an empty transaction
+  # (the table exists: `add` changes nothing) runs its commit path once before a deadline
+  batch nft "add table ip oar-p2p" "$d/nft.start"
   return 0
 }
 # One batch, $2, through the long-lived $1 (tc: lines of commands; nft: one line, one
@@ -179,7 +181,7 @@ done < "$d/schedule"
 [ -n "$tcp" ] && wait "$tcp"
 [ -n "$nftp" ] && wait "$nftp"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_33666333bcb051ca
+OARP2P_FILE_8128e906b1273892
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
