@@ -23,6 +23,7 @@ __all__ = [
     "is_uml_alive",
     "netns_exists",
     "run",
+    "running_uml",
     "start_uml",
     "stop_uml",
     "uml_argv",
@@ -156,6 +157,15 @@ def _is_ours(pid: int, umid: str) -> bool:
 
 def is_uml_alive(pid: int, layout: Layout) -> bool:
     return _is_ours(pid, layout.umid)
+
+
+def running_uml(umid: str) -> int | None:
+    """The lowest PID of a live process of a UML kernel booted with `umid` (any state
+    directory), or None: two testbeds of one name would share a namespace and a tap."""
+    mark = f"\0umid={umid}\0".encode()
+    pids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+    live = [pid for pid in pids if mark in _cmdline(pid) and _is_ours(pid, umid)]
+    return min(live, default=None)
 
 
 def _descendants(root: int) -> list[int]:
