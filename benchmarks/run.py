@@ -23,7 +23,8 @@ Cases, at every size of --sizes (ascending; a failed fresh apply ends the run's 
       does for any change (c, d, e)
   base-destroy  the original's cleaning alone, of base's full machines
   probe  --probe S: a fresh apply at a size expected to be too large (run last, time-boxed)
---cases picks among c, d, e, destroy, base, base-destroy; --no-baseline drops the two base.
+--cases picks among c, d, e, destroy, base, base-destroy; --no-baseline drops the two base,
+--baseline-sizes keeps them at those sizes only (the rebuild takes ~10 min at 3 x 256).
 
 Figures per case: wall time, CPU time and peak RSS of the tool (rusage of the child),
 connections, and per machine: round trips, bytes sent, kernel time measured on the machine
@@ -68,7 +69,7 @@ BED_NAME = "bench"
 MACHINES = 3
 MATRIX = 5000
 IFACE = "bond0"  # gengar-K in the packaged machine table
-APPLY_TIMEOUT = 900.0
+APPLY_TIMEOUT = 1800.0  # a fresh apply at 1.25 M elements per machine: ~10 min
 PROBE_TIMEOUT = 420.0
 
 # ---------------------------------------------------------------- results
@@ -552,7 +553,10 @@ def run_suite(args: argparse.Namespace, results: list[CaseResult]) -> None:
         suite = Suite(bed, work, results)
         rows = base_rows(MATRIX)
         for size in args.sizes:
-            if not size_cases(suite, rows, size, args.cases):
+            cases = args.cases
+            if args.baseline_sizes is not None and size not in args.baseline_sizes:
+                cases = [c for c in cases if c not in BASELINE]
+            if not size_cases(suite, rows, size, cases):
                 break
         if args.probe:
             print(f"(probe) fresh apply at {MACHINES} x {args.probe}", flush=True)
@@ -735,6 +739,9 @@ def main() -> int:
         "--cases", help=f"after (b), only these: comma-separated of {','.join(CASES)} (all)"
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip base, base-destroy")
+    parser.add_argument(
+        "--baseline-sizes", help="run base, base-destroy only at these sizes (all of --sizes)"
+    )
     parser.add_argument("--probe", type=int, help="a size expected to fail, tried last")
     parser.add_argument("--offline-size", type=int, help="case (a) addresses (5000)")
     parser.add_argument("--skip-offline", action="store_true", help="skip case (a)")
@@ -750,6 +757,8 @@ def main() -> int:
     unknown = sorted(set(args.cases) - set(CASES))
     if unknown:
         parser.error(f"--cases: unknown {', '.join(unknown)}; choose among {', '.join(CASES)}")
+    if args.baseline_sizes:
+        args.baseline_sizes = [int(s) for s in args.baseline_sizes.split(",")]
     if args.no_baseline:
         args.cases = [c for c in args.cases if c not in BASELINE]
     try:
