@@ -145,7 +145,17 @@ def _reap(pid: int) -> None:
 
 
 def _is_ours(pid: int, umid: str) -> bool:
-    """Alive (not a zombie) and a process of this testbed's kernel."""
+    """Alive (not a zombie) and a process of this testbed's kernel.
+
+    A kernel this process started is alive until it is reaped: its command line is not
+    looked at (a boot was once declared dead within 2 s, probably a read of it while the
+    kernel started)."""
+    started = _STARTED.get(pid)
+    if started is not None:
+        if started.poll() is None:
+            return True
+        del _STARTED[pid]
+        return False
     _reap(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
