@@ -1,23 +1,31 @@
-"""oar-p2p benchmark suite (issue 8): offline plan, applies on the testbed, the original's rebuild.
+"""oar-p2p benchmark suite (issues 8, 18): offline plan, testbed applies, the original's rebuild.
 
-    sudo python3 benchmarks/run.py [--quick] [--sizes 64,128,256] [--probe 512]
+    sudo python3 benchmarks/run.py [--quick] [--sizes 256,647] [--cases b,c,d] [--no-baseline]
+                                   [--mem 8G] [--probe S]
 
-Needs root (it boots its own private testbed in /run/oar-p2p-testbed-bench, name "bench",
-and always takes it down). Prints a table and writes `benchmarks/results/<date>.json`.
+Needs root (it boots its own private testbed, by default in /run/oar-p2p-testbed-bench,
+name "bench", guest memory --mem, and always takes it down). Prints a table and writes
+`benchmarks/results/<date>.json`.
 
-Cases
+Cases, at every size of --sizes (ascending; a failed fresh apply ends the run's sizes)
   (a) offline plan, 5,000 addresses over 20 machines (`benchmarks/offline_plan.py` stages)
-  (b) fresh apply on clean machines: 3 machines x S addresses, 5,000-wide matrix, wrapped;
-      tried at every size of --sizes (ascending, stops at the first failure); the largest
-      size that worked gets the other cases
+  (b) fresh apply on clean machines: 3 machines x S addresses, 5,000-wide matrix, wrapped
+      (always run: the other cases start from it and are measured against it)
   (c) no-op re-apply of (b)
   (d) one matrix cell changed after (b) (one pair on gengar-1, an existing latency class)
   (e) 10% of the used matrix cells changed
-  base  the original's strategy on the same machines: clean everything (route, addresses,
-      root/ingress qdiscs of the interface and lo, nft table), then install everything (our
-      write script for an empty machine), every step a NEW `ssh -J frontend machine` process
-      running `docker run --rm -i --privileged --net=host <helper> bash -s`
+  destroy  `oar-p2p destroy` of (e)'s state
+  base  the original's strategy on the same machines (after `destroy`): clean everything
+      (route, addresses, root/ingress qdiscs of the interface and lo, nft table), then
+      install everything (our write script for an empty machine), every step a NEW
+      `ssh -J frontend machine` process running
+      `docker run --rm -i --privileged --net=host <helper> bash -s`: what the original
+      does for any change (c, d, e)
+  base-destroy  the original's cleaning alone, of base's full machines
   probe  --probe S: a fresh apply at a size expected to be too large (run last, time-boxed)
+--cases picks among c, d, e, destroy, base, base-destroy; --no-baseline drops the two base,
+--baseline-sizes keeps them at those sizes only (default: up to 256; the rebuild takes
+10-22 min at 3 x 256).
 
 Figures per case: wall time, CPU time and peak RSS of the tool (rusage of the child),
 connections, and per machine: round trips, bytes sent, kernel time measured on the machine
@@ -54,6 +62,7 @@ import offline_plan  # noqa: E402  (benchmarks/offline_plan.py)
 from oar_p2p.project import load_project  # noqa: E402
 from oar_p2p.render.commands import render_write_script  # noqa: E402
 from oar_p2p.testbed import Testbed, TestbedInfo  # noqa: E402
+from oar_p2p.testbed.memory import parse_mem_mb  # noqa: E402
 from oar_p2p.workflows.reconcile import offline_plan as plan_offline  # noqa: E402
 
 STATE_DIR = Path("/run/oar-p2p-testbed-bench")
@@ -61,7 +70,7 @@ BED_NAME = "bench"
 MACHINES = 3
 MATRIX = 5000
 IFACE = "bond0"  # gengar-K in the packaged machine table
-APPLY_TIMEOUT = 900.0
+APPLY_TIMEOUT = 1800.0  # a fresh apply at 1.25 M elements per machine: ~10 min
 PROBE_TIMEOUT = 420.0
 
 # ---------------------------------------------------------------- results
@@ -274,9 +283,15 @@ def write_spec(path: Path, size: int) -> None:
 
 
 def tool_case(
-    bed: Testbed, case: str, size: int, spec: Path, work: Path, timeout: float = APPLY_TIMEOUT
+    bed: Testbed,
+    case: str,
+    size: int,
+    spec: Path,
+    work: Path,
+    timeout: float = APPLY_TIMEOUT,
+    verb: str = "apply",
 ) -> CaseResult:
-    """`oar-p2p apply SPEC` in the client namespace, with OAR_P2P_STATS."""
+    """`oar-p2p VERB SPEC` (apply, destroy) in the client namespace, with OAR_P2P_STATS."""
     stats_path = work / f"stats-{case}-{size}.json"
     stats_path.unlink(missing_ok=True)
     env = {
@@ -285,7 +300,7 @@ def tool_case(
         "PYTHONPATH": str(REPO),
     }
     load = loads(bed)
-    argv = bed.client_argv([sys.executable, "-m", "oar_p2p", "apply", str(spec)])
+    argv = bed.client_argv([sys.executable, "-m", "oar_p2p", verb, str(spec)])
     r = run_measured(argv, env=env, timeout=timeout)
     result = CaseResult(case, size, r.code == 0, r.wall, r.cpu, r.rss_mb, load=load)
     result.steps = phases(r)
@@ -374,10 +389,11 @@ def baseline_scripts(spec: Path, hosts: list[str]) -> tuple[dict[str, str], floa
     return scripts, time.perf_counter() - start
 
 
-def baseline_case(bed: Testbed, size: int, spec: Path) -> CaseResult:
+def baseline_case(bed: Testbed, size: int, spec: Path, *, install: bool = True) -> CaseResult:
+    """The original's rebuild (`base`), or its cleaning alone (`base-destroy`)."""
     info = bed.info()
     hosts = list(info.machines)
-    scripts, render_s = baseline_scripts(spec, hosts)
+    scripts, render_s = baseline_scripts(spec, hosts) if install else ({}, 0.0)
     steps = clean_steps(IFACE)
     load = loads(bed)
     figures = {h: MachineFigures() for h in hosts}
@@ -386,7 +402,8 @@ def baseline_case(bed: Testbed, size: int, spec: Path) -> CaseResult:
 
     def one(host: str) -> None:
         f = figures[host]
-        for _, script in [*steps, ("install", scripts[host])]:
+        todo = [*steps, ("install", scripts[host])] if install else steps
+        for _, script in todo:
             r = ssh_step(bed, host, script)
             with lock:
                 cpu[0] += r.cpu
@@ -394,8 +411,9 @@ def baseline_case(bed: Testbed, size: int, spec: Path) -> CaseResult:
             f.bytes_sent += len(script.encode())
             for k, v in timing_lines(r.stdout).items():
                 f.kernel_s[k] = f.kernel_s.get(k, 0.0) + v
-        f.writes = len(steps) + 1
-        f.elements_touched = 2 * size * size * MACHINES  # every element removed and re-added
+        f.writes = len(todo)
+        # every element removed (and re-added)
+        f.elements_touched = (2 if install else 1) * size * size * MACHINES
 
     start = time.perf_counter()
     error = ""
@@ -406,9 +424,9 @@ def baseline_case(bed: Testbed, size: int, spec: Path) -> CaseResult:
             except Exception as exc:  # noqa: BLE001 - reported in the results
                 error = error or str(exc)
     wall = time.perf_counter() - start
-    n_ssh = len(hosts) * (len(steps) + 1)
+    n_ssh = len(hosts) * (len(steps) + install)
     return CaseResult(
-        "base",
+        "base" if install else "base-destroy",
         size,
         not error,
         wall,
@@ -416,7 +434,7 @@ def baseline_case(bed: Testbed, size: int, spec: Path) -> CaseResult:
         0.0,
         connections=2 * n_ssh,
         machines=figures,
-        steps={"render_s (not in wall)": round(render_s, 2)},
+        steps={"render_s (not in wall)": round(render_s, 2)} if install else {},
         load=load,
         error=error,
         note=f"{n_ssh} ssh processes, each a frontend + a machine connection; helper image "
@@ -514,45 +532,33 @@ class Suite:
         return self.add(tool_case(self.bed, case, size, spec, self.work, timeout))
 
 
+CASES = ("c", "d", "e", "destroy", "base", "base-destroy")
+BASELINE = ("base", "base-destroy")
+
+
 def run_suite(args: argparse.Namespace, results: list[CaseResult]) -> None:
     """Run the cases, appending to `results` as they finish (kept when interrupted)."""
     if not args.skip_offline:
         print(f"(a) offline plan, {args.offline_size} addresses", flush=True)
         results += case_offline(args.offline_size)
 
-    bed = Testbed(STATE_DIR, name=BED_NAME)
+    bed = Testbed(args.state_dir, name=args.name)
     work = Path(tempfile.mkdtemp(prefix="oar-p2p-bench-"))
     try:
         t = time.perf_counter()
-        info = bed.up(machines=MACHINES)
-        print(f"testbed up in {time.perf_counter() - t:.0f} s: {', '.join(info.machines)}")
+        info = bed.up(machines=MACHINES, mem_mb=args.mem_mb)
+        print(
+            f"testbed up in {time.perf_counter() - t:.0f} s ({info.mem_mb} MB): "
+            f"{', '.join(info.machines)}"
+        )
         suite = Suite(bed, work, results)
         rows = base_rows(MATRIX)
-
-        best = 0
         for size in args.sizes:
-            print(f"(b) fresh apply, {MACHINES} x {size} addresses", flush=True)
-            r = suite.fresh(size, rows)
-            if not r.ok:
+            cases = args.cases
+            if size not in args.baseline_sizes:
+                cases = [c for c in cases if c not in BASELINE]
+            if not size_cases(suite, rows, size, cases):
                 break
-            best = size
-        last = suite.results[-1]
-        if best and not (last.ok and last.size == best):
-            print(f"(b) again at the largest size that worked: {best}", flush=True)
-            suite.fresh(best, rows, case="b")
-        if best:
-            spec_dir = suite.spec_for(best, rows)
-            print("(c) no-op re-apply", flush=True)
-            suite.add(tool_case(bed, "c", best, spec_dir, work))
-            print("(d) one cell changed", flush=True)
-            one = change_one_cell(rows)
-            suite.add(tool_case(bed, "d", best, suite.spec_for(best, one), work))
-            print("(e) 10% of the used cells changed", flush=True)
-            tenth, n = change_fraction(one, best * MACHINES)
-            r = suite.add(tool_case(bed, "e", best, suite.spec_for(best, tenth), work))
-            r.note = f"{n} of {(best * MACHINES) ** 2} cells changed"
-            print("(base) the original's clean + install, a new ssh per step", flush=True)
-            suite.add(baseline_case(bed, best, suite.spec_for(best, tenth)))
         if args.probe:
             print(f"(probe) fresh apply at {MACHINES} x {args.probe}", flush=True)
             try:
@@ -564,6 +570,42 @@ def run_suite(args: argparse.Namespace, results: list[CaseResult]) -> None:
     finally:
         subprocess.run(["rm", "-rf", str(work)], check=False)
         bed.down()
+
+
+def size_cases(suite: Suite, rows: list[list[str]], size: int, cases: Sequence[str]) -> bool:
+    """(b), then the chosen cases at `size`; False when (b) failed (larger sizes would too)."""
+    bed, work = suite.bed, suite.work
+    print(f"(b) fresh apply, {MACHINES} x {size} addresses", flush=True)
+    r = suite.fresh(size, rows)
+    if not r.ok:
+        r.note = guest_oom_evidence(bed)
+        return False
+    if "c" in cases:
+        print("(c) no-op re-apply", flush=True)
+        suite.add(tool_case(bed, "c", size, suite.spec_for(size, rows), work))
+    one = change_one_cell(rows)
+    if "d" in cases:
+        print("(d) one cell changed", flush=True)
+        suite.add(tool_case(bed, "d", size, suite.spec_for(size, one), work))
+    tenth, n = change_fraction(one, size * MACHINES)
+    if "e" in cases:
+        print("(e) 10% of the used cells changed", flush=True)
+        r = suite.add(tool_case(bed, "e", size, suite.spec_for(size, tenth), work))
+        r.note = f"{n} of {(size * MACHINES) ** 2} cells changed"
+    spec = suite.spec_for(size, tenth)
+    if "destroy" in cases:
+        print("(destroy) oar-p2p destroy", flush=True)
+        suite.add(tool_case(bed, "destroy", size, spec, work, verb="destroy"))
+    if "base" in cases:
+        print("(base) the original's clean + install, a new ssh per step", flush=True)
+        suite.add(baseline_case(bed, size, spec))
+    if "base-destroy" in cases:
+        if "base" not in cases:
+            print("(base-destroy) after an untimed fresh apply", flush=True)
+            suite.fresh(size, tenth, case="setup")
+        print("(base-destroy) the original's cleaning, a new ssh per step", flush=True)
+        suite.add(baseline_case(bed, size, spec, install=False))
+    return True
 
 
 def guest_oom_evidence(bed: Testbed) -> str:
@@ -579,8 +621,9 @@ def guest_oom_evidence(bed: Testbed) -> str:
 # ---------------------------------------------------------------- report
 
 
-def by_case(results: list[CaseResult], case: str) -> CaseResult | None:
-    found = [r for r in results if r.case == case and r.ok]
+def by_case(results: list[CaseResult], case: str, size: int | None = None) -> CaseResult | None:
+    """The last successful `case` (at `size`, when given)."""
+    found = [r for r in results if r.case == case and r.ok and size in (None, r.size)]
     return found[-1] if found else None
 
 
@@ -593,8 +636,6 @@ def per(ms: list[MachineFigures], get: Callable[[MachineFigures], float]) -> str
 
 
 def table(results: list[CaseResult]) -> Iterator[str]:
-    base = by_case(results, "base")
-    b = by_case(results, "b")
     head = (
         f"{'case':<12} {'addr/m':>6} {'elem/m':>8} {'wall s':>7} {'cpu s':>6} {'rss MB':>6} "
         f"{'kern s':>7} {'own s':>6} {'conn':>4} {'rt/m':>6} {'wr/m':>5} {'KB/m':>8} "
@@ -604,9 +645,15 @@ def table(results: list[CaseResult]) -> Iterator[str]:
     yield "-" * len(head)
     for r in results:
         ms = list(r.machines.values())
-
+        destroying = r.case in ("destroy", "base-destroy")
+        base = by_case(results, "base-destroy" if destroying else "base", r.size)
+        b = by_case(results, "b", r.size)
         ratio_base = f"{r.wall_s / base.wall_s:.3f}" if base and r.ok and r.size else "-"
-        ratio_b = f"{r.wall_s / b.wall_s:.3f}" if b and r.ok and r.case in ("c", "d", "e") else "-"
+        ratio_b = (
+            f"{r.wall_s / b.wall_s:.3f}"
+            if b and r.ok and r.case in ("c", "d", "e", "destroy")
+            else "-"
+        )
         yield (
             f"{r.case + ('' if r.ok else ' FAIL'):<12} {r.size or '-':>6} "
             f"{r.elements_per_machine if r.size else '-':>8} {r.wall_s:>7.1f} {r.cpu_s:>6.1f} "
@@ -620,7 +667,7 @@ def table(results: list[CaseResult]) -> Iterator[str]:
 
 
 def targets(results: list[CaseResult]) -> Iterator[str]:
-    base, b, c, d = (by_case(results, k) for k in ("base", "b", "c", "d"))
+    """Issue 8's offline bound and issue 18's targets at every size that has a (b)."""
     offline = [r for r in results if r.case.startswith("a:")]
     if offline:
         worst = max(offline, key=lambda r: r.wall_s)
@@ -630,36 +677,54 @@ def targets(results: list[CaseResult]) -> Iterator[str]:
             f"(a) <= 60 s, <= 2 GB: {_met(ok)} "
             f"(worst {worst.case} {worst.wall_s:.1f} s, {rss:.0f} MB)"
         )
-    if b:
-        ok = b.own_s <= 0.5 * b.kernel_s
-        yield (
-            f"(b) own <= 0.5 x kernel: {_met(ok)} (own {b.own_s:.1f} s = "
-            f"{b.own_s / max(b.kernel_s, 1e-9):.2f} x kernel {b.kernel_s:.1f} s)"
-        )
-    if b and c:
+    for size in sorted({r.size for r in results if r.case == "b" and r.ok}):
+        # issue 18: <= 0.10x at 3 x 256, <= 0.05x (and 50x the baseline) at scale
+        scale = size > 256
+        yield from size_targets(results, size, 0.05 if scale else 0.10, 50 if scale else 10)
+
+
+def size_targets(
+    results: list[CaseResult], size: int, share: float, speedup: float
+) -> Iterator[str]:
+    b, c, d, base = (by_case(results, k, size) for k in ("b", "c", "d", "base"))
+    assert b is not None
+    at = f"[{MACHINES} x {size}]"
+    ok = b.own_s <= 0.5 * b.kernel_s
+    yield (
+        f"{at} (b) own <= 0.5 x kernel: {_met(ok)} (own {b.own_s:.1f} s = "
+        f"{b.own_s / max(b.kernel_s, 1e-9):.2f} x kernel {b.kernel_s:.1f} s)"
+    )
+    tool = [r.peak_rss_mb for r in results if r.size == size and not r.case.startswith("base")]
+    tool_rss = max(tool, default=0.0)
+    yield f"{at} tool peak RSS <= 1 GB: {_met(tool_rss <= 1024)} ({tool_rss:.0f} MB)"
+    if c:
         reads = {m.reads for m in c.machines.values()}
         writes = {m.writes for m in c.machines.values()}
         rts = {m.round_trips for m in c.machines.values()}
-        ok = reads == {1} and writes == {0} and c.wall_s <= 0.1 * b.wall_s
+        ok = reads == {1} and writes == {0} and c.wall_s <= share * b.wall_s
         yield (
-            f"(c) 1 read, 0 writes, <= 10% of (b): {_met(ok)} (reads {sorted(reads)}, writes "
-            f"{sorted(writes)}, round trips {sorted(rts)}, {c.wall_s / b.wall_s:.1%} of (b))"
+            f"{at} (c) 1 read, 0 writes, <= {share:.0%} of (b): {_met(ok)} (reads "
+            f"{sorted(reads)}, writes {sorted(writes)}, round trips {sorted(rts)}, "
+            f"{c.wall_s / b.wall_s:.1%} of (b))"
         )
-    if b and d:
+    if d:
         touched = sum(m.elements_touched for m in d.machines.values())
-        ok = touched <= 2 and d.wall_s <= 0.1 * b.wall_s
-        speed = base.wall_s / d.wall_s if base else 0.0
+        ok = touched <= 2 and d.wall_s <= share * b.wall_s
         yield (
-            f"(d) changed pairs only, <= 10% of (b): {_met(ok)} ({touched} elements touched "
-            f"(delete + add of 1 pair), {d.wall_s / b.wall_s:.1%} of (b))"
+            f"{at} (d) changed pairs only, <= {share:.0%} of (b): {_met(ok)} ({touched} "
+            f"elements touched (delete + add of 1 pair), {d.wall_s / b.wall_s:.1%} of (b))"
         )
         if base:
-            yield f"(d) >= 10x faster than the baseline: {_met(speed >= 10)} ({speed:.1f}x)"
-    if b and base:
+            speed = base.wall_s / d.wall_s
+            yield (
+                f"{at} (d) >= {speedup:.0f}x faster than the baseline: "
+                f"{_met(speed >= speedup)} ({speed:.1f}x)"
+            )
+    if base:
         n = len(b.machines)
         yield (
-            f"connections: 1 per machine + 1 frontend = {n + 1}: {_met(b.connections == n + 1)} "
-            f"(tool {b.connections}, baseline {base.connections})"
+            f"{at} connections: 1 per machine + 1 frontend = {n + 1}: "
+            f"{_met(b.connections == n + 1)} (tool {b.connections}, baseline {base.connections})"
         )
 
 
@@ -670,18 +735,42 @@ def _met(ok: bool) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (debugging)")
-    parser.add_argument("--sizes", help="addresses per machine to try, ascending (64,128,256)")
+    parser.add_argument("--sizes", help="addresses per machine, ascending (default 256,647)")
+    parser.add_argument(
+        "--cases", help=f"after (b), only these: comma-separated of {','.join(CASES)} (all)"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip base, base-destroy")
+    parser.add_argument(
+        "--baseline-sizes",
+        help="run base, base-destroy only at these sizes (default: the sizes up to 256)",
+    )
     parser.add_argument("--probe", type=int, help="a size expected to fail, tried last")
     parser.add_argument("--offline-size", type=int, help="case (a) addresses (5000)")
     parser.add_argument("--skip-offline", action="store_true", help="skip case (a)")
+    parser.add_argument("--mem", default="8G", help="the testbed guest's memory (8G)")
+    parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help=str(STATE_DIR))
+    parser.add_argument("--name", default=BED_NAME, help=f"the testbed's name ({BED_NAME})")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
-        [8, 16] if args.quick else [64, 128, 256]
+        [8, 16] if args.quick else [256, 647]
     )  # fmt: skip
+    args.cases = args.cases.split(",") if args.cases else list(CASES)
+    unknown = sorted(set(args.cases) - set(CASES))
+    if unknown:
+        parser.error(f"--cases: unknown {', '.join(unknown)}; choose among {', '.join(CASES)}")
+    args.baseline_sizes = (
+        [int(s) for s in args.baseline_sizes.split(",")]
+        if args.baseline_sizes
+        else [s for s in args.sizes if s <= 256]
+    )
+    if args.no_baseline:
+        args.cases = [c for c in args.cases if c not in BASELINE]
+    try:
+        args.mem_mb = parse_mem_mb(args.mem)
+    except ValueError as exc:
+        parser.error(str(exc))
     args.offline_size = args.offline_size or (1000 if args.quick else MATRIX)
-    if args.probe is None and not args.quick:
-        args.probe = 512
     if os.geteuid() != 0:
         print("run as root: the suite boots its own testbed", file=sys.stderr)
         return 2

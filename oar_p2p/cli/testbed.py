@@ -10,7 +10,8 @@ import typer
 
 from oar_p2p.cli.funnel import run_cli
 from oar_p2p.errors import TestbedError
-from oar_p2p.testbed.bed import DEFAULT_STATE_DIR, Testbed
+from oar_p2p.testbed.bed import DEFAULT_NAME, DEFAULT_STATE_DIR, Testbed
+from oar_p2p.testbed.memory import DEFAULT_MEM_MB, parse_mem_mb
 from oar_p2p.testbed.report import describe
 
 __all__ = ["app"]
@@ -25,10 +26,17 @@ _state_dir = typer.Option(
 )
 
 
-def _testbed(state_dir: Path) -> Testbed:
+def _testbed(state_dir: Path, name: str = DEFAULT_NAME) -> Testbed:
     if os.geteuid() != 0:
         raise TestbedError("the testbed needs root (network namespaces, tap, UML); run as root")
-    return Testbed(state_dir)
+    return Testbed(state_dir, name=name)
+
+
+def _mem_mb(text: str) -> int:
+    try:
+        return parse_mem_mb(text)
+    except ValueError as exc:
+        raise TestbedError(str(exc)) from exc
 
 
 def _call(argv: list[str], env: dict[str, str] | None = None) -> int:
@@ -41,13 +49,30 @@ def _call(argv: list[str], env: dict[str, str] | None = None) -> int:
 @app.command()
 def up(
     machines: int = typer.Option(3, "--machines", "-n", help="Number of machines (gengar-K)."),
+    mem: str = typer.Option(
+        str(DEFAULT_MEM_MB),
+        "--mem",
+        metavar="SIZE",
+        help="The guest's memory, shared by the frontend and all machines: MB (2560) or "
+        "e.g. 2560M, 8G. At scale `nft -f` needs about 1.3 GB per million pair elements "
+        "on each machine at once.",
+    ),
+    name: str = typer.Option(
+        DEFAULT_NAME,
+        "--name",
+        envvar="OAR_P2P_TESTBED_NAME",
+        help="Prefix of the host-side names (namespace NAME-client, tap, umid); a second "
+        "testbed beside a running one needs its own name and --state-dir.",
+    ),
     state_dir: Path = _state_dir,
 ) -> None:
     """Boot a frontend and MACHINES machines in a user-mode-linux guest."""
 
     def body() -> None:
-        typer.echo(f"booting a testbed with {machines} machines ...", err=True)
-        info = _testbed(state_dir).up(machines)
+        mem_mb = _mem_mb(mem)
+        testbed = _testbed(state_dir, name)
+        typer.echo(f"booting a testbed with {machines} machines, {mem_mb} MB ...", err=True)
+        info = testbed.up(machines, mem_mb)
         typer.echo(describe(info, headline=f"testbed up: ready in {info.boot_seconds} s"))
 
     run_cli(body)

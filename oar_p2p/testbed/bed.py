@@ -24,6 +24,7 @@ from oar_p2p.testbed import host
 from oar_p2p.testbed.images import DEMO_IMAGE, HELPER_IMAGE
 from oar_p2p.testbed.kernel import ensure_kernel
 from oar_p2p.testbed.layout import FRONTEND, Layout
+from oar_p2p.testbed.memory import DEFAULT_MEM_MB, MIN_MEM_MB, host_mem_mb
 from oar_p2p.testbed.prepare import prepare_state_dir
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
 DEFAULT_STATE_DIR = Path("/run/oar-p2p-testbed")
 DEFAULT_NAME = "oarp2p"
 READY_TIMEOUT = 240.0
-GUEST_MEM_MB = 2560
 
 
 class TestbedInfo(BaseModel):
@@ -62,6 +62,7 @@ class TestbedInfo(BaseModel):
     demo_image: str
     kernel: Path
     boot_seconds: float
+    mem_mb: int = DEFAULT_MEM_MB  # the guest's memory (`up --mem`), shared by all nodes
 
 
 class TestbedState(BaseModel):
@@ -77,6 +78,14 @@ class TestbedState(BaseModel):
 
     def layout(self) -> Layout:
         return Layout.named(self.name, self.machines)
+
+
+def _check_mem(mem_mb: int) -> None:
+    """At least the minimum, at most the host's memory (the guest's pages are the host's)."""
+    total = host_mem_mb()
+    if mem_mb < MIN_MEM_MB or (total is not None and mem_mb > total):
+        top = f"{total} MB (the host's memory)" if total is not None else "the host's memory"
+        raise TestbedError(f"guest memory {mem_mb} MB: give between {MIN_MEM_MB} MB and {top}")
 
 
 def _require_root() -> None:
@@ -157,8 +166,9 @@ class Testbed:
             return None
         return state.info
 
-    def up(self, machines: int = 3) -> TestbedInfo:
-        """Boot a testbed with `machines` machines; on any failure clean up and raise."""
+    def up(self, machines: int = 3, mem_mb: int = DEFAULT_MEM_MB) -> TestbedInfo:
+        """Boot a testbed with `machines` machines and `mem_mb` MB of guest memory; on any
+        failure clean up and raise."""
         _require_root()
         if self.status() is not None:
             raise TestbedError(f"a testbed is already up ({self.state_dir}); run `down` first")
@@ -166,10 +176,17 @@ class Testbed:
             layout = Layout.named(self.name, machines)
         except ValueError as exc:
             raise TestbedError(str(exc)) from exc
+        _check_mem(mem_mb)
+        other = host.running_uml(layout.umid)
+        if other is not None:
+            raise TestbedError(
+                f"a testbed named {self.name!r} is already running (UML pid {other}, another "
+                "state directory); give this one another name"
+            )
         kernel = ensure_kernel()
         self._cleanup(layout)
         try:
-            return self._boot(layout, kernel)
+            return self._boot(layout, kernel, mem_mb)
         except BaseException as exc:
             tail = self._console_tail()
             cleanup_error = self._try_cleanup(layout)
@@ -178,13 +195,13 @@ class Testbed:
                 raise TestbedError(text) from exc
             raise
 
-    def _boot(self, layout: Layout, kernel: Path) -> TestbedInfo:
+    def _boot(self, layout: Layout, kernel: Path, mem_mb: int) -> TestbedInfo:
         files = prepare_state_dir(layout, self.state_dir)
         # Boot a private copy: a rebuild replacing the cached binary cannot race the boot.
         booted = self.state_dir / "linux"
         shutil.copy2(kernel, booted)
         host.create_client_netns(layout)
-        argv = host.uml_argv(booted, layout, self.state_dir, GUEST_MEM_MB)
+        argv = host.uml_argv(booted, layout, self.state_dir, mem_mb)
         started = time.monotonic()
         pid = host.start_uml(argv, self.state_dir / "console.log")
         info = TestbedInfo(
@@ -203,6 +220,7 @@ class Testbed:
             demo_image=DEMO_IMAGE,
             kernel=kernel,
             boot_seconds=0.0,
+            mem_mb=mem_mb,
         )
         self._save(TestbedState(info=info, name=self.name, uml_pid=pid, machines=layout.machines))
         self._wait_ready(layout, pid)

@@ -23,6 +23,7 @@ __all__ = [
     "is_uml_alive",
     "netns_exists",
     "run",
+    "running_uml",
     "start_uml",
     "stop_uml",
     "uml_argv",
@@ -144,7 +145,17 @@ def _reap(pid: int) -> None:
 
 
 def _is_ours(pid: int, umid: str) -> bool:
-    """Alive (not a zombie) and a process of this testbed's kernel."""
+    """Alive (not a zombie) and a process of this testbed's kernel.
+
+    A kernel this process started is alive until it is reaped: its command line is not
+    looked at (a boot was once declared dead within 2 s, probably a read of it while the
+    kernel started)."""
+    started = _STARTED.get(pid)
+    if started is not None:
+        if started.poll() is None:
+            return True
+        del _STARTED[pid]
+        return False
     _reap(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -156,6 +167,15 @@ def _is_ours(pid: int, umid: str) -> bool:
 
 def is_uml_alive(pid: int, layout: Layout) -> bool:
     return _is_ours(pid, layout.umid)
+
+
+def running_uml(umid: str) -> int | None:
+    """The lowest PID of a live process of a UML kernel booted with `umid` (any state
+    directory), or None: two testbeds of one name would share a namespace and a tap."""
+    mark = f"\0umid={umid}\0".encode()
+    pids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+    live = [pid for pid in pids if mark in _cmdline(pid) and _is_ours(pid, umid)]
+    return min(live, default=None)
 
 
 def _descendants(root: int) -> list[int]:

@@ -19,7 +19,7 @@ def describe(info: TestbedInfo, *, headline: str) -> str:
     for name in info.machines:
         lines.append(f"  {name:<10} {info.machine_ips[name]} on bond0: sshd, dockerd ({images})")
     lines += [
-        f"  kernel     {info.kernel}",
+        f"  kernel     {info.kernel}, guest memory {info.mem_mb} MB",
         f"  client     network namespace {info.client_netns}, ssh config {info.ssh_config}",
         f"try: oar-p2p testbed run -- ssh -F {info.ssh_config} -J {info.frontend_alias} "
         f"{info.machines[0]} hostname",
