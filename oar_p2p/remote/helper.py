@@ -52,6 +52,7 @@ __all__ = [
     "remove_command",
     "start_shell",
     "sweep_shell",
+    "wait_shell",
 ]
 
 LABEL = "oar-p2p.helper"
@@ -117,6 +118,16 @@ def start_shell(executor: DockerExecutor, name: str, *, owner: str, locked: bool
     )
 
 
+def wait_shell(name: str, tries: int = 300) -> str:
+    """Shell that waits (at most `tries` x 0.1 s plus docker's time) until the helper
+    `name` runs; then the caller's `docker exec` follows (and fails if it never ran)."""
+    q = shlex.quote(name)
+    return (
+        f"i=0; while [ $i -lt {int(tries)} ] && [ \"$(docker inspect -f '{{{{.State.Running}}}}' "
+        f'{q} 2>/dev/null)" != true ]; do sleep 0.1; i=$((i+1)); done; '
+    )
+
+
 def remove_command(name: str, sweep: str = "") -> str:
     """Remove the helper `name`, then run `sweep`, both in the background on the machine:
     the round trip returns at once, the command does not wait for docker (``docker rm``
@@ -140,33 +151,48 @@ class HelperPool:
         self.starts: dict[str, int] = {}
         self.execs: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._host_locks: dict[str, threading.Lock] = {}
+        self._starting: set[str] = set()  # hosts whose first round trip is in flight
 
     def run(self, host: str, script: str, timeout: float | None = None) -> CommandResult:
-        """Run `script` in the machine's helper, starting it (one round trip) if needed."""
+        """Run `script` in the machine's helper, starting it (same round trip) if needed.
+
+        A script that comes while the helper's start is still in flight (another thread's
+        first script, e.g. `verify`'s iperf3 server and its stop) waits on the machine for
+        the helper to run (`wait_shell`) rather than for that first script to end."""
         with self._lock:
-            host_lock = self._host_locks.setdefault(host, threading.Lock())
-        with host_lock:
             name = self.started.get(host)
+            first = name is None
             if name is None:
-                return self._start_and_run(host, script, timeout)
+                name = self.started[host] = helper_name()  # removed at close even if the
+                self._starting.add(host)  # start fails half-way
+            waiting = not first and host in self._starting
+        if first:
+            return self._start_and_run(host, name, script, timeout)
         self._count(self.execs, host)
         command, stdin = self.executor.exec_wrap(name, script)
+        if waiting:
+            command = f"{wait_shell(name)}{command}"
         return self.transport.run(host, command, stdin=stdin, timeout=timeout)
 
-    def _start_and_run(self, host: str, script: str, timeout: float | None) -> CommandResult:
-        name = helper_name()
-        self.started[host] = name  # removed at close even if the start fails half-way
+    def _start_and_run(
+        self, host: str, name: str, script: str, timeout: float | None
+    ) -> CommandResult:
         start = start_shell(
             self.executor, name, owner=self.owner, locked=self.locked, now=int(time.time())
         )
         command, stdin = self.executor.exec_wrap(name, script)
         self._count(self.starts, host)
         self._count(self.execs, host)
-        result = self.transport.run(host, f"{start}exec {command}", stdin=stdin, timeout=timeout,
-                                    check=False)  # fmt: skip
+        try:
+            result = self.transport.run(host, f"{start}exec {command}", stdin=stdin,
+                                        timeout=timeout, check=False)  # fmt: skip
+        finally:
+            with self._lock:
+                self._starting.discard(host)
         if result.status == START_FAILED:
-            del self.started[host]
+            with self._lock:
+                if self.started.get(host) == name:
+                    del self.started[host]
             reason = result.stderr.decode(errors="replace").strip() or "no message"
             raise ClusterError(f"{host}: the helper container: {reason}")
         return check_result(replace(result, command=command))  # errors name the script's run

@@ -37,7 +37,7 @@ from oar_p2p.remote.executors import (
     SudoExecutor,
     helper_image_script,
 )
-from oar_p2p.remote.helper import remove_command, start_shell, sweep_shell
+from oar_p2p.remote.helper import remove_command, start_shell, sweep_shell, wait_shell
 from oar_p2p.render.commands import render_write_script
 from oar_p2p.spec.models import SignalEntry
 from oar_p2p.verify import bandwidth as verify_bandwidth
@@ -222,7 +222,13 @@ SCRIPTS: dict[str, Script] = {
         ),
     ),
     "helper-sweep": Script("sh", lambda: sweep_shell("h", locked=True, now=9) + "\n"),
-    "helper-remove": Script("sh", lambda: remove_command("oar-p2p-helper-1") + "\n"),
+    "helper-remove": Script(
+        "sh", lambda: remove_command("h", sweep_shell("h", locked=False, now=9)) + "\n"
+    ),
+    "helper-wait": Script(
+        "sh",
+        lambda: wait_shell("h") + DockerExecutor("l/h:1").exec_wrap("h", "")[0] + "\n",
+    ),
     "read-nft-docker": Script(
         "bash", lambda: " ".join(shlex.quote(a) for a in DockerExecutor("l/h:1").nft_argv()) + "\n"
     ),

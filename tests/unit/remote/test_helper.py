@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from oar_p2p.remote.helper import (
     remove_command,
     start_shell,
     sweep_shell,
+    wait_shell,
 )
 from tests.fakes import Call, FakeTransport, Reply
 
@@ -237,3 +240,38 @@ def test_an_nft_failure_in_the_listing_is_not_retried(tmp_path: Path) -> None:
     line = " ".join(shlex.quote(a) for a in IMAGE.nft_argv())
     assert _sh(tmp_path, bin_dir, line).returncode == 1
     assert len(_log(tmp_path)) == 1
+
+
+def test_a_script_during_the_start_waits_for_the_helper_not_for_the_first_script() -> None:
+    """`verify`: the iperf3 server (the machine's first privileged script) runs until it is
+    told to stop, by a second script on the same machine."""
+    released = threading.Event()
+
+    def answer(call: Call) -> Reply:
+        if "docker run -d" in call.command:  # the server: runs until the stop came
+            assert released.wait(5), "the stop script was held behind the server"
+        elif b"stop" in call.stdin:
+            released.set()
+        return Reply()
+
+    fake = FakeTransport(handler=answer)
+    pool = HelperPool(fake, IMAGE)
+    with ThreadPoolExecutor(1) as ex:
+        server = ex.submit(pool.run, "gengar-1", "iperf3 -s -1\n")
+        while not fake.calls:
+            time.sleep(0.01)
+        pool.run("gengar-1", "stop\n")
+        server.result()
+    name = pool.started["gengar-1"]
+    stop = fake.calls[1].command
+    assert stop.startswith(wait_shell(name))
+    assert stop.endswith(f"docker exec -i {name} {SPOOLED_BASH}")
+    pool.run("gengar-1", "later\n")  # once started: the exec alone
+    assert fake.calls[-1].command == f"docker exec -i {name} {SPOOLED_BASH}"
+
+
+def test_the_wait_for_a_helper_is_bounded(tmp_path: Path) -> None:
+    bin_dir = _fake_docker(tmp_path)  # `docker inspect` prints nothing: never running
+    r = _sh(tmp_path, bin_dir, wait_shell("h", tries=3) + "echo gave up\n")
+    assert r.stdout == "gave up\n"
+    assert _log(tmp_path) == ["inspect -f {{.State.Running}} h"] * 3
