@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from itertools import chain
 
 from oar_p2p import wire
 from oar_p2p.cluster.machines import Machine
@@ -23,7 +22,7 @@ from oar_p2p.observe.read_script import read_script, split_sections
 from oar_p2p.observe.snapshot import snapshot
 from oar_p2p.plan import MachinePlan, PairMode, Plan
 from oar_p2p.record import build_record
-from oar_p2p.remote.executors import SPOOLED_BASH
+from oar_p2p.remote.executors import SPOOLED_BASH, DockerExecutor
 from oar_p2p.remote.pool import for_each_machine
 from oar_p2p.remote.transport import CommandResult, StdinCounter
 from oar_p2p.render.commands import write_script_chunks
@@ -73,10 +72,17 @@ def read_machine(
         result = session.run_privileged(host, script(False), timeout=900)
         session.reads[host] += 1
         sections = split_sections(result.stdout.decode())
+    elif isinstance(session.executor, DockerExecutor) and _listed(sections):
+        session.count_docker_run(host)  # the listing ran in a throw-away helper container
     if "nft-error" in sections:
         error = sections["nft-error"].strip() or "no message"
         raise ClusterError(f"listing the nft table ip oar-p2p failed: {error}")
     return snapshot(host, machine.interface, sections)
+
+
+def _listed(sections: Mapping[str, str]) -> bool:
+    """The read listed the nft table (its record was not trusted)."""
+    return "nft" in sections and sections["nft"].strip() != "skipped"
 
 
 def observe_machines(
@@ -254,11 +260,9 @@ def apply_plan(session: Session, plan: Plan, network: Network | None) -> ApplyRe
 def stream_privileged(
     session: Session, host: str, chunks: Iterable[bytes], timeout: float | None = None
 ) -> CommandResult:
-    """`Session.run_privileged` of a script given as chunks, sent while they are produced:
-    the executor's command line is its wrap of an empty script (every executor's wrap is
-    that line and the script's bytes on stdin)."""
-    command, head = session.executor.wrap("")
-    return session.transport.run(host, command, stdin=chain([head], chunks), timeout=timeout)
+    """`Session.run_privileged` of a script given as chunks, sent while they are produced
+    (in the machine's helper container with the docker executor)."""
+    return session.run_privileged(host, chunks, timeout)
 
 
 def _encoded(chunks: Iterable[str], size: int = STREAM_CHUNK) -> Iterator[bytes]:

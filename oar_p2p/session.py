@@ -7,11 +7,13 @@ A `Session` is data plus two small helpers; it is opened and closed in exactly o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 
 from oar_p2p.cluster.machines import Machine
-from oar_p2p.remote.executors import Executor
+from oar_p2p.remote.executors import DockerExecutor, Executor
+from oar_p2p.remote.helper import HelperPool
 from oar_p2p.remote.transport import CommandResult, Transport
 from oar_p2p.settings import Settings
 
@@ -37,6 +39,12 @@ class Session:
     unreachable: dict[str, str] = field(default_factory=dict)
     # the resolved cluster settings the session was opened with (for run manifests)
     settings: Settings | None = None
+    # docker executor: the command's long-lived helper containers (`remote.helper`)
+    helpers: HelperPool | None = None
+    # a machine that fails the command's first round trip joins `unreachable` (apply)
+    partial: bool = False
+    # throw-away `docker run`s per machine outside the helpers (the read's nft listing)
+    docker_runs: dict[str, int] = field(default_factory=dict)
 
     @property
     def hosts(self) -> list[str]:
@@ -48,9 +56,22 @@ class Session:
         machines listed in another order share one lock."""
         return min(self.hosts)
 
-    def run_privileged(self, host: str, script: str, timeout: float | None = None) -> CommandResult:
-        command, stdin = self.executor.wrap(script)
-        return self.transport.run(host, command, stdin=stdin, timeout=timeout)
+    def run_privileged(
+        self, host: str, script: str | Iterable[bytes], timeout: float | None = None
+    ) -> CommandResult:
+        """`script` with privileges: in the machine's helper container with the docker
+        executor (started by the first such script), else through the executor's wrap.
+        `script` may be byte chunks, sent while they are produced (`apply`'s writes)."""
+        if self.helpers is not None:
+            return self.helpers.run(host, script, timeout)
+        if isinstance(self.executor, DockerExecutor):
+            self.count_docker_run(host)
+        command, stdin = self.executor.wrap(script if isinstance(script, str) else "")
+        chunks = stdin if isinstance(script, str) else chain([stdin], script)
+        return self.transport.run(host, command, stdin=chunks, timeout=timeout)
+
+    def count_docker_run(self, host: str) -> None:
+        self.docker_runs[host] = self.docker_runs.get(host, 0) + 1
 
     def stats(self) -> dict[str, object]:
         """Counts for `OAR_P2P_STATS` (benchmarks and tests)."""
@@ -70,4 +91,10 @@ class Session:
             "round_trips": getattr(counted, "round_trips", 0),
             "bytes_sent": getattr(counted, "bytes_sent", 0),
             "kernel_ns": self.kernel_ns.get(host, {}),
+            "docker_runs": self.docker_runs.get(host, 0) + self._helper_count("starts", host),
+            "docker_execs": self._helper_count("execs", host),
         }
+
+    def _helper_count(self, what: str, host: str) -> int:
+        counts: dict[str, int] = getattr(self.helpers, what, {})
+        return counts.get(host, 0)

@@ -8,6 +8,8 @@ An executor turns a bash script into ``(remote command line, stdin bytes)`` for
     DockerExecutor("img:tag").wrap(s)     -> ("docker run --rm -i --privileged --network=host
                                               -v /run/oar-p2p:/run/oar-p2p
                                               --entrypoint bash img:tag -s", s)
+    DockerExecutor("img:tag").exec_wrap("oar-p2p-helper-ab12", s)
+                                          -> ("docker exec -i oar-p2p-helper-ab12 bash -c ..", s)
 
 `docker` is the cluster's way (users have docker, not root): a throw-away container with
 the host's network namespace (``--network=host``: the addresses, routes, qdiscs and nft
@@ -16,6 +18,11 @@ a writable /proc/sys for sysctl). Its one host mount is /run/oar-p2p, where the 
 write scripts keep the apply record (`oar_p2p.record`); it needs no host PID namespace. The
 helper image is built once per machine and content-addressed (`ensure_helper_image`), so a
 changed definition builds a new tag and an unchanged one never rebuilds.
+
+A command does not run `wrap`'s throw-away container per script: the session keeps one
+long-lived helper container per machine (`oar_p2p.remote.helper`, started at the first
+privileged script, removed when the command ends) and runs each script in it with
+`exec_wrap`. `wrap` remains the one-shot form (a session opened without privileges).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ __all__ = [
     "SudoExecutor",
     "default_helper_image",
     "ensure_helper_image",
+    "image_check_shell",
     "make_executor",
 ]
 
@@ -103,10 +111,16 @@ class SudoExecutor:
 
 @dataclass(frozen=True)
 class DockerExecutor:
-    """A privileged, host-network helper container per script, removed when it ends."""
+    """A privileged, host-network helper container per script, removed when it ends.
+
+    `build`: the image is the packaged definition's content-addressed tag, built on a
+    machine that lacks it; False for an image given as is (OAR_P2P_HELPER_IMAGE), which
+    must already be on the machine.
+    """
 
     image: str
     name: str = "docker"
+    build: bool = True
 
     def wrap(self, script: str) -> tuple[str, bytes]:
         line = (
@@ -116,9 +130,29 @@ class DockerExecutor:
         )
         return line, script.encode()
 
+    def exec_wrap(self, container: str, script: str) -> tuple[str, bytes]:
+        """The script run in the long-lived helper `container` (see `oar_p2p.remote.helper`)."""
+        return f"docker exec -i {shlex.quote(container)} {SPOOLED_BASH}", script.encode()
+
     def nft_argv(self) -> list[str]:
-        return ["docker", "run", "--rm", "--privileged", "--network=host",
-                "--entrypoint", "nft", self.image]  # fmt: skip
+        """One throw-away container for the read's nft listing. For the packaged image,
+        ``--pull=never`` first (no registry is asked for a local tag), and only when docker
+        fails to create the container (status 125: e.g. the image is missing) the image is
+        checked, built if missing, and the listing run again: the read is the command's
+        first privileged step on a machine, and nothing is checked at connect."""
+        run = ["docker", "run", "--rm", "--privileged", "--network=host",
+               "--entrypoint", "nft", self.image]  # fmt: skip
+        if not self.build:
+            return run
+        first = shlex.join([*run[:3], "--pull=never", *run[3:]])
+        check = image_check_shell(self.image)
+        return [
+            "bash",
+            "-c",
+            f'{first} "$@"; s=$?; [ "$s" = 125 ] || exit "$s"\n'
+            f'{check} && exec {shlex.join(run)} "$@"',
+            "nft",
+        ]
 
 
 def default_helper_image() -> str:
@@ -134,7 +168,7 @@ def make_executor(kind: ExecutorKind | str, helper_image: str | None = None) -> 
     if kind == "sudo":
         return SudoExecutor()
     if kind == "docker":
-        return DockerExecutor(helper_image or default_helper_image())
+        return DockerExecutor(helper_image or default_helper_image(), build=not helper_image)
     allowed = choices(ExecutorKind)
     raise ValueParseError(f"unknown executor {kind!r}; allowed: {allowed} (OAR_P2P_EXECUTOR)")
 
@@ -145,6 +179,20 @@ def helper_image_script(image: str) -> str:
     return (
         f"docker image inspect {quoted} >/dev/null 2>&1 && echo present "
         f"|| {{ docker build -q -t {quoted} - >/dev/null && echo built; }}"
+    )
+
+
+_DOCKERFILE_END = "OARP2P_DOCKERFILE"
+
+
+def image_check_shell(image: str) -> str:
+    """Shell (sh or bash) that succeeds when the packaged helper `image` is on the machine,
+    building it from the definition (a here-document) when it is not; prints nothing on
+    stdout."""
+    quoted = shlex.quote(image)
+    return (
+        f"{{ docker image inspect {quoted} >/dev/null 2>&1 || docker build -q -t {quoted} - "
+        f">/dev/null <<'{_DOCKERFILE_END}'\n{HELPER_DOCKERFILE}{_DOCKERFILE_END}\n}}"
     )
 
 

@@ -40,6 +40,7 @@ def compensated(
     hosts = [h for h in session.hosts if h not in session.unreachable]
     session.progress(f"measuring the base RTT of {len(hosts)} machines")
     ips, recorded = _probe(session, hosts)
+    hosts = [h for h in hosts if h in ips]  # a partial session drops those it cannot reach
     plan = ping_plan(ips)
 
     def ping(host: str) -> str:
@@ -64,7 +65,14 @@ def _probe(session: Session, hosts: list[str]) -> tuple[dict[str, str], dict[tup
         out = session.transport.run(host, SPOOLED_BASH, stdin=script.encode(), timeout=60)
         return parse_probe(out.stdout.decode(), iface[host])
 
-    found = _all(for_each_machine(hosts, probe, session.limit), "probing the machines")
+    results = for_each_machine(hosts, probe, session.limit)
+    failed = {h: str(r) for h, r in results.items() if isinstance(r, BaseException)}
+    if session.partial and failed and len(failed) < len(results):
+        # the probe is the command's first round trip: a machine it cannot reach is
+        # unreachable for the whole command (see `Session.unreachable`)
+        session.unreachable.update(failed)
+        results = {h: r for h, r in results.items() if h not in failed}
+    found = _all(results, "probing the machines")
     missing = [h for h, (ip, _) in found.items() if ip is None]
     if missing:
         raise ClusterError(

@@ -1,5 +1,5 @@
-"""Opening and closing a session: the one place connections, the helper image and the job
-lock are set up and torn down.
+"""Opening and closing a session: the one place connections, the helper containers and the
+job lock are set up and torn down.
 
     with session_scope(settings, connector, Target(fixed=["gengar-1"]), lock="apply") as s:
         plan = plan_network(s, network)
@@ -21,11 +21,11 @@ from pathlib import Path
 from oar_p2p.cluster.inventory import MachineOverride, resolve_machines
 from oar_p2p.cluster.location import Location, detect_location
 from oar_p2p.cluster.machines import Machine
-from oar_p2p.errors import ClusterError, OarP2PError
+from oar_p2p.errors import OarP2PError
 from oar_p2p.lock import cluster_lock
 from oar_p2p.remote.counting import CountingTransport
-from oar_p2p.remote.executors import DockerExecutor, ensure_helper_image, make_executor
-from oar_p2p.remote.pool import for_each_machine
+from oar_p2p.remote.executors import DockerExecutor, make_executor
+from oar_p2p.remote.helper import HelperPool
 from oar_p2p.remote.ssh import SshTransport
 from oar_p2p.remote.trace import TracedTransport
 from oar_p2p.remote.transport import LocalTransport, Transport
@@ -41,6 +41,7 @@ __all__ = [
     "close_session",
     "describe_settings",
     "open_session",
+    "release_helpers",
     "session_scope",
 ]
 
@@ -145,23 +146,6 @@ def _machines(
     )
 
 
-def _helper_images(
-    session: Session, image: str | None, partial: bool
-) -> tuple[DockerExecutor, dict[str, str]]:
-    """Check (build if missing) the helper image on every machine."""
-    session.progress("checking the helper image on every machine")
-    results = for_each_machine(
-        session.hosts,
-        lambda h: ensure_helper_image(session.transport, h, image),
-        session.limit,
-    )
-    failed = {h: str(r) for h, r in results.items() if isinstance(r, BaseException)}
-    ready = [r for r in results.values() if not isinstance(r, BaseException)]
-    if failed and (not partial or not ready):
-        raise ClusterError("helper image:\n" + "\n".join(f"{h}: {e}" for h, e in failed.items()))
-    return DockerExecutor(ready[0]), failed
-
-
 def open_session(
     settings: Settings,
     connector: Connector,
@@ -173,9 +157,12 @@ def open_session(
 ) -> Session:
     """Connect, list the job's machines and prepare the executor.
 
-    With `partial`, machines that cannot be prepared (unreachable, no helper image) are
-    recorded in `Session.unreachable` instead of failing the whole command, as long as one
-    machine can be; the command then works on the others and reports these.
+    Nothing runs on the machines here. With `partial`, machines that fail the command's
+    first round trip on them (the read, or the base-RTT probe) are recorded in
+    `Session.unreachable` instead of failing the whole command, as long as one machine
+    can be read; the command then works on the others and reports these. With the docker
+    executor (and `privileged`), the session holds a `HelperPool`: the helper image is
+    checked and the helper container started at the first privileged script on a machine.
     """
     location = connector.locate()
     _log.info("running on %s; settings: %s", location.place.value, describe_settings(settings))
@@ -188,9 +175,9 @@ def open_session(
         executor = make_executor(settings.executor.value, settings.helper_image.value)
         limit = settings.concurrency_limit.value
         session = Session(transport, executor, machines, limit, progress, settings=settings)
+        session.partial = partial
         if privileged and isinstance(executor, DockerExecutor):
-            session.executor, failed = _helper_images(session, settings.helper_image.value, partial)
-            session.unreachable.update(failed)
+            session.helpers = HelperPool(transport, executor)
     except BaseException:
         transport.close()
         raise
@@ -198,7 +185,21 @@ def open_session(
 
 
 def close_session(session: Session, stats_path: str | None = None) -> None:
-    """Close connections; with a stats path (OAR_P2P_STATS), first write the counts there."""
+    """Remove the helper containers, write the counts (with a stats path, OAR_P2P_STATS),
+    close connections: each step runs even if the one before failed or was interrupted."""
+    try:
+        release_helpers(session)
+    finally:
+        _write_stats_and_close(session, stats_path)
+
+
+def release_helpers(session: Session) -> None:
+    """Remove the session's helper containers (idempotent)."""
+    if session.helpers is not None:
+        session.helpers.close()
+
+
+def _write_stats_and_close(session: Session, stats_path: str | None) -> None:
     try:
         if stats_path:
             stats = {**session.stats(), "peak_rss_mb": _peak_rss_mb()}
@@ -239,6 +240,11 @@ def session_scope(
             yield session
         else:
             with cluster_lock(session.transport, session.lock_host, lock):
-                yield session
+                if session.helpers is not None:
+                    session.helpers.locked = True
+                try:
+                    yield session
+                finally:  # the helpers go before the lock does
+                    release_helpers(session)
     finally:
         close_session(session, connector.stats_path)

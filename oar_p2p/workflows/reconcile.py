@@ -280,9 +280,11 @@ def destroy_plan(
 
 def destroy(session: Session, experiment: str | None, events: Events) -> ApplyResult:
     """Remove the owned containers of `experiment` (all owned ones if None) and the network;
-    the plan shows both."""
+    the plan shows both. Stale helper containers (`remote.helper`) go too."""
     plan, owned = destroy_plan(session, experiment)
     events.plan(plan)
+    if session.helpers is not None:  # helpers a killed command left behind
+        session.helpers.sweep(session.hosts)
     holding = [h for h in session.hosts if owned.get(h)]
     removed = remove_owned_containers(session, experiment, holding) if holding else 0
     if removed:

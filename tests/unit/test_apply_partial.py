@@ -87,7 +87,7 @@ def _read_cluster(answer) -> tuple[FakeTransport, Cluster]:  # type: ignore[no-u
     transport = FakeTransport(handler=answer)
     return transport, Cluster(
         transport=transport,
-        executor=DockerExecutor("local/helper:1"),
+        executor=DockerExecutor("local/helper:1", build=False),
         machines=list(MACHINES),
     )
 

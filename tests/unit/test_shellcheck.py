@@ -14,6 +14,7 @@ any other finding in the same script still fails. shellcheck is installed by
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 from array import array
@@ -36,6 +37,7 @@ from oar_p2p.remote.executors import (
     SudoExecutor,
     helper_image_script,
 )
+from oar_p2p.remote.helper import remove_command, start_shell, sweep_shell, wait_shell
 from oar_p2p.render.commands import render_write_script
 from oar_p2p.spec.models import SignalEntry
 from oar_p2p.verify import bandwidth as verify_bandwidth
@@ -195,6 +197,42 @@ SCRIPTS: dict[str, Script] = {
     "executor-root": Script("sh", lambda: RootExecutor().wrap("")[0] + "\n"),
     "executor-sudo": Script("sh", lambda: SudoExecutor().wrap("")[0] + "\n"),
     "executor-docker": Script("sh", lambda: DockerExecutor("local/h:1").wrap("")[0] + "\n"),
+    "executor-docker-exec": Script(
+        "sh", lambda: DockerExecutor("local/h:1").exec_wrap("oar-p2p-helper-1", "")[0] + "\n"
+    ),
+    "helper-first-script": Script(
+        "sh",
+        lambda: (
+            start_shell(
+                DockerExecutor("local/h:1"),
+                "oar-p2p-helper-1",
+                owner="a@b pid 1",
+                locked=True,
+                now=9,
+            )
+            + "exec "
+            + DockerExecutor("local/h:1").exec_wrap("oar-p2p-helper-1", "")[0]
+            + "\n"
+        ),
+    ),
+    "helper-first-script-given-image": Script(
+        "sh",
+        lambda: start_shell(
+            DockerExecutor("t/h:1", build=False), "h", owner="a", locked=False, now=9
+        ),
+    ),
+    "helper-sweep": Script("sh", lambda: sweep_shell("h", locked=True, now=9) + "\n"),
+    "helper-remove": Script(
+        "sh", lambda: remove_command("h", sweep_shell("h", locked=False, now=9)) + "\n"
+    ),
+    "helper-wait": Script(
+        "sh",
+        lambda: wait_shell("h") + DockerExecutor("l/h:1").exec_wrap("h", "")[0] + "\n",
+    ),
+    "read-nft-docker": Script(
+        "bash", lambda: " ".join(shlex.quote(a) for a in DockerExecutor("l/h:1").nft_argv()) + "\n"
+    ),
+    "read-nft-docker-inner": Script("bash", lambda: DockerExecutor("l/h:1").nft_argv()[2] + "\n"),
     "discovery": Script("sh", lambda: DISCOVERY_SCRIPT),
 }
 

@@ -58,10 +58,18 @@ def test_docker_runs_a_privileged_host_network_helper_container() -> None:
 def test_each_executor_names_its_privileged_nft() -> None:
     assert RootExecutor().nft_argv() == ["nft"]
     assert SudoExecutor().nft_argv() == ["sudo", "-n", "nft"]
-    assert DockerExecutor("local/x:1").nft_argv() == [
+    assert DockerExecutor("local/x:1", build=False).nft_argv() == [
         "docker", "run", "--rm", "--privileged", "--network=host", "--entrypoint", "nft",
         "local/x:1",
     ]  # fmt: skip
+    # the packaged image: checked (built if missing) first, see tests/unit/remote/test_helper
+    assert DockerExecutor("local/x:1").nft_argv()[:2] == ["bash", "-c"]
+
+
+def test_docker_exec_runs_the_spooled_script_in_a_named_helper() -> None:
+    line, stdin = DockerExecutor("local/x:1").exec_wrap("oar-p2p-helper-1a", SCRIPT)
+    assert line == f"docker exec -i oar-p2p-helper-1a bash -c {shlex.quote(SPOOL)}"
+    assert stdin == SCRIPT.encode()
 
 
 def test_docker_image_is_quoted() -> None:
@@ -78,7 +86,8 @@ def test_make_executor() -> None:
     assert make_executor("root", None) == RootExecutor()
     assert make_executor("sudo", "ignored") == SudoExecutor()
     assert make_executor("docker", None) == DockerExecutor(default_helper_image())
-    assert make_executor("docker", "testbed/helper:1") == DockerExecutor("testbed/helper:1")
+    given = DockerExecutor("testbed/helper:1", build=False)  # used as is, never built
+    assert make_executor("docker", "testbed/helper:1") == given
 
 
 def test_make_executor_unknown_kind() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from oar_p2p.errors import ClusterError, ConnectError
 from oar_p2p.remote.executors import RootExecutor
 from oar_p2p.session import Session
 from oar_p2p.verify.base_rtt import (
@@ -128,3 +129,24 @@ def test_a_recorded_base_within_tolerance_is_kept(tmp_path: Path) -> None:
     assert kept[("gengar-1", "gengar-2")] is True
     shaped, _ = compensated(Session(fake, RootExecutor(), list(net.machines)), net, 0.01)
     assert shaped.base is not None and shaped.base.rtt_us("gengar-2", "gengar-1") == 250
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_a_partial_session_names_a_machine_the_probe_cannot_reach(tmp_path: Path) -> None:
+    """The probe is then the command's first round trip on the machines: with the docker
+    executor, nothing runs at connect any more (no helper-image check)."""
+    net = network()
+    machines = Machines(tmp_path, {})
+
+    def answer(call: Call) -> Reply | BaseException:
+        return (
+            ConnectError("gengar-2: reset by peer") if call.host == "gengar-2" else machines(call)
+        )
+
+    session = Session(FakeTransport(handler=answer), RootExecutor(), list(net.machines))
+    with pytest.raises(ClusterError, match="probing the machines failed on 1 machine"):
+        compensated(session, net, 0.05)  # without `partial`: all or nothing, as before
+    session.partial = True
+    shaped, _ = compensated(session, net, 0.05)
+    assert session.unreachable == {"gengar-2": "gengar-2: reset by peer"}
+    assert shaped.base is not None and set(shaped.base.rtt) == {("gengar-1", "gengar-1")}

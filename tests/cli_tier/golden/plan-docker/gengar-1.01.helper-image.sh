@@ -1,3 +1,0 @@
-# host: gengar-1
-# command: docker image inspect local/oar-p2p-networking:testbed >/dev/null
-# stdin:

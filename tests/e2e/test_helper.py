@@ -1,0 +1,112 @@
+"""The docker executor's helper containers on real machines: one per machine per command,
+gone after Ctrl-C during the write, left by SIGKILL and swept by the next `destroy`; a
+trusted no-op runs no docker at all."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from oar_p2p.testbed import Testbed
+from tests.e2e.helpers import cli, cli_ok, node
+
+pytestmark = [pytest.mark.e2e]
+
+DOCKER = {"OAR_P2P_EXECUTOR": "docker"}
+PER_MACHINE = 32  # 3 x 32 addresses: a write long enough to interrupt (tens of seconds)
+
+
+def _helpers(bed: Testbed) -> dict[str, list[str]]:
+    fmt = "{{.Names}}"
+    return {
+        h: node(
+            bed, h, "docker", "ps", "-a", "--filter", "label=oar-p2p.helper", "--format", fmt
+        ).split()
+        for h in bed.info().machines
+    }
+
+
+def _spec(tmp_path: Path) -> Path:
+    n = 3 * PER_MACHINE
+    rnd = random.Random(7)
+    rows = [
+        " ".join("0" if i == j else str(rnd.randint(1, 200)) for j in range(n)) for i in range(n)
+    ]
+    (tmp_path / "latency.txt").write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\nname: helper-e2e\n"
+        f'network:\n  addresses: "{PER_MACHINE}/machine"\n  latency_matrix: latency.txt\n'
+    )
+    return spec
+
+
+def _interrupt(bed: Testbed, spec: Path, sig: signal.Signals) -> subprocess.Popen[bytes]:
+    """Start `apply` and send `sig` once every machine has its helper (the write runs)."""
+    env = {**bed.client_env(), **DOCKER, "PYTHONPATH": str(Path(__file__).parents[2])}
+    argv = bed.client_argv([sys.executable, "-m", "oar_p2p", "apply", str(spec)])
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not all(_helpers(bed).values()):
+        assert proc.poll() is None, "apply ended before every helper ran"
+        assert time.monotonic() < deadline, "no helper within 300 s"
+        time.sleep(0.5)
+    proc.send_signal(sig)  # `ip netns exec` execs python: the same process
+    proc.wait(timeout=300)
+    return proc
+
+
+def _gone(bed: Testbed, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds  # removed in the background on the machines
+    while any(_helpers(bed).values()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
+
+
+def test_ctrl_c_during_the_write_removes_the_helpers(testbed: Testbed, tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    cli_ok(testbed, "destroy", str(spec), env=DOCKER)
+    proc = _interrupt(testbed, spec, signal.SIGINT)
+    assert proc.returncode == 130
+    assert _gone(testbed), _helpers(testbed)
+    cli_ok(testbed, "destroy", str(spec), env=DOCKER)
+
+
+def test_a_killed_apply_leaves_helpers_that_destroy_removes(
+    testbed: Testbed, tmp_path: Path
+) -> None:
+    spec = _spec(tmp_path)
+    cli_ok(testbed, "destroy", str(spec), env=DOCKER)
+    proc = _interrupt(testbed, spec, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+    left = _helpers(testbed)
+    assert all(len(names) == 1 for names in left.values()), left
+    cli_ok(testbed, "force-unlock", str(spec))  # the killed process held the lock
+    cli_ok(testbed, "destroy", str(spec), env=DOCKER)
+    assert _gone(testbed), _helpers(testbed)
+
+
+def test_a_no_op_apply_starts_no_helper(testbed: Testbed, tmp_path: Path) -> None:
+    """A small map's record is not trusted (the read lists nft: one throw-away `docker run`),
+    but nothing is written, so no helper starts; a trusted one (3 x 256) runs no docker at
+    all (README, measured)."""
+    spec = _spec(tmp_path)
+    cli_ok(testbed, "apply", str(spec), env=DOCKER)
+    stats = tmp_path / "stats.json"
+    r = cli(testbed, "apply", str(spec), env={**DOCKER, "OAR_P2P_STATS": str(stats)})
+    assert r.returncode == 0, r.stderr
+    counts = json.loads(stats.read_text())["machines"]
+    assert {(c["docker_runs"], c["docker_execs"], c["writes"]) for c in counts.values()} == {
+        (1, 0, 0)
+    }
+    assert not any(_helpers(testbed).values())
+    cli_ok(testbed, "destroy", str(spec), env=DOCKER)
