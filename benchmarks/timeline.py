@@ -97,6 +97,7 @@ def figures(manifest: dict, every: float) -> dict[str, object]:
     return {
         "steps_run": len(late),
         "lateness_ms": _stats(late),
+        "late_over_50_ms": sum(x > 50 for x in late),  # the bound
         "applied_after_ms": _stats(applied),
         "duration_ms": _stats(duration),
         "overlaps": overlap,
