@@ -3,8 +3,9 @@
 One read round trip per machine (`observe.read_script`), then at most one write round trip
 per machine with changes (`render.commands`). Machines run in parallel under the cap;
 a failure on one machine is its result, the others finish. A write script is streamed to
-its machine while it is generated (`stream_privileged`): at 1.25 M pairs it is about 50 MB,
-never held whole, so 20 machines written at once stay within a few hundred MB.
+its machine while it is generated (`Session.run_privileged` takes byte chunks): at 1.25 M
+pairs it is about 50 MB, never held whole, so 20 machines written at once stay within a few
+hundred MB.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from oar_p2p.plan import MachinePlan, PairMode, Plan
 from oar_p2p.record import build_record
 from oar_p2p.remote.executors import SPOOLED_BASH, DockerExecutor
 from oar_p2p.remote.pool import for_each_machine
-from oar_p2p.remote.transport import CommandResult, StdinCounter
+from oar_p2p.remote.transport import StdinCounter
 from oar_p2p.render.commands import write_script_chunks
 from oar_p2p.session import Session
 from oar_p2p.state import ContainerState, MachineState
@@ -39,7 +40,6 @@ __all__ = [
     "desired_states",
     "diff_states",
     "plan_destroy",
-    "stream_privileged",
     "with_containers",
     "plan_network",
 ]
@@ -236,7 +236,7 @@ def apply_plan(session: Session, plan: Plan, network: Network | None) -> ApplyRe
         start = time.monotonic()
         sent = StdinCounter()
         script = write_script_chunks(mp, plan_record(mp, network))
-        result = stream_privileged(session, host, sent.counted(_encoded(script)), timeout=1800)
+        result = session.run_privileged(host, sent.counted(_encoded(script)), timeout=1800)
         session.writes[host] = session.writes.get(host, 0) + 1
         added = mp.pairs.added + mp.pairs.changed
         session.elements[host] = (added, mp.pairs.removed + mp.pairs.changed)
@@ -255,14 +255,6 @@ def apply_plan(session: Session, plan: Plan, network: Network | None) -> ApplyRe
         else:
             out.append(r)
     return ApplyResult(out)
-
-
-def stream_privileged(
-    session: Session, host: str, chunks: Iterable[bytes], timeout: float | None = None
-) -> CommandResult:
-    """`Session.run_privileged` of a script given as chunks, sent while they are produced
-    (in the machine's helper container with the docker executor)."""
-    return session.run_privileged(host, chunks, timeout)
 
 
 def _encoded(chunks: Iterable[str], size: int = STREAM_CHUNK) -> Iterator[bytes]:

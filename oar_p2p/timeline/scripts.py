@@ -140,8 +140,12 @@ batch() {
 }
 # a batch file through the long-lived tc
 tcb() { local body=; IFS= read -r -d '' body < "$1"; batch tc "${body%$'\n'}" "$2"; }
-rename_all() {  # the pairs of $@ (temp file, final file), renamed in order
-  while [ $# -gt 1 ]; do mv -f "$1" "$2" || return 1; shift 2; done
+rename_all() {  # the pairs of $@ (temp file, final file) renamed in order; absent temp
+  # files (renamed already, or never written: that step's rc says so) are passed over
+  while [ $# -gt 1 ]; do
+    if [ -e "$1" ]; then mv -f "$1" "$2" || return 1; fi
+    shift 2
+  done
 }
 t0=
 while read -r n off mode; do
@@ -211,9 +215,7 @@ while read -r n off mode; do
     [ "$rc" = 0 ] && { read -r a < "$d/$n.out" || a=${EPOCHREALTIME/[.,]/}; }
     if [ -z "$a" ]; then  # the renamer failed: what is left, renamed here, late
       rc=0
-      for (( i = 0; i < ${#pairs[@]}; i += 2 )); do
-        [ -e "${pairs[i]}" ] && { mv -f "${pairs[i]}" "${pairs[i+1]}" || rc=1; }
-      done
+      rename_all "${pairs[@]}" || rc=1
       a=${EPOCHREALTIME/[.,]/}
     fi
     [ "$prc" = 0 ] || rc=$prc

@@ -143,14 +143,12 @@ def test_an_untrusted_read_counts_its_throw_away_listing_and_a_write_its_helper(
 
 
 def test_a_streamed_write_runs_in_the_helper_with_its_chunks_in_order() -> None:
-    # `apply` streams its write scripts (`apply.stream_privileged`): they go through the
-    # machine's helper like any privileged script, the chunks sent as one stdin
-    from oar_p2p.apply import stream_privileged
-
+    # `apply` streams its write scripts (`Session.run_privileged` of byte chunks): they go
+    # through the machine's helper like any privileged script, the chunks sent as one stdin
     fake = FakeTransport(handler=_answer)
     with _scope(fake) as session:
         session.run_privileged("gengar-1", "the read\n")
-        stream_privileged(session, "gengar-1", iter([b"part one\n", b"part two\n"]))
+        session.run_privileged("gengar-1", iter([b"part one\n", b"part two\n"]))
     assert _kinds(fake, "gengar-1") == ["lock", "start+exec", "exec", "remove", "unlock"]
     write = [c for c in fake.calls if c.host == "gengar-1" and "docker exec" in c.command][-1]
     assert write.stdin == b"part one\npart two\n"

@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_735ee7978c677724' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_aeba554c89e5776a' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -80,8 +80,12 @@ batch() {
 }
 # a batch file through the long-lived tc
 tcb() { local body=; IFS= read -r -d '' body < "$1"; batch tc "${body%$'\n'}" "$2"; }
-rename_all() {  # the pairs of $@ (temp file, final file), renamed in order
-  while [ $# -gt 1 ]; do mv -f "$1" "$2" || return 1; shift 2; done
+rename_all() {  # the pairs of $@ (temp file, final file) renamed in order; absent temp
+  # files (renamed already, or never written: that step's rc says so) are passed over
+  while [ $# -gt 1 ]; do
+    if [ -e "$1" ]; then mv -f "$1" "$2" || return 1; fi
+    shift 2
+  done
 }
 t0=
 while read -r n off mode; do
@@ -151,9 +155,7 @@ while read -r n off mode; do
     [ "$rc" = 0 ] && { read -r a < "$d/$n.out" || a=${EPOCHREALTIME/[.,]/}; }
     if [ -z "$a" ]; then  # the renamer failed: what is left, renamed here, late
       rc=0
-      for (( i = 0; i < ${#pairs[@]}; i += 2 )); do
-        [ -e "${pairs[i]}" ] && { mv -f "${pairs[i]}" "${pairs[i+1]}" || rc=1; }
-      done
+      rename_all "${pairs[@]}" || rc=1
       a=${EPOCHREALTIME/[.,]/}
     fi
     [ "$prc" = 0 ] || rc=$prc
@@ -183,7 +185,7 @@ done < "$d/schedule"
 [ -n "$tcp" ] && wait "$tcp"
 [ -n "$nftp" ] && wait "$nftp"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_735ee7978c677724
+OARP2P_FILE_aeba554c89e5776a
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
