@@ -197,9 +197,8 @@ def run_measured(
 # The tool's progress lines (stderr) in order: each starts a phase of `tool_case`.
 PHASES = (
     ("listing the job's machines", "start+load spec/matrix"),
-    ("checking the helper image", "list machines"),
-    ("reading ", "helper check+desired state"),
-    (": applying ", "read+diff"),
+    ("... reading ", "list machines+lock"),
+    ("... applying ", "read+diff"),
 )
 
 
@@ -215,6 +214,8 @@ def phases(r: Run) -> dict[str, float]:
     for t, label in marks:
         out[label] = round(t - prev, 2)
         prev = t
+    # the last phase: the write and the end (unlock, helpers removed); "rest" when the
+    # command wrote nothing (no-op) or stopped early
     out["write+close" if len(marks) == len(PHASES) else "rest"] = round(r.wall - prev, 2)
     return out
 

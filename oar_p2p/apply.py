@@ -23,7 +23,8 @@ from oar_p2p.observe.read_script import read_script, split_sections
 from oar_p2p.observe.snapshot import snapshot
 from oar_p2p.plan import MachinePlan, PairMode, Plan
 from oar_p2p.record import build_record
-from oar_p2p.remote.executors import SPOOLED_BASH, DockerExecutor
+from oar_p2p.remote.executors import READ_BASH, DockerExecutor
+from oar_p2p.remote.helper import HelperPool
 from oar_p2p.remote.pool import for_each_machine
 from oar_p2p.remote.transport import StdinCounter
 from oar_p2p.render.commands import write_script_chunks
@@ -51,33 +52,56 @@ def read_machine(
     session: Session, machine: Machine, desired: MachineState, refresh: str
 ) -> MachineState:
     """One machine's observed state: the read script as the SSH user, privileged only when
-    the script says it must be (a user without ip/tc, or an nft listing to make)."""
-    want = desired.pairs
+    the script says it must be (a user without ip/tc, or an nft listing to make).
 
-    def script(unprivileged: bool) -> str:
+    The script goes to `bash -s` (`READ_BASH`): it is a few KB, and the spooling that
+    privileged scripts get (a temp file, a second bash) costs four process starts on
+    every machine of every command. With the docker executor, a command that writes (it
+    holds the job lock) lists nft in its helper container, started by the listing when it
+    runs (`HelperPool.listing_argv`), so the write that follows only execs into it."""
+    want = desired.pairs
+    host = machine.hostname
+
+    def script(nft: Sequence[str], unprivileged: bool) -> str:
         return read_script(
             machine.interface,
             sorted(SYSCTLS),
             refresh=refresh,
             desired_digest=want.digest if want else "",
-            nft=session.executor.nft_argv() if unprivileged else ["nft"],
+            nft=nft,
             unprivileged=unprivileged,
         )
 
-    host = machine.hostname
-    result = session.transport.run(host, SPOOLED_BASH, stdin=script(True).encode(), timeout=900)
+    pool = _listing_pool(session)
+    nft, reserved = pool.listing_argv(host) if pool else (session.executor.nft_argv(), None)
+    listed = True  # a read cut short may have started the helper: `close` removes it
+    try:
+        result = session.transport.run(host, READ_BASH, stdin=script(nft, True).encode(),
+                                       timeout=900)  # fmt: skip
+        sections = split_sections(result.stdout.decode())
+        listed = _listed(sections)
+    finally:
+        if pool is not None:
+            pool.listing_done(host, reserved, listed)
     session.reads[host] = session.reads.get(host, 0) + 1
-    sections = split_sections(result.stdout.decode())
     if "need-privilege" in sections:
-        result = session.run_privileged(host, script(False), timeout=900)
+        result = session.run_privileged(host, script(["nft"], False), timeout=900)
         session.reads[host] += 1
         sections = split_sections(result.stdout.decode())
-    elif isinstance(session.executor, DockerExecutor) and _listed(sections):
+    elif pool is None and isinstance(session.executor, DockerExecutor) and listed:
         session.count_docker_run(host)  # the listing ran in a throw-away helper container
     if "nft-error" in sections:
         error = sections["nft-error"].strip() or "no message"
         raise ClusterError(f"listing the nft table ip oar-p2p failed: {error}")
     return snapshot(host, machine.interface, sections)
+
+
+def _listing_pool(session: Session) -> HelperPool | None:
+    """The helpers the read's nft listing runs in: those of a command that writes (it
+    holds the job lock); a read-only one (plan, show) lists in a throw-away container, as
+    nothing would use a helper after it."""
+    pool = session.helpers
+    return pool if pool is not None and pool.locked else None
 
 
 def _listed(sections: Mapping[str, str]) -> bool:

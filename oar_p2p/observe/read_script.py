@@ -47,7 +47,7 @@ def read_script(
     `nft`: the argv that runs nft with privileges (e.g. in the helper container);
     `unprivileged`: the script runs as an ordinary user and checks first that it can.
     Few processes: on a slow machine (the testbed's guest) every fork costs; sysctls and
-    the record are read with bash builtins.
+    the record are read with bash builtins. The script is sent to `bash -s` (no spool).
     """
     q = shlex.quote
     head = (
@@ -56,7 +56,10 @@ def read_script(
         f"KEYS=({' '.join(q(k) for k in sysctls)})\n"
         's() { echo "### oar-p2p:$1 ###"; }\n'
     )
-    return head + (_CAN_READ if unprivileged else "") + _KERNEL + _RECORD + _NFT
+    # one `{ ... }` group: bash reads it whole before running any of it, so a command
+    # in it that reads stdin never eats the rest of a script sent to `bash -s`
+    body = (_CAN_READ if unprivileged else "") + _KERNEL + _RECORD + _NFT
+    return head + "{\n" + body + "} </dev/null\n"
 
 
 # ip, tc and the sysctls: what every user can read.

@@ -8,6 +8,7 @@ answered in `bytes_received`; a channel's exchanges count in `line_exchanges`.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from oar_p2p.remote.transport import (
@@ -16,6 +17,7 @@ from oar_p2p.remote.transport import (
     Stdin,
     StdinCounter,
     Transport,
+    connect_ahead,
     open_lines,
 )
 
@@ -57,6 +59,9 @@ class CountingTransport:
             c.bytes_received += len(result.stdout) + len(result.stderr)
             c.seconds += result.duration
         return result
+
+    def connect_ahead(self, hosts: Sequence[str], limit: int = 0) -> None:
+        connect_ahead(self.inner, hosts, limit)
 
     def open_lines(
         self, host: str, command: str, *, timeout: float | None = None

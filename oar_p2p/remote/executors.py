@@ -42,6 +42,7 @@ __all__ = [
     "DockerExecutor",
     "Executor",
     "ExecutorKind",
+    "READ_BASH",
     "SPOOLED_BASH",
     "RootExecutor",
     "SudoExecutor",
@@ -81,6 +82,9 @@ SPOOL = (
     'f=$(mktemp /tmp/oar-p2p-script.XXXXXX) && cat > "$f" && bash "$f"; r=$?; rm -f "$f"; exit $r'
 )
 SPOOLED_BASH = f"bash -c {shlex.quote(SPOOL)}"
+# Small scripts (the read, a few KB) go to bash's stdin directly: a byte per system call
+# is nothing at that size, and the spooling's four process starts are not.
+READ_BASH = "bash -s"
 
 
 @dataclass(frozen=True)

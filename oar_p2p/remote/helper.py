@@ -177,6 +177,45 @@ class HelperPool:
             command = f"{wait_shell(name)}{command}"
         return self.transport.run(host, command, stdin=stdin, timeout=timeout)
 
+    def listing_argv(self, host: str) -> tuple[list[str], str | None]:
+        """The argv of the read's nft listing on `host` (`observe.read_script`'s NFT), run
+        in this command's helper: started by the listing itself when the machine has none
+        yet, so that a later privileged script there (the write) only execs into it: one
+        `docker run` per machine for a read and a write, not two.
+
+        Returns the argv and the helper name reserved for it (None when the helper already
+        runs); `listing_done` must follow the read, saying whether the listing ran (a
+        trusted record skips it, and then no helper was started)."""
+        with self._lock:
+            name = self.started.get(host)
+            if name is not None and host not in self._starting:
+                return ["docker", "exec", name, "nft"], None
+            if name is not None:  # another script is starting it: wait for it to run
+                return ["bash", "-c", f'{wait_shell(name)}exec docker exec {shlex.quote(name)} '
+                        'nft "$@"', "nft"], None  # fmt: skip
+            name = self.started[host] = helper_name()
+            self._starting.add(host)
+        start = start_shell(
+            self.executor, name, owner=self.owner, locked=self.locked, now=int(time.time())
+        )
+        return ["bash", "-c", f'{start}exec docker exec {shlex.quote(name)} nft "$@"', "nft"], name
+
+    def listing_done(self, host: str, name: str | None, listed: bool) -> None:
+        """After the read whose listing argv came from `listing_argv` (`name`: the helper it
+        reserved, or None). A listing that ran started that helper (or tried to: `close`
+        removes it either way); one that did not leaves the machine without a helper, as
+        before the read."""
+        with self._lock:
+            if listed:
+                self.execs[host] = self.execs.get(host, 0) + 1
+            if name is None:
+                return
+            self._starting.discard(host)
+            if listed:
+                self.starts[host] = self.starts.get(host, 0) + 1
+            elif self.started.get(host) == name:
+                del self.started[host]
+
     def _exec(self, name: str, script: str | Iterable[bytes]) -> tuple[str, Stdin]:
         """The exec line and its stdin: the script's bytes, or its chunks as they come."""
         if isinstance(script, str):

@@ -21,11 +21,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -33,8 +34,8 @@ import paramiko
 
 from oar_p2p.errors import CommandTimeoutError, ConnectError
 from oar_p2p.remote.hostkeys import KnownHosts, Verdict, preferred_key_types
+from oar_p2p.remote.ssh_auth import authenticate
 from oar_p2p.remote.ssh_errors import (
-    AuthFailed,
     ConnectionLost,
     HostKeyRejected,
     Where,
@@ -112,6 +113,8 @@ class SshTransport:
         self._conns: dict[_RouteKey, paramiko.Transport] = {}
         self._routes: dict[str, tuple[HostConfig, ...]] = {}
         self._known: dict[tuple[tuple[Path, ...], tuple[Path, ...]], KnownHosts] = {}
+        # connections tried ahead (`connect_ahead`) that failed: raised by the first use
+        self._failed_ahead: dict[_RouteKey, BaseException] = {}
 
     def __enter__(self) -> SshTransport:
         return self
@@ -158,16 +161,33 @@ class SshTransport:
 
     # connections ---------------------------------------------------------------------
 
-    def _connection(self, host: str) -> paramiko.Transport:
+    def connect_ahead(self, hosts: Sequence[str], limit: int = 0) -> None:
+        """Start connecting to `hosts` in the background (at most `limit` at once, 0: all)
+        and return: a command's first round trip on a machine (after the job lock, taken
+        on one machine) then finds its connection open, or waits for the attempt under
+        way. A failed attempt is not repeated: its error is raised by the first use."""
+        todo = [h for h in hosts if h]
+        if not todo:
+            return
+        gate = threading.Semaphore(limit if limit > 0 else len(todo))
+
+        def one(host: str) -> None:
+            with gate, contextlib.suppress(Exception):
+                self._connection(host, ahead=True)
+
+        for host in todo:
+            threading.Thread(target=one, args=(host,), name="oar-p2p-connect", daemon=True).start()
+
+    def _connection(self, host: str, *, ahead: bool = False) -> paramiko.Transport:
         chain = self.route(host)
         conn: paramiko.Transport | None = None
         for i in range(len(chain)):
-            conn = self._ensure(chain[: i + 1], conn)
+            conn = self._ensure(chain[: i + 1], conn, ahead=ahead)
         assert conn is not None
         return conn
 
     def _ensure(
-        self, chain: tuple[HostConfig, ...], parent: paramiko.Transport | None
+        self, chain: tuple[HostConfig, ...], parent: paramiko.Transport | None, ahead: bool
     ) -> paramiko.Transport:
         key = tuple((c.alias, c.user, c.hostname, c.port) for c in chain)
         with self._lock:
@@ -176,16 +196,24 @@ class SshTransport:
             conn = self._conns.get(key)
             if conn is not None and conn.is_active():
                 return conn
+            failed = self._failed_ahead.pop(key, None)
+            if failed is not None and not ahead:
+                raise failed
             where = Where(
                 chain[-1], chain[-2].alias if len(chain) > 1 else None, self.connect_timeout
             )
-            with map_ssh_errors(where):
-                conn = with_retries(
-                    lambda: self._open(chain[-1], parent),
-                    attempts=self.retries + 1,
-                    sleep=self._sleep,
-                    backoff=self.backoff,
-                )
+            try:
+                with map_ssh_errors(where):
+                    conn = with_retries(
+                        lambda: self._open(chain[-1], parent),
+                        attempts=self.retries + 1,
+                        sleep=self._sleep,
+                        backoff=self.backoff,
+                    )
+            except Exception as exc:
+                if ahead:
+                    self._failed_ahead[key] = exc
+                raise
             with self._lock:
                 self._conns[key] = conn
                 self.connections_opened += 1
@@ -203,7 +231,7 @@ class SshTransport:
             options.key_types = preferred_key_types(wanted, list(options.key_types))
             conn.start_client(timeout=self.connect_timeout)
             self._verify_host_key(cfg, conn.get_remote_server_key(), known)
-            _authenticate(conn, cfg)
+            authenticate(conn, cfg)
             conn.set_keepalive(self.keepalive)
         except BaseException:
             conn.close()
@@ -332,56 +360,3 @@ def _exchange(
 def _drain_stderr(chan: paramiko.Channel, err: bytearray) -> None:
     while chunk := chan.recv_stderr(_CHUNK):
         err += chunk
-
-
-# --- authentication --------------------------------------------------------------------
-
-
-def _authenticate(conn: paramiko.Transport, cfg: HostConfig) -> None:
-    """Public-key authentication with the identity files, then ssh-agent (unless
-    IdentitiesOnly); raises `AuthFailed` listing everything tried."""
-    tried: list[str] = []
-    allowed: list[str] | None = None
-    for path in cfg.identity_files:
-        key, note = _load_key(path, cfg.identities_explicit)
-        if key is None:
-            tried += [note] if note else []
-            continue
-        ok, allowed = _try_key(conn, cfg.user, key, allowed)
-        if ok:
-            return
-        tried.append(str(path))
-    if not cfg.identities_only:
-        agent = paramiko.Agent()
-        try:
-            for agent_key in agent.get_keys():
-                ok, allowed = _try_key(conn, cfg.user, agent_key, allowed)
-                if ok:
-                    return
-                tried.append(f"ssh-agent key {agent_key.get_name()}")
-        finally:
-            agent.close()
-    raise AuthFailed(tried, allowed)
-
-
-def _load_key(path: Path, explicit: bool) -> tuple[paramiko.PKey | None, str | None]:
-    if not path.exists():
-        return None, f"{path} (missing)" if explicit else None
-    try:
-        return paramiko.PKey.from_path(path), None
-    except (TypeError, paramiko.PasswordRequiredException):
-        return None, f"{path} (passphrase-protected: add it to ssh-agent)"
-    except (OSError, ValueError, paramiko.SSHException) as exc:
-        return None, f"{path} (unusable: {exc})"
-
-
-def _try_key(
-    conn: paramiko.Transport, user: str, key: paramiko.PKey, allowed: list[str] | None
-) -> tuple[bool, list[str] | None]:
-    try:
-        remaining = conn.auth_publickey(user, key)
-    except paramiko.BadAuthenticationType as exc:
-        return False, list(exc.allowed_types)
-    except paramiko.AuthenticationException:
-        return False, allowed
-    return not remaining, allowed

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from oar_p2p.errors import RemoteCommandError
 from oar_p2p.remote.transport import (
@@ -25,6 +26,7 @@ from oar_p2p.remote.transport import (
     Stdin,
     StdinCounter,
     Transport,
+    connect_ahead,
     open_lines,
     summarize_command,
 )
@@ -110,6 +112,9 @@ class TracedTransport:
         channel = open_lines(self.inner, host, command, timeout=timeout)
         _log.debug("%s: line channel %s", describe_call(host, command, b""), channel and "open")
         return channel
+
+    def connect_ahead(self, hosts: Sequence[str], limit: int = 0) -> None:
+        connect_ahead(self.inner, hosts, limit)
 
     def close(self) -> None:
         self.inner.close()

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +41,7 @@ __all__ = [
     "StdinCounter",
     "Transport",
     "check_result",
+    "connect_ahead",
     "open_lines",
     "stdin_bytes",
     "summarize_command",
@@ -132,6 +133,14 @@ def open_lines(
         return None
     channel: LineChannel | None = method(host, command, timeout=timeout)
     return channel
+
+
+def connect_ahead(transport: Transport, hosts: Sequence[str], limit: int = 0) -> None:
+    """Let `transport` start connecting to `hosts` in the background, if it connects at
+    all (an SSH transport); returns at once."""
+    method = getattr(transport, "connect_ahead", None)
+    if method is not None:
+        method(hosts, limit)
 
 
 def summarize_command(command: str) -> str:

@@ -28,7 +28,7 @@ from oar_p2p.remote.executors import DockerExecutor, make_executor
 from oar_p2p.remote.helper import HelperPool
 from oar_p2p.remote.ssh import SshTransport
 from oar_p2p.remote.trace import TracedTransport
-from oar_p2p.remote.transport import LocalTransport, Transport
+from oar_p2p.remote.transport import LocalTransport, Transport, connect_ahead
 from oar_p2p.session import Progress, Session
 from oar_p2p.settings import Settings
 from oar_p2p.spec.models import MachineOverrideSpec
@@ -176,6 +176,8 @@ def open_session(
         limit = settings.concurrency_limit.value
         session = Session(transport, executor, machines, limit, progress, settings=settings)
         session.partial = partial
+        # connect to every machine while the command takes the job lock on one of them
+        connect_ahead(transport, session.hosts, limit)
         if privileged and isinstance(executor, DockerExecutor):
             session.helpers = HelperPool(transport, executor)
     except BaseException:

@@ -10,7 +10,8 @@ from oar_p2p.desired.network import Network, build_network
 from oar_p2p.errors import ClusterError, ConnectError
 from oar_p2p.matrix import parse_matrix
 from oar_p2p.project import machines_from_names
-from oar_p2p.remote.executors import SPOOLED_BASH, DockerExecutor, RootExecutor
+from oar_p2p.remote.executors import READ_BASH, DockerExecutor, RootExecutor
+from oar_p2p.remote.helper import HelperPool
 from oar_p2p.session import Session as Cluster
 from oar_p2p.spec.values import AddressPolicy
 from tests.fakes import Call, FakeTransport
@@ -97,22 +98,74 @@ def test_the_read_is_one_unprivileged_round_trip_per_machine() -> None:
     plan_network(cluster, _network())
     for host in HOSTS:
         (call,) = [c for c in transport.calls if c.host == host]
-        assert call.command == SPOOLED_BASH  # no `docker run` around the script
+        assert call.command == READ_BASH  # no `docker run` around the script
         assert b"NFT=(docker run --rm --privileged --network=host --entrypoint nft" in call.stdin
     assert cluster.reads == dict.fromkeys(HOSTS, 1)
 
 
 def test_a_machine_that_needs_privilege_to_read_is_read_again_privileged() -> None:
     def answer(call: Call) -> str:
-        if call.command == SPOOLED_BASH and call.host == "gengar-2":
+        if call.command == READ_BASH and call.host == "gengar-2":
             return "### oar-p2p:need-privilege ###\n"
         return "### oar-p2p:end ###\n"
 
     transport, cluster = _read_cluster(answer)
     plan_network(cluster, _network())
     commands = [c.command for c in transport.calls if c.host == "gengar-2"]
-    assert commands[0] == SPOOLED_BASH and commands[1].startswith("docker run --rm -i --privileged")
+    assert commands[0] == READ_BASH and commands[1].startswith("docker run --rm -i --privileged")
     assert cluster.reads["gengar-2"] == 2 and cluster.reads["gengar-1"] == 1
+
+
+def _pooled(answer) -> tuple[FakeTransport, Cluster]:  # type: ignore[no-untyped-def]
+    transport, cluster = _read_cluster(answer)
+    assert isinstance(cluster.executor, DockerExecutor)
+    cluster.helpers = HelperPool(transport, cluster.executor)
+    cluster.helpers.locked = True  # a command that writes (under the job lock)
+    return transport, cluster
+
+
+def test_with_the_helper_pool_the_reads_listing_starts_the_helper_the_write_uses() -> None:
+    listed = "### oar-p2p:nft ###\n### oar-p2p:rows ###\n### oar-p2p:end ###\n"
+    transport, cluster = _pooled(lambda call: listed)
+    plan_network(cluster, _network())
+    pool = cluster.helpers
+    assert pool is not None
+    for host in HOSTS:
+        (call,) = [c for c in transport.calls if c.host == host]
+        name = pool.started[host]
+        assert call.command == READ_BASH
+        nft = call.stdin.decode().split("NFT=(", 1)[1].split("\nKEYS=", 1)[0]
+        assert f"docker run -d --pull=never --name {name} " in nft  # started by the listing
+        assert f"exec docker exec {name} nft" in nft
+    assert pool.starts == dict.fromkeys(HOSTS, 1) and pool.execs == dict.fromkeys(HOSTS, 1)
+    # a privileged script after the read (the write) only execs into that helper
+    cluster.run_privileged("gengar-1", "true\n")
+    assert transport.calls[-1].command.startswith(f"docker exec -i {pool.started['gengar-1']} ")
+    assert pool.starts["gengar-1"] == 1 and pool.execs["gengar-1"] == 2
+    assert cluster.docker_runs == {}  # no throw-away container besides
+
+
+def test_a_read_only_command_lists_in_a_throw_away_container() -> None:
+    transport, cluster = _pooled(lambda call: "### oar-p2p:nft ###\n### oar-p2p:end ###\n")
+    assert cluster.helpers is not None
+    cluster.helpers.locked = False  # plan, show: no job lock, nothing would use a helper
+    plan_network(cluster, _network())
+    for host in HOSTS:
+        (call,) = [c for c in transport.calls if c.host == host]
+        assert b"NFT=(docker run --rm --privileged" in call.stdin
+    assert cluster.helpers.started == {} and cluster.docker_runs == dict.fromkeys(HOSTS, 1)
+
+
+def test_a_read_whose_record_is_trusted_starts_no_helper() -> None:
+    skipped = "### oar-p2p:nft ###\nskipped\n### oar-p2p:rows ###\n### oar-p2p:end ###\n"
+    transport, cluster = _pooled(lambda call: skipped)
+    plan_network(cluster, _network())
+    pool = cluster.helpers
+    assert pool is not None and pool.started == {} and pool.starts == {}
+    # the first privileged script then starts one, in its own round trip
+    cluster.run_privileged("gengar-2", "true\n")
+    assert "docker run -d --pull=never" in transport.calls[-1].command
+    assert pool.starts == {"gengar-2": 1}
 
 
 def test_a_failed_nft_listing_fails_the_read_naming_the_machine() -> None:

@@ -128,8 +128,26 @@ def test_a_user_without_ip_or_tc_asks_for_privilege(tmp_path: Path) -> None:
     # the guard alone, without the PATH extension (this machine has ip in /usr/sbin)
     guard = script.split("s hostname")[0].replace('export PATH="$PATH:/usr/sbin:/sbin"\n', "")
     proc = subprocess.run(
-        [str(bin_dir / "bash"), "-c", guard + "echo reached"],
+        [str(bin_dir / "bash"), "-c", guard + "echo reached\n}\n"],  # the group's end
         env={"PATH": str(bin_dir)}, capture_output=True, timeout=60,
     )  # fmt: skip
     assert split_sections(proc.stdout.decode()) == {"need-privilege": ""}
     assert 'export PATH="$PATH:/usr/sbin:/sbin"' in script  # /sbin is searched for real
+
+
+def test_a_command_that_reads_stdin_does_not_eat_the_script(tmp_path: Path) -> None:
+    """The read goes to `bash -s`: a command in it that reads its stdin (here an `ip` that
+    does) gets nothing, and the sections after it are all printed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    eater = bin_dir / "ip"
+    eater.write_text("#!/bin/sh\ncat > /dev/null\necho '[]'\n")
+    eater.chmod(0o755)
+    script = read_script("oarp2p-none0", [REAL_KEY], record_dir=str(tmp_path / "r"))
+    proc = subprocess.run(
+        ["bash", "-s"], input=script.encode(), capture_output=True, timeout=60,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin:/usr/sbin:/sbin"},
+    )  # fmt: skip
+    out = split_sections(proc.stdout.decode())
+    assert out["ip-addr"] == "[]\n" and out["sysctl"] == f"{REAL_KEY}=Linux\n"
+    assert "end" in out

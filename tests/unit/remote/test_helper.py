@@ -275,3 +275,36 @@ def test_the_wait_for_a_helper_is_bounded(tmp_path: Path) -> None:
     r = _sh(tmp_path, bin_dir, wait_shell("h", tries=3) + "echo gave up\n")
     assert r.stdout == "gave up\n"
     assert _log(tmp_path) == ["inspect -f {{.State.Running}} h"] * 3
+
+
+def test_the_reads_listing_starts_the_helper_then_lists_in_it(tmp_path: Path) -> None:
+    _, pool = _pool()
+    argv, name = pool.listing_argv("gengar-1")
+    assert name is not None and pool.started["gengar-1"] == name
+    line = shlex.join([*argv, "-j", "list", "table", "ip", "oar-p2p"])
+    bin_dir = _fake_docker(tmp_path)
+    assert _sh(tmp_path, bin_dir, line).returncode == 0
+    run, listing = _log(tmp_path)
+    assert run.startswith(f"run -d --pull=never --name {name} ")  # no image check: present
+    assert listing == f"exec {name} nft -j list table ip oar-p2p"
+    pool.listing_done("gengar-1", name, listed=True)
+    assert pool.starts == {"gengar-1": 1} and pool.execs == {"gengar-1": 1}
+    # a second listing on that machine (a read again) only execs
+    again, none = pool.listing_argv("gengar-1")
+    assert (again, none) == (["docker", "exec", name, "nft"], None)
+    # a helper that cannot start: the listing fails with the start's message (the read
+    # reports it as its nft error)
+    _, pool2 = _pool()
+    argv2, _name2 = pool2.listing_argv("gengar-2")
+    other = tmp_path / "other"
+    other.mkdir()
+    r = _sh(other, _fake_docker(other, run=1), shlex.join([*argv2, "list", "tables"]))
+    assert r.returncode == START_FAILED and "starting the helper container failed" in r.stderr
+
+
+def test_a_listing_that_did_not_run_releases_its_helper_name() -> None:
+    _, pool = _pool()
+    _argv, name = pool.listing_argv("gengar-1")
+    pool.listing_done("gengar-1", name, listed=False)  # the record was trusted
+    assert pool.started == {} and pool.starts == {} and pool.execs == {}
+    pool.close()  # nothing to remove

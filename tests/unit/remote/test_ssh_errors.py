@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -122,6 +123,27 @@ def test_transport_retries_connecting_then_maps_the_error() -> None:
     assert attempts == [("fe.example", 22, 7)] * 4
     assert sleeps == [0.5, 1.0, 2.0]
     assert t.connections_opened == 0
+
+
+def test_a_connection_that_failed_ahead_is_reported_by_its_first_use_not_tried_again() -> None:
+    attempts: list[str] = []
+
+    def refuse(host: str, port: int, timeout: float) -> socket.socket:
+        attempts.append(host)
+        raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+
+    config = SshConfig(CONFIG, path=Path("/cfg"), home=Path("/h"), local_user="me")
+    t = SshTransport(frontend="fe", config=config, open_socket=refuse, sleep=lambda s: None)
+    t.connect_ahead(["fe"])
+    deadline = time.monotonic() + 10
+    while len(attempts) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(ConnectError, match="connection refused by fe"):
+        t.run("fe", "true")
+    assert attempts == ["fe.example"] * 4  # the attempt made ahead (with its retries) only
+    with pytest.raises(ConnectError):  # a later use tries again
+        t.run("fe", "true")
+    assert len(attempts) == 8
 
 
 def test_transport_does_not_retry_an_unknown_host_name() -> None:

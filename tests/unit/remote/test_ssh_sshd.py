@@ -69,6 +69,19 @@ def test_machines_in_parallel_share_one_frontend_connection(sshd: Sshd) -> None:
     assert results["m4"] == "".join(f"m4-{i}\n" for i in range(5))
 
 
+def test_connections_made_ahead_are_the_ones_the_commands_use(sshd: Sshd) -> None:
+    hosts = ["m1", "m2", "m3"]
+    with make(sshd, jump=True) as t:
+        t.connect_ahead(hosts, limit=2)  # returns at once; the frontend's too
+        deadline = time.monotonic() + 30
+        while t.connections_opened < 1 + len(hosts) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert t.connections_opened == 1 + len(hosts)
+        for host in hosts:
+            assert t.run(host, "echo ok").stdout == b"ok\n"
+        assert t.connections_opened == 1 + len(hosts)  # none opened again
+
+
 def test_direct_without_jump_opens_one_connection_per_alias(sshd: Sshd) -> None:
     with make(sshd, jump=False) as t:
         t.run("m1", "true")
