@@ -27,6 +27,10 @@ Cases, at every size of --sizes (ascending; a failed fresh apply ends the run's 
 --baseline-sizes keeps them at those sizes only (default: up to 256; the rebuild takes
 10-22 min at 3 x 256).
 
+Before each of the tool's cases the run waits, untimed, until no machine holds a helper
+container (`settle`: the previous command's background `docker rm -f` would otherwise
+share the guest's one CPU with the case; the wait is in the case's note).
+
 Figures per case: wall time, CPU time and peak RSS of the tool (rusage of the child),
 connections, and per machine: round trips, bytes sent, kernel time measured on the machine
 around `ip -b` / `tc -b` / `nft -f` (`OAR_P2P_STATS`, the write script's timing lines),
@@ -72,6 +76,7 @@ MATRIX = 5000
 IFACE = "bond0"  # gengar-K in the packaged machine table
 APPLY_TIMEOUT = 1800.0  # a fresh apply at 1.25 M elements per machine: ~10 min
 PROBE_TIMEOUT = 420.0
+SETTLE_S = 90.0  # at most, between cases (`settle`)
 
 # ---------------------------------------------------------------- results
 
@@ -300,11 +305,13 @@ def tool_case(
         "OAR_P2P_STATS": str(stats_path),
         "PYTHONPATH": str(REPO),
     }
+    waited = settle(bed)
     load = loads(bed)
     argv = bed.client_argv([sys.executable, "-m", "oar_p2p", verb, str(spec)])
     r = run_measured(argv, env=env, timeout=timeout)
     result = CaseResult(case, size, r.code == 0, r.wall, r.cpu, r.rss_mb, load=load)
     result.steps = phases(r)
+    result.note = f"settled {waited:.0f} s before" if waited >= 1 else ""
     if r.code != 0:
         result.error = (r.stderr.strip() or r.stdout.strip())[-1500:] or f"exit {r.code}"
     if stats_path.exists():
@@ -322,6 +329,23 @@ def tool_case(
                 kernel_s={k: v / 1e9 for k, v in m["kernel_ns"].items()},
             )
     return result
+
+
+def settle(bed: Testbed, limit: float = SETTLE_S) -> float:
+    """Untimed, before each of the tool's cases: wait until no machine holds a helper
+    container. The previous command removes its helpers in the background (`docker rm -f`,
+    2-5 s of the guest's one CPU each), which would otherwise run inside the next case:
+    on real machines it runs on each machine's own CPUs. Returns the seconds waited."""
+    start = time.perf_counter()
+    hosts = list(bed.info().machines)
+    probe = ["sh", "-c", "docker ps -q --filter label=oar-p2p.helper"]
+    while time.perf_counter() - start < limit:
+        with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+            left = list(pool.map(lambda h: bed.exec(h, probe, timeout=60).stdout.strip(), hosts))
+        if not any(left):
+            break
+        time.sleep(1.0)
+    return time.perf_counter() - start
 
 
 # ---------------------------------------------------------------- the original's strategy
@@ -592,7 +616,9 @@ def size_cases(suite: Suite, rows: list[list[str]], size: int, cases: Sequence[s
     if "e" in cases:
         print("(e) 10% of the used cells changed", flush=True)
         r = suite.add(tool_case(bed, "e", size, suite.spec_for(size, tenth), work))
-        r.note = f"{n} of {(size * MACHINES) ** 2} cells changed"
+        r.note = "; ".join(
+            x for x in (f"{n} of {(size * MACHINES) ** 2} cells changed", r.note) if x
+        )
     spec = suite.spec_for(size, tenth)
     if "destroy" in cases:
         print("(destroy) oar-p2p destroy", flush=True)
