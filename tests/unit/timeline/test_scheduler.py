@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from oar_p2p.render.commands import TABLE
 from oar_p2p.timeline.report import lateness_summary
 from oar_p2p.timeline.scripts import (
@@ -88,6 +90,8 @@ FAKE_NFT = r"""#!/bin/bash
 stamp() { echo ${EPOCHREALTIME/[.,]/} >> "$OUT/committed_at"; }
 if [ "$1" = -f ]; then cat >> "$OUT/committed"; stamp; exit; fi
 echo "using dumb terminal settings." >&2
+# its niceness and its parent's (the scheduler's): field 19 of /proc/<pid>/stat
+for p in $$ $PPID; do read -r -a f < /proc/$p/stat; echo "${f[18]}"; done > "$OUT/nice"
 while IFS= read -r line; do
   case $line in
     oarp2p-s*) printf 'Error: syntax error, unexpected newline\n%s\n^^^^\n' "$line" >&2;;
@@ -129,6 +133,22 @@ def test_a_split_step_commits_its_nft_text_at_the_deadline(tmp_path: Path) -> No
         assert at >= (t0 + off) / 1e6  # never before the deadline
         assert line.started <= line.applied <= line.ended
     assert (d / "00001.pre.err").read_text() == (d / "00002.post.err").read_text() == ""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="raising a priority needs root")
+def test_the_long_lived_nft_runs_at_a_lower_priority_than_the_scheduler(tmp_path: Path) -> None:
+    """Where machines share a CPU, a scheduler at its deadline is not queued behind the
+    nft work of another (the scheduler renices itself to -10, its tc and nft to +10 of it)."""
+    _fake_nft(tmp_path / "bin")
+    d = tmp_path / "sched"
+    files = {"schedule": schedule_text([("00001", 100_000, "split")])}
+    files |= {"00001.pre": "", "00001.post": "", "00001.nft": "flush set ip oar-p2p x\n"}
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "OUT": str(d)}
+    proc = _start(d, files, env)
+    _go(d)
+    assert proc.wait(timeout=20) == 0
+    nft, scheduler = (int(x) for x in (d / "nice").read_text().split())
+    assert scheduler < 0 and nft == scheduler + 10
 
 
 def test_a_failing_tc_command_fails_its_step_and_the_next_step_still_runs(

@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_aeba554c89e5776a' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_814b1b85907020d7' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -12,8 +12,12 @@ trap 'stopping=1' TERM INT
 # shell reads it is kept in the FIFO, not lost with the writer's close
 exec 8<> "$d/go"
 echo $$ > "$d/pid"
-# first in line for the CPU at a deadline (root only; an ordinary user keeps its priority)
-renice -n -10 -p $$ > /dev/null 2>&1 || true
+# first in line for the CPU at a deadline (root only; an ordinary user keeps its priority);
+# the tc and nft it feeds run at the usual priority (`low`), so that where machines share a
+# CPU (the testbed's guest) a scheduler whose deadline comes is not queued behind another
+# machine's nft work
+low=()
+renice -n -10 -p $$ > /dev/null 2>&1 && command -v nice > /dev/null && low=(nice -n 10)
 # `wait` returns at once (128 + 15) when the trapped TERM arrives: wait for the end
 finish() { while :; do wait "$1"; rc=$?; kill -0 "$1" 2>/dev/null || break; done; }
 mkfifo "$d/tick" "$d/nft.fifo" "$d/tc.in" "$d/tc.err" "$d/nft.in" "$d/nft.err" \
@@ -24,12 +28,12 @@ tcp= nftp= k=0 part=
 start_tc() {
   [ -n "$tcp" ] && return 0
   exec {tc_in}<> "$d/tc.in" {tc_err}<> "$d/tc.err"
-  tc -force -b - < "$d/tc.in" 2>&"$tc_err" {tc_in}>&- {tc_err}>&- > "$d/tc.out" & tcp=$!
+  "${low[@]}" tc -force -b - < "$d/tc.in" 2>&"$tc_err" {tc_in}>&- {tc_err}>&- > "$d/tc.out" & tcp=$!
 }
 start_nft() {
   [ -n "$nftp" ] && return 0
   exec {nft_in}<> "$d/nft.in" {nft_err}<> "$d/nft.err"
-  TERM=dumb nft -i < "$d/nft.in" 2>&"$nft_err" {nft_in}>&- {nft_err}>&- > "$d/nft.out" &
+  TERM=dumb "${low[@]}" nft -i < "$d/nft.in" 2>&"$nft_err" {nft_in}>&- {nft_err}>&- > "$d/nft.out" &
   nftp=$!
   # what it prints as it starts (a terminal warning) is no step's; an empty transaction
   # (the table exists: `add` changes nothing) runs its commit path once before a deadline
@@ -101,7 +105,7 @@ while read -r n off mode; do
         # first (never blocks); nft reads it as stdin: it keeps stdin in memory, where it
         # would reopen a file path to quote an error (and block on the FIFO forever)
         exec 3<> "$d/nft.fifo" &&
-          { nft -f - < "$d/nft.fifo" 3>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!; }
+          { "${low[@]}" nft -f - < "$d/nft.fifo" 3>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!; }
       else
         start_nft
       fi
@@ -185,7 +189,7 @@ done < "$d/schedule"
 [ -n "$tcp" ] && wait "$tcp"
 [ -n "$nftp" ] && wait "$nftp"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_aeba554c89e5776a
+OARP2P_FILE_814b1b85907020d7
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
