@@ -37,7 +37,7 @@ REPO = HERE.parent
 sys.path[:0] = [str(REPO), str(HERE)]
 
 import offline_plan  # noqa: E402  (the deterministic matrix)
-from run import Run, loads, run_measured  # noqa: E402  (benchmarks/run.py)
+from bench_figures import Run, loads, run_measured  # noqa: E402  (benchmarks/bench_figures.py)
 
 from oar_p2p.state import MAP, TABLE  # noqa: E402
 from oar_p2p.testbed import Testbed  # noqa: E402
