@@ -6,8 +6,9 @@ Every script the tool sends prints its answer on stdout in one of two shapes.
 opens a section; its body is every byte up to the next mark line (or the end), taken
 verbatim (JSON, tool text, base64). Text before the first mark is the preamble.
 
-    read script     hostname, ip-addr, ip-route, tc-qdisc:<if>, tc-class:<if>,
-                    tc-filter:<if>, sysctl, record, nft, nft-error, rows, end;
+    read script     hostname, ip, tc-listing (batches, split by `observe/listings.py`
+                    into ip-addr, ip-route, tc-class:<if>, tc-filter:<if>),
+                    tc-qdisc:<if>, sysctl, record, nft, nft-error, rows, end;
                     need-privilege alone when the user cannot run ip/tc
                     (`observe/read_script.py`)
     preflight       tagged lines (below) as preamble, then ``containers``: one

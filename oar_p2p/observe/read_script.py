@@ -1,8 +1,10 @@
 """The one read script per machine, and the splitting of its output into sections.
 
 The script prints sections delimited by ``### oar-p2p:<name> ###`` lines (`oar_p2p.wire`):
-`hostname`, `ip-addr`, `ip-route`, `tc-qdisc:<if>`, `tc-class:<if>`,
-`tc-filter:<if>` (for the cluster interface and `lo`; with `tc-egress:<if>` and
+`hostname`, `ip` (one `ip -b` batch: the addresses and the route), `tc-listing` (one
+`tc -b` batch: the classes and filters of the cluster interface and of `lo`;
+`observe.listings` splits both), `tc-qdisc:<if>` (for the cluster interface and `lo`;
+with `tc-egress:<if>` and
 `tc-ingress:<if>`, the `tc -j filter` listings of a ``clsact``, when one is there), and
 for the cap stage, when its IFB exists, `ifb-link`, `tc-qdisc:oarp2p-ifb` and
 `tc-class:oarp2p-ifb`; then `sysctl`, `record`, `nft` (the
@@ -64,12 +66,15 @@ def read_script(
 
 # ip, tc and the sysctls: what every user can read.
 _KERNEL = r"""s hostname; echo "$HOSTNAME"
-s ip-addr; ip -j addr show dev "$IF" 2>/dev/null || true
-s ip-route; ip -j route show exact 10.0.0.0/8 2>/dev/null || true
+s ip; ip -force -j -b - 2>/dev/null <<< "addr show dev $IF
+route show exact 10.0.0.0/8" || true
+s tc-listing; tc -force -b - 2>/dev/null <<< "class show dev $IF
+filter show dev $IF
+qdisc show dev lo
+class show dev lo
+filter show dev lo" || true
 for d in "$IF" lo; do
   s "tc-qdisc:$d"; q=$(tc -j qdisc show dev "$d" 2>/dev/null) || true; printf '%s\n' "$q"
-  s "tc-class:$d"; tc class show dev "$d" 2>/dev/null || true
-  s "tc-filter:$d"; tc filter show dev "$d" 2>/dev/null || true
   if [[ $q == *'"kind":"clsact"'* || $q == *'"kind":"ingress"'* ]]; then
     s "tc-egress:$d"; tc -j filter show dev "$d" egress 2>/dev/null || true
     s "tc-ingress:$d"; tc -j filter show dev "$d" ingress 2>/dev/null || true

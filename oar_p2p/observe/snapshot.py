@@ -6,6 +6,7 @@ from oar_p2p.desired.caps import cap_minor
 from oar_p2p.desired.network import desired_chains
 from oar_p2p.observe.caps import observed_caps
 from oar_p2p.observe.ip import parse_ip_addr, parse_route
+from oar_p2p.observe.listings import expand
 from oar_p2p.observe.nft import parse_nft_caps
 from oar_p2p.observe.sysctl import parse_sysctls
 from oar_p2p.observe.tc import parse_tc
@@ -17,6 +18,7 @@ __all__ = ["snapshot"]
 
 def snapshot(hostname: str, interface: str, sections: dict[str, str]) -> MachineState:
     """Build the observed state of one machine from its read-script sections."""
+    sections = expand(sections, interface)  # the batched ip and tc listings, split
     ip = parse_ip_addr(sections.get("ip-addr", ""), interface)
     tc = {iface: _tc(iface, sections) for iface in (interface, "lo")}
     record = parse_record(sections.get("record", ""), sections.get("rows", ""))

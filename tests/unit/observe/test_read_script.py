@@ -136,11 +136,11 @@ def test_a_user_without_ip_or_tc_asks_for_privilege(tmp_path: Path) -> None:
 
 
 def test_a_command_that_reads_stdin_does_not_eat_the_script(tmp_path: Path) -> None:
-    """The read goes to `bash -s`: a command in it that reads its stdin (here an `ip` that
+    """The read goes to `bash -s`: a command in it that reads its stdin (here a `tc` that
     does) gets nothing, and the sections after it are all printed."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    eater = bin_dir / "ip"
+    eater = bin_dir / "tc"
     eater.write_text("#!/bin/sh\ncat > /dev/null\necho '[]'\n")
     eater.chmod(0o755)
     script = read_script("oarp2p-none0", [REAL_KEY], record_dir=str(tmp_path / "r"))
@@ -149,5 +149,5 @@ def test_a_command_that_reads_stdin_does_not_eat_the_script(tmp_path: Path) -> N
         env={"PATH": f"{bin_dir}:/usr/bin:/bin:/usr/sbin:/sbin"},
     )  # fmt: skip
     out = split_sections(proc.stdout.decode())
-    assert out["ip-addr"] == "[]\n" and out["sysctl"] == f"{REAL_KEY}=Linux\n"
+    assert out["tc-qdisc:lo"] == "[]\n" and out["sysctl"] == f"{REAL_KEY}=Linux\n"
     assert "end" in out

@@ -9,12 +9,15 @@ s() { echo "### oar-p2p:$1 ###"; }
 export PATH="$PATH:/usr/sbin:/sbin"
 if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then s need-privilege; exit 0; fi
 s hostname; echo "$HOSTNAME"
-s ip-addr; ip -j addr show dev "$IF" 2>/dev/null || true
-s ip-route; ip -j route show exact 10.0.0.0/8 2>/dev/null || true
+s ip; ip -force -j -b - 2>/dev/null <<< "addr show dev $IF
+route show exact 10.0.0.0/8" || true
+s tc-listing; tc -force -b - 2>/dev/null <<< "class show dev $IF
+filter show dev $IF
+qdisc show dev lo
+class show dev lo
+filter show dev lo" || true
 for d in "$IF" lo; do
   s "tc-qdisc:$d"; q=$(tc -j qdisc show dev "$d" 2>/dev/null) || true; printf '%s\n' "$q"
-  s "tc-class:$d"; tc class show dev "$d" 2>/dev/null || true
-  s "tc-filter:$d"; tc filter show dev "$d" 2>/dev/null || true
   if [[ $q == *'"kind":"clsact"'* || $q == *'"kind":"ingress"'* ]]; then
     s "tc-egress:$d"; tc -j filter show dev "$d" egress 2>/dev/null || true
     s "tc-ingress:$d"; tc -j filter show dev "$d" ingress 2>/dev/null || true
