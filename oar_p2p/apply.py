@@ -22,7 +22,7 @@ from oar_p2p.errors import ClusterError
 from oar_p2p.observe.read_script import read_script, split_sections
 from oar_p2p.observe.snapshot import snapshot
 from oar_p2p.plan import MachinePlan, PairMode, Plan
-from oar_p2p.record import build_record
+from oar_p2p.record import RecordWrite, build_patch, build_record, patch_max, record_layout
 from oar_p2p.remote.executors import READ_BASH, DockerExecutor
 from oar_p2p.remote.helper import HelperPool
 from oar_p2p.remote.pool import for_each_machine
@@ -232,12 +232,32 @@ class ApplyResult:
         return [m for m in self.machines if not m.ok]
 
 
-def plan_record(plan: MachinePlan, network: Network | None) -> tuple[str, str] | None:
+def plan_record(plan: MachinePlan, network: Network | None) -> RecordWrite | None:
+    """The record the write script stores: a patch of the rows there when the change is
+    small and their layout is the desired one (`oar_p2p.record`), else the rows whole."""
     if network is None or plan.pairs.mode is PairMode.NONE or plan.desired.pairs is None:
         return None
     if plan.desired.nft is None:
         return None
     local, steps = network.record_rows(plan.hostname)
+    version = 1 if steps.typecode == "H" else 2
+    resolution = network.quantizer.resolution_us
+    layout = record_layout(version, resolution, list(network.ips), local)
+    bases = None if network.base is None else network.base.peers(plan.hostname)
+    patch = _patch_elements(plan, layout)
+    if patch is not None:
+        observed = plan.observed.pairs
+        assert observed is not None
+        return build_patch(
+            version=version,
+            digest=plan.desired.pairs.digest,
+            size=plan.desired.pairs.size,
+            chains=plan.desired.nft.chains,
+            layout=layout,
+            patched=observed.patched,
+            elements=patch,
+            base_rtt_us=bases,
+        )
     return build_record(
         digest=plan.desired.pairs.digest,
         size=plan.desired.pairs.size,
@@ -245,9 +265,23 @@ def plan_record(plan: MachinePlan, network: Network | None) -> tuple[str, str] |
         ips=list(network.ips),
         local=local,
         steps=steps,
-        resolution_us=network.quantizer.resolution_us,
-        base_rtt_us=None if network.base is None else network.base.peers(plan.hostname),
+        resolution_us=resolution,
+        base_rtt_us=bases,
     )
+
+
+def _patch_elements(plan: MachinePlan, layout: str) -> list[tuple[str, str, int]] | None:
+    """The elements a patch of the recorded rows would hold: an incremental change of
+    marks only (every removed pair added again), onto rows of `layout` read with their
+    patch, while the patch stays within `patch_max`; None: rewrite the rows."""
+    observed, delta = plan.observed.pairs, plan.pairs
+    if delta.mode is not PairMode.INCREMENTAL or observed is None or not observed.enumerable:
+        return None
+    if observed.layout != layout or observed.patched + len(delta.adds) > patch_max(observed.size):
+        return None
+    if not {(s, d) for s, d in delta.removes} <= {(s, d) for s, d, _ in delta.adds}:
+        return None  # a pair leaves the map: not a change of marks
+    return delta.adds
 
 
 def apply_plan(session: Session, plan: Plan, network: Network | None) -> ApplyResult:

@@ -208,6 +208,10 @@ class PairMap:
         default=None, compare=False, repr=False
     )
     columns: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    # from an apply record: the layout of its rows (`record.record_layout`) and how many
+    # elements its patch holds (`rows.patch`), for a later write that patches it
+    layout: str = field(default="", compare=False, repr=False)
+    patched: int = field(default=0, compare=False, repr=False)
 
     @property
     def enumerable(self) -> bool:

@@ -102,9 +102,10 @@ class Recorder:
         self.inner = inner
 
     def run(self, host, command, *, stdin=b"", timeout=None, check=True):  # type: ignore[no-untyped-def]
-        from oar_p2p.remote.transport import check_result
+        from oar_p2p.remote.transport import check_result, stdin_bytes
         from tests.cli_tier.calls import digest, what
 
+        stdin = stdin_bytes(stdin)  # a streamed write's chunks, joined: recorded whole
         result = self.inner.run(host, command, stdin=stdin, timeout=timeout, check=False)
         with self._lock:
             Recorder.calls.append({

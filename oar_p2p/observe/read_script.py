@@ -10,7 +10,8 @@ for the cap stage, when its IFB exists, `ifb-link`, `tc-qdisc:oarp2p-ifb` and
 `tc-class:oarp2p-ifb`; then `sysctl`, `record`, `nft` (the
 table as `nft -j`, or the word `skipped` when the record is trusted) and `rows` (base64
 of the record's rows, only when the map is large and its digest differs from the desired
-one). A failed nft listing other than "no such table" adds an `nft-error` section.
+one, then with `rows-patch`: the record's patch, see `oar_p2p.record`). A failed nft
+listing other than "no such table" adds an `nft-error` section.
 
 Everything but the nft listing works as an ordinary user (`ip`, `tc`, `/proc/sys`, the
 record, which the write script leaves world-readable), so the script runs unprivileged
@@ -118,6 +119,8 @@ fi
 s rows
 if [ "$trust" = 1 ] && [ "$big" = 1 ] && [ "$digest" != "$WANT" ]; then
   base64 "$R/rows.gz" 2>/dev/null || true
+  s rows-patch; p=; [ -r "$R/rows.patch" ] && IFS= read -r -d '' p < "$R/rows.patch"
+  printf '%s' "$p"
 fi
 s end
 """

@@ -21,7 +21,9 @@ def snapshot(hostname: str, interface: str, sections: dict[str, str]) -> Machine
     sections = expand(sections, interface)  # the batched ip and tc listings, split
     ip = parse_ip_addr(sections.get("ip-addr", ""), interface)
     tc = {iface: _tc(iface, sections) for iface in (interface, "lo")}
-    record = parse_record(sections.get("record", ""), sections.get("rows", ""))
+    record = parse_record(
+        sections.get("record", ""), sections.get("rows", ""), sections.get("rows-patch", "")
+    )
     nft, pairs, notes, elements = _nft(sections.get("nft", ""), record)
     if elements is None:  # known from the record: the caps rule implies one per address
         elements = {a: cap_minor(a) for a in ip.addresses}

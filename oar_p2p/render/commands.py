@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 
 from oar_p2p.desired.latency import DEFAULT_MINOR
 from oar_p2p.plan import Action, Change, MachinePlan, PairMode
+from oar_p2p.record import RecordPatch, RecordWrite
 from oar_p2p.render import caps
 from oar_p2p.resources import AddressId, RouteId, SysctlId, TcClassId, TcRootId
 from oar_p2p.state import NftState, PairMap, TcClass
@@ -36,16 +37,18 @@ from oar_p2p.vocab import CAPS_MAP, MAP, RECORD_DIR, TABLE
 
 __all__ = ["RECORD_DIR", "render_write_script", "write_script_chunks", "nft_table_text"]
 
+ROWS = f"{RECORD_DIR}/rows.gz {RECORD_DIR}/rows.patch"  # the record's rows and their patch
+
 CHUNK = 2000
 _IFACE = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
 
 
-def render_write_script(plan: MachinePlan, record: tuple[str, str] | None = None) -> str:
+def render_write_script(plan: MachinePlan, record: RecordWrite | None = None) -> str:
     """The whole script as one string (tests, `--show-commands`)."""
     return "".join(write_script_chunks(plan, record))
 
 
-def write_script_chunks(plan: MachinePlan, record: tuple[str, str] | None = None) -> Iterator[str]:
+def write_script_chunks(plan: MachinePlan, record: RecordWrite | None = None) -> Iterator[str]:
     """Stream the write script; `record` = (record json, base64 rows) to store after nft."""
     for iface in (plan.desired.interface, *sorted(caps.interfaces(plan))):
         _check_iface(iface)
@@ -180,15 +183,15 @@ def nft_table_text(nft: NftState) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _nft_section(plan: MachinePlan, record: tuple[str, str] | None) -> Iterator[str]:
+def _nft_section(plan: MachinePlan, record: RecordWrite | None) -> Iterator[str]:
     delta = plan.pairs
     if delta.mode is PairMode.NONE:  # the caps elements alone (drift): no record to touch
         yield from _batch("nft", "nft -f -", (x.rstrip("\n") for x in caps.element_lines(plan)))
         return
     yield f"mkdir -p {RECORD_DIR}\n"
-    yield (
-        f'echo \'{{"state": "pending"}}\' > {RECORD_DIR}/record.json; rm -f {RECORD_DIR}/rows.gz\n'
-    )
+    # the record says `pending` until nft committed; rows a patch will extend stay
+    rows = "" if isinstance(record, RecordPatch) else f"; rm -f {ROWS}"
+    yield f'echo \'{{"state": "pending"}}\' > {RECORD_DIR}/record.json{rows}\n'
     yield "s=$(_t)\nnft -f - <<'OARP2P_NFT'\n"
     if delta.mode is PairMode.REMOVE:
         # `add` first: deleting a table that a killed destroy already deleted (its record
@@ -208,13 +211,19 @@ def _nft_section(plan: MachinePlan, record: tuple[str, str] | None) -> Iterator[
     yield from _record_lines(None if delta.mode is PairMode.REMOVE else record)
 
 
-def _record_lines(record: tuple[str, str] | None) -> Iterator[str]:
-    """Write the apply record (or remove it: None), once nft committed."""
+def _record_lines(record: RecordWrite | None) -> Iterator[str]:
+    """Write the apply record (or remove it: None), once nft committed: the rows whole,
+    or the changed elements appended to their patch (`oar_p2p.record`)."""
     if record is None:
-        yield f"rm -f {RECORD_DIR}/record.json {RECORD_DIR}/rows.gz\n"
+        yield f"rm -f {RECORD_DIR}/record.json {ROWS}\n"
         return
-    record_json, rows_b64 = record
-    yield f"base64 -d > {RECORD_DIR}/rows.gz <<'OARP2P_ROWS'\n{rows_b64}\nOARP2P_ROWS\n"
+    if isinstance(record, RecordPatch):
+        record_json = record.record_json
+        lines = "".join(f"{line}\n" for line in record.lines)
+        yield f"cat >> {RECORD_DIR}/rows.patch <<'OARP2P_PATCH'\n{lines}OARP2P_PATCH\n"
+    else:
+        record_json, rows_b64 = record
+        yield f"base64 -d > {RECORD_DIR}/rows.gz <<'OARP2P_ROWS'\n{rows_b64}\nOARP2P_ROWS\n"
     yield f"cat > {RECORD_DIR}/record.json.tmp <<'OARP2P_REC'\n{record_json}\nOARP2P_REC\n"
     yield f"mv {RECORD_DIR}/record.json.tmp {RECORD_DIR}/record.json\n"
 

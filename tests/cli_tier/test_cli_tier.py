@@ -252,7 +252,7 @@ def test_destroy_removes_containers_and_network(work: Path) -> None:
     assert re.search(r"\n  - container:peer-0 \(run [0-9a-f]{12}\)\n", out), out
     tail = (
         r"\nPlan: 0 to add, 0 to change, 30 to destroy\.\nremoved 2 owned container\(s\)\n"
-        + applied("649") * 2
+        + applied("697") * 2
     )
     assert re.search(tail + r"Destroy complete\.\n$", out), out
     for host in HOSTS:
@@ -321,7 +321,7 @@ def test_show_and_show_json(work: Path) -> None:
     # the spec's run digest is the one the machines' containers carry; no local run yet
     assert out.endswith(
         f"Experiment cli-tier (spec run {RUN[:12]}): completed on the machines "
-        f"(run {RUN[:12]} completed at 2026-12-02T08:15:53.262687466Z).\n"
+        f"(run {RUN[:12]} completed at 2026-12-07T13:10:55.450564562Z).\n"
         "Last run: none in runs.\n"
     ), out
     assert kinds(cluster, FRONTEND) == ["oarstat"]
@@ -376,7 +376,7 @@ def test_net_show(work: Path) -> None:
 def test_net_down_then_show_is_empty(work: Path) -> None:
     cluster = ReplayCluster(step="net-down", network="net-applied")
     out = expect(cli(cluster, work, "net", "down"), 0)
-    assert re.fullmatch(applied("649") * 2, out), out
+    assert re.fullmatch(applied("697") * 2, out), out
     assert [line.split(":")[0] for line in out.splitlines()] == HOSTS
     for host in HOSTS:
         assert kinds(cluster, host).count("write") == 1
@@ -433,7 +433,7 @@ def test_clean_then_again(work: Path) -> None:
     cluster = ReplayCluster(step="clean", network="net-applied", containers=("run", "oar-p2p"))
     out = expect(cli(cluster, work, "clean"), 0)
     # the network removal is the same 649-byte script on both machines (no record to write)
-    assert re.fullmatch(r"removed 2 owned container\(s\)\n" + applied("649") * 2, out), out
+    assert re.fullmatch(r"removed 2 owned container\(s\)\n" + applied("697") * 2, out), out
     for host in HOSTS:
         assert kinds(cluster, host).count("destroy-containers") == 1
         assert kinds(cluster, host).count("write") == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import signal
 import subprocess
@@ -319,7 +320,13 @@ def test_two_applies_at_once_one_refuses(testbed: Testbed, exp: Path) -> None:
         _wait_for("the first apply's lock",
                   lambda: testbed.exec("gengar-1", ["test", "-d", "/tmp/oar-p2p.lock"])
                   .returncode == 0, timeout=300, every=0.3)  # fmt: skip
-        second = cli(testbed, "apply", spec)
+        # held still while the second runs: a no-op apply is done in a few seconds, often
+        # before a second command (its own start, the job's machines) reaches the lock
+        os.kill(first.pid, signal.SIGSTOP)
+        try:
+            second = cli(testbed, "apply", spec)
+        finally:
+            os.kill(first.pid, signal.SIGCONT)
     finally:
         out, err = first.communicate(timeout=900)
     assert first.returncode == 0, err.decode()

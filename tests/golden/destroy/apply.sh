@@ -18,14 +18,14 @@ qdisc del dev lo root
 OARP2P_TC
 _done tc $s
 mkdir -p /run/oar-p2p
-echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz
+echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz /run/oar-p2p/rows.patch
 s=$(_t)
 nft -f - <<'OARP2P_NFT'
 add table ip oar-p2p
 delete table ip oar-p2p
 OARP2P_NFT
 _done nft $s
-rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz
+rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz /run/oar-p2p/rows.patch
 }
 # -------------------- gengar-2 --------------------
 {
@@ -47,12 +47,12 @@ qdisc del dev lo root
 OARP2P_TC
 _done tc $s
 mkdir -p /run/oar-p2p
-echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz
+echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz /run/oar-p2p/rows.patch
 s=$(_t)
 nft -f - <<'OARP2P_NFT'
 add table ip oar-p2p
 delete table ip oar-p2p
 OARP2P_NFT
 _done nft $s
-rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz
+rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz /run/oar-p2p/rows.patch
 }

@@ -60,7 +60,7 @@ class add dev lo parent 1: classid 1:fffe htb rate 10gbit
 OARP2P_TC
 _done tc $s
 mkdir -p /run/oar-p2p
-echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz
+echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz /run/oar-p2p/rows.patch
 s=$(_t)
 nft -f - <<'OARP2P_NFT'
 add table ip oar-p2p
@@ -85,7 +85,7 @@ table ip oar-p2p {
 add element ip oar-p2p mark_pairs { 10.16.0.1 . 10.16.0.1 : 1, 10.16.0.1 . 10.17.0.1 : 257, 10.16.0.1 . 10.16.0.2 : 787, 10.16.0.1 . 10.17.0.2 : 836, 10.16.0.2 . 10.16.0.1 : 787, 10.16.0.2 . 10.17.0.1 : 633, 10.16.0.2 . 10.16.0.2 : 1, 10.16.0.2 . 10.17.0.2 : 26 }
 OARP2P_NFT
 _done nft $s
-rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz
+rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz /run/oar-p2p/rows.patch
 }
 # -------------------- gengar-2 --------------------
 {
@@ -149,7 +149,7 @@ class add dev lo parent 1: classid 1:fffe htb rate 10gbit
 OARP2P_TC
 _done tc $s
 mkdir -p /run/oar-p2p
-echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz
+echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz /run/oar-p2p/rows.patch
 s=$(_t)
 nft -f - <<'OARP2P_NFT'
 add table ip oar-p2p
@@ -174,5 +174,5 @@ table ip oar-p2p {
 add element ip oar-p2p mark_pairs { 10.17.0.1 . 10.16.0.1 : 257, 10.17.0.1 . 10.17.0.1 : 1, 10.17.0.1 . 10.16.0.2 : 633, 10.17.0.1 . 10.17.0.2 : 668, 10.17.0.2 . 10.16.0.1 : 836, 10.17.0.2 . 10.17.0.1 : 668, 10.17.0.2 . 10.16.0.2 : 26, 10.17.0.2 . 10.17.0.2 : 1 }
 OARP2P_NFT
 _done nft $s
-rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz
+rm -f /run/oar-p2p/record.json /run/oar-p2p/rows.gz /run/oar-p2p/rows.patch
 }

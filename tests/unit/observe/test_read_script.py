@@ -66,6 +66,17 @@ def test_a_large_record_with_another_digest_sends_its_rows(tmp_path: Path) -> No
     assert base64.b64decode(out["rows"]) == b"\x1f\x8b rows"
 
 
+def test_the_rows_come_with_their_patch(tmp_path: Path) -> None:
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "rows.patch").write_text("10.16.0.1 10.16.0.6 12\n10.16.0.2 10.17.0.4 3\n")
+    out = _run(d, _record("applied", 5000, "cd" * 16))
+    assert base64.b64decode(out["rows"]) == b"\x1f\x8b rows"
+    assert out["rows-patch"] == "10.16.0.1 10.16.0.6 12\n10.16.0.2 10.17.0.4 3\n"
+    out = _run(d, _record("applied", 5000, WANT))  # the desired digest: neither is sent
+    assert out["rows"] == "" and "rows-patch" not in out
+
+
 def test_a_small_record_is_not_trusted(tmp_path: Path) -> None:
     out = _run(tmp_path / "r", _record("applied", 100, WANT))  # not above `large`
     assert out["nft"] != "skipped\n" and out["rows"] == ""

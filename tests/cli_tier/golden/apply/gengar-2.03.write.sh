@@ -58,7 +58,7 @@ class add dev lo parent 1: classid 1:fffe htb rate 10gbit
 OARP2P_TC
 _done tc $s
 mkdir -p /run/oar-p2p
-echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz
+echo '{"state": "pending"}' > /run/oar-p2p/record.json; rm -f /run/oar-p2p/rows.gz /run/oar-p2p/rows.patch
 s=$(_t)
 nft -f - <<'OARP2P_NFT'
 add table ip oar-p2p
@@ -88,7 +88,7 @@ base64 -d > /run/oar-p2p/rows.gz <<'OARP2P_ROWS'
 {"ips": ["10.16.0.1", "10.17.0.1", "10.16.0.2", "10.17.0.2"], "local": ["10.17.0.1", "10.17.0.2"], "resolution_us": 100, "steps": "AAEAAHgCmwJDA5sCGQAAAA=="}
 OARP2P_ROWS
 cat > /run/oar-p2p/record.json.tmp <<'OARP2P_REC'
-{"version": 1, "state": "applied", "digest": "124f2d43e4a4c547e3d5df5aaafa1b0a", "size": 8, "chains": "22b106e516355b05", "applied_at": TIME}
+{"version": 1, "state": "applied", "digest": "124f2d43e4a4c547e3d5df5aaafa1b0a", "size": 8, "chains": "22b106e516355b05", "layout": "6290689314ea1384", "applied_at": TIME}
 OARP2P_REC
 mv /run/oar-p2p/record.json.tmp /run/oar-p2p/record.json
 }

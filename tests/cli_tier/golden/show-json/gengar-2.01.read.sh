@@ -54,6 +54,8 @@ fi
 s rows
 if [ "$trust" = 1 ] && [ "$big" = 1 ] && [ "$digest" != "$WANT" ]; then
   base64 "$R/rows.gz" 2>/dev/null || true
+  s rows-patch; p=; [ -r "$R/rows.patch" ] && IFS= read -r -d '' p < "$R/rows.patch"
+  printf '%s' "$p"
 fi
 s end
 } </dev/null
