@@ -49,7 +49,8 @@ def render_write_script(plan: MachinePlan, record: RecordWrite | None = None) ->
 
 
 def write_script_chunks(plan: MachinePlan, record: RecordWrite | None = None) -> Iterator[str]:
-    """Stream the write script; `record` = (record json, base64 rows) to store after nft."""
+    """Stream the write script; `record`: what to store after nft (record.json with the
+    rows whole, or with a patch of the rows there: `oar_p2p.record`)."""
     for iface in (plan.desired.interface, *sorted(caps.interfaces(plan))):
         _check_iface(iface)
     yield "{\nset -euo pipefail\numask 022\n"
