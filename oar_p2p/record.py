@@ -217,7 +217,8 @@ def parse_record(record_text: str, rows_b64: str = "", patch: str = "") -> Recor
     layout, patched = str(data.get("layout", "")), int(data.get("patched", 0))
     if rows_b64.strip():
         pairs = _pairs(size, digest, rows_b64, _patch_lines(patch, patched))
-        pairs = replace(pairs, layout=layout, patched=patched) if pairs.enumerable else pairs
+        if pairs.enumerable:  # rows a later write may patch
+            pairs = replace(pairs, layout=layout, patched=patched)
     else:
         pairs = PairMap(size, digest, layout=layout, patched=patched)
     chains = str(data.get("chains", ""))
