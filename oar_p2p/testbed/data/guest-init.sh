@@ -60,7 +60,10 @@ hostname "$TB_GUEST_HOSTNAME"
 cp /testbed/etc/hosts /etc/hosts
 install -m 0755 /testbed/bin/oarstat /usr/local/bin/oarstat
 useradd -m -p "*" -s /bin/bash -G docker "$TB_USER" || die "useradd $TB_USER"
-echo "$TB_USER ALL=(ALL) NOPASSWD:ALL" >/etc/sudoers.d/oar-p2p-testbed
+# no PAM session for the user's sudo: it cost 0.27 of the 0.72 s that one `sudo -n true`
+# takes of the guest's one CPU (the sudo executor runs one per privileged script)
+printf '%s\n' "$TB_USER ALL=(ALL) NOPASSWD:ALL" "Defaults:$TB_USER !pam_session, !pam_setcred" \
+    >/etc/sudoers.d/oar-p2p-testbed
 chmod 0440 /etc/sudoers.d/oar-p2p-testbed
 mkdir -p /etc/oar-p2p-testbed
 install -m 0644 /testbed/ssh/authorized_keys /etc/oar-p2p-testbed/authorized_keys
