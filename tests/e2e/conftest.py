@@ -56,7 +56,7 @@ nft add table ip e2e-foreign
 ip addr add 192.168.77.{n}/24 dev bond0
 docker run -d --name e2e-foreign-c oar-p2p/demo:latest sleep 100000 >/dev/null
 """
-# prints what is missing, one line each
+# prints what is missing, one line each (nothing: all of it is there)
 _CHECK = """
 tc qdisc show dev e2e-foreign 2>/dev/null | grep -q 'htb 1:' || echo "qdisc htb 1: on e2e-foreign"
 nft list table ip e2e-foreign >/dev/null 2>&1 || echo "nft table ip e2e-foreign"
@@ -69,10 +69,8 @@ ip link del e2e-foreign 2>/dev/null; nft delete table ip e2e-foreign 2>/dev/null
 ip addr del 192.168.77.{n}/24 dev bond0 2>/dev/null; docker rm -f e2e-foreign-c >/dev/null 2>&1
 true
 """
-# the foreign state complete, planted again if anything of it is missing
-_ENSURE = (
-    "missing=$(" + _CHECK + ')\nif [ -n "$missing" ]; then\n' + _UNPLANT + "(" + _PLANT + ")\nfi\n"
-)
+# whether the foreign state was found whole after the last module (this session)
+_INTACT = {"whole": False}
 
 
 def _reusable() -> Testbed | None:
@@ -96,6 +94,7 @@ def testbed() -> Iterator[Testbed]:
     reused = _reusable()
     if reused is not None:
         yield reused
+        _on_all(reused, _UNPLANT)  # it stays up; a private testbed goes down whole
         return
     bed = Testbed(Path(f"/run/oar-p2p-testbed-e2e-{os.getpid()}"), name=f"e2e{os.getpid()}")
     try:
@@ -118,14 +117,6 @@ def _on_all(bed: Testbed, script: str) -> dict[str, str]:
         return dict(zip(hosts, pool.map(one, range(len(hosts)), hosts), strict=True))
 
 
-@pytest.fixture(scope="session")
-def foreign_state(testbed: Testbed) -> Iterator[None]:
-    """The foreign state stays on the machines for the whole session (see `_PLANT`),
-    removed at its end (a reused testbed stays up)."""
-    yield
-    _on_all(testbed, _UNPLANT)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def clean_machines_with_foreign_state(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test module starts from machines with none of the tool's state on them, and
@@ -139,12 +130,12 @@ def clean_machines_with_foreign_state(request: pytest.FixtureRequest) -> Iterato
         yield  # the tests skip themselves
         return
     bed: Testbed = request.getfixturevalue("testbed")
-    request.getfixturevalue("foreign_state")
-    _on_all(bed, _RESET + _ENSURE)
+    _on_all(bed, _RESET + ("" if _INTACT["whole"] else _UNPLANT + _PLANT))
     yield
     # the tool's state first (nft reads are cheaper without its map), then check
     after = _on_all(bed, _RESET + _CHECK)
     missing = {h: out.strip().split("\n") for h, out in after.items() if out.strip()}
+    _INTACT["whole"] = not missing
     assert not missing, f"foreign state destroyed during {request.module.__name__}: {missing}"
 
 
