@@ -71,7 +71,8 @@ trap 'stopping=1' TERM INT
 # `go` held open read-write from the start: t0, or the stop's poke, written before this
 # shell reads it is kept in the FIFO, not lost with the writer's close
 exec 8<> "$d/go"
-echo $$ > "$d/pid"
+# written whole before it is seen (a stop reading it at once gets the pid, never "")
+echo $$ > "$d/pid.new" && mv -f "$d/pid.new" "$d/pid"
 # first in line for the CPU at a deadline (root only; an ordinary user keeps its priority);
 # the tc and nft it feeds run at the usual priority (`low`), so that where machines share a
 # CPU (the testbed's guest) a scheduler whose deadline comes is not queued behind another

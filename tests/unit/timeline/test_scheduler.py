@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,14 +21,29 @@ from oar_p2p.timeline.scripts import (
     upload_script,
 )
 
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_scheduler_left() -> Iterator[None]:
+    """A test that fails half-way leaves no scheduler running into the next test."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
 
 def _start(
     d: Path, files: dict[str, str], env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     subprocess.run(["bash", "-c", upload_script(str(d), files, open_go=False)], check=True)
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         ["bash", str(d / "scheduler.sh"), str(d)], start_new_session=True, env=env
     )
+    _STARTED.append(proc)
+    return proc
 
 
 def _go(d: Path) -> int:

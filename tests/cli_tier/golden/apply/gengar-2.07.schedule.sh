@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_814b1b85907020d7' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_d600cfe22e80ebe7' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -11,7 +11,8 @@ trap 'stopping=1' TERM INT
 # `go` held open read-write from the start: t0, or the stop's poke, written before this
 # shell reads it is kept in the FIFO, not lost with the writer's close
 exec 8<> "$d/go"
-echo $$ > "$d/pid"
+# written whole before it is seen (a stop reading it at once gets the pid, never "")
+echo $$ > "$d/pid.new" && mv -f "$d/pid.new" "$d/pid"
 # first in line for the CPU at a deadline (root only; an ordinary user keeps its priority);
 # the tc and nft it feeds run at the usual priority (`low`), so that where machines share a
 # CPU (the testbed's guest) a scheduler whose deadline comes is not queued behind another
@@ -189,7 +190,7 @@ done < "$d/schedule"
 [ -n "$tcp" ] && wait "$tcp"
 [ -n "$nftp" ] && wait "$nftp"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_814b1b85907020d7
+OARP2P_FILE_d600cfe22e80ebe7
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
