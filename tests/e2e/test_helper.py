@@ -73,19 +73,17 @@ def _gone(bed: Testbed, seconds: float = 30) -> bool:
 
 
 def test_ctrl_c_during_the_write_removes_the_helpers(testbed: Testbed, tmp_path: Path) -> None:
-    spec = _spec(tmp_path)
-    cli_ok(testbed, "destroy", str(spec), env=DOCKER)
+    spec = _spec(tmp_path)  # the module's first test: nothing of ours (conftest's fixture)
     proc = _interrupt(testbed, spec, signal.SIGINT)
     assert proc.returncode == 130
     assert _gone(testbed), _helpers(testbed)
-    cli_ok(testbed, "destroy", str(spec), env=DOCKER)
+    cli_ok(testbed, "destroy", str(spec), env=DOCKER)  # the next test's fresh start
 
 
 def test_a_killed_apply_leaves_helpers_that_destroy_removes(
     testbed: Testbed, tmp_path: Path
 ) -> None:
-    spec = _spec(tmp_path)
-    cli_ok(testbed, "destroy", str(spec), env=DOCKER)
+    spec = _spec(tmp_path)  # nothing of ours: the previous test destroyed its network
     proc = _interrupt(testbed, spec, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     left = _helpers(testbed)
@@ -110,4 +108,3 @@ def test_a_no_op_apply_starts_no_helper(testbed: Testbed, tmp_path: Path) -> Non
         (1, 1, 0)
     }
     assert _gone(testbed), _helpers(testbed)  # removed in the background as the command ended
-    cli_ok(testbed, "destroy", str(spec), env=DOCKER)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def _timed(name: str, bed, *args: str, stats_dir: Path) -> tuple[object, dict]:
 
 
 def test_apply_gives_the_matrix_rtts(testbed, exp: Path) -> None:
-    cli_ok(testbed, "destroy", str(exp / "spec.yaml"))  # start from nothing of ours
+    # nothing of ours on the machines: the module's fixture (conftest) removed it
     r, stats = _timed("fresh apply", testbed, "apply", str(exp / "spec.yaml"), stats_dir=exp)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Apply complete: 3 machine(s) changed." in r.stdout
@@ -117,25 +118,15 @@ def test_one_cell_change_touches_only_that_pair(testbed, exp: Path) -> None:
     g1s = stats["machines"]["gengar-1"]
     assert (g1s["elements_added"], g1s["elements_removed"]) == (1, 1)
     assert stats["machines"]["gengar-2"]["writes"] == 0
-    v = cli(
-        testbed,
-        "verify",
-        str(exp / "spec.yaml"),
-        "--pairs",
-        "all",
-        "--count",
-        "3",
-        "--parallel",
-        "1",
-        "--json",
-    )
-    pair = next(
-        p
-        for p in json.loads(v.stdout)["pairs"]
-        if (p["src"], p["dst"]) == ("10.16.0.1", "10.17.0.2")
-    )
-    assert abs(pair["requested_ms"] - (7.7 + m[5][0])) < 1e-6
-    assert pair["ok"], pair
+    # the changed pair's round trip on the kernel: 7.7 ms one way, the matrix's other way
+    # back (every pair is measured by `verify` after the fresh apply; here one pair only)
+    want = 7.7 + m[5][0]
+    out = node(testbed, "gengar-1", "ping", "-n", "-c", "4", "-i", "0.2", "-W", "5",
+               "-I", "10.16.0.1", "10.17.0.2")  # fmt: skip
+    rtts = [float(x) for x in re.findall(r"time=([\d.]+) ms", out)]
+    assert len(rtts) == 4, out
+    # netem never delivers early; a busy guest adds, so the best of 4 is compared
+    assert want - 0.05 <= min(rtts) <= want + max(1.0, 0.05 * want), (want, rtts)
 
 
 def test_drift_is_seen_and_repaired(testbed, exp: Path) -> None:

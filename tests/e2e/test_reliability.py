@@ -1,12 +1,14 @@
 """Reliability on the testbed: convergence, faults, ownership, secrets (issue 9).
 
 The tests run in order and share the machines' state: a small spec (4/machine, 12x12
-matrix, name `e2e-rel`) is the baseline every test leaves converged. Not repeated here
-(covered elsewhere): drift repair and `destroy` sparing a foreign nft table, address and
-container (test_network); host key changed / unknown, wrong user, stopped sshd through the
-transport (test_remote: the `ssh-keygen -R` remedy is asserted there); foreign containers
-surviving `run`/`destroy` and the injection canary (test_experiment); bad input
-(tests/property). A write script cut short in transit is tests/unit/test_reliability_*.
+matrix, name `e2e-rel`) is the baseline; a test that needs it converged applies it first
+(a no-op after a test that left it), a test that leaves another state does not restore
+it. Not repeated here (covered elsewhere): drift repair and `destroy` sparing a foreign
+nft table, address and container (test_network); host key changed / unknown, wrong user,
+stopped sshd through the transport (test_remote: the `ssh-keygen -R` remedy is asserted
+there); foreign containers surviving `run`/`destroy` and the injection canary
+(test_experiment); bad input (tests/property). A write script cut short in transit is
+tests/unit/test_reliability_*.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def _wait_for(what: str, check, timeout: float = 600, every: float = 0.3) -> Non
 
 def test_ten_applies_in_a_row_change_only_the_first(testbed: Testbed, exp: Path) -> None:
     spec = str(exp / "spec.yaml")
-    cli_ok(testbed, "destroy", spec)  # a known start whatever ran before
+    # the first test of the module: nothing of ours on the machines (conftest's fixture)
     for i in range(10):
         for old in exp.glob("stats-*.json"):
             old.unlink()
@@ -242,9 +244,7 @@ def test_connection_cut_during_apply(testbed: Testbed, exp: Path) -> None:
     assert _elements(testbed, "gengar-1") == _elements(testbed, "gengar-3") == new
     assert testbed.exec("gengar-1", ["test", "-d", "/tmp/oar-p2p.lock"]).returncode != 0
     cli_ok(testbed, "apply", big)
-    _converged(testbed, exp / "big.yaml")
-    cli_ok(testbed, "apply", str(exp / "spec.yaml"))  # back to the baseline
-    _converged(testbed, exp / "spec.yaml")
+    _converged(testbed, exp / "big.yaml")  # the next test starts from the baseline itself
 
 
 def test_sigkill_during_the_nft_transaction(testbed: Testbed, exp: Path) -> None:
@@ -285,9 +285,7 @@ def test_sigkill_during_the_nft_transaction(testbed: Testbed, exp: Path) -> None
 
     cli_ok(testbed, "apply", big)
     assert {h: _elements(testbed, h) for h in MACHINES} == dict.fromkeys(MACHINES, new)
-    _converged(testbed, exp / "big.yaml")
-    cli_ok(testbed, "apply", str(exp / "spec.yaml"))  # back to the baseline
-    _converged(testbed, exp / "spec.yaml")
+    _converged(testbed, exp / "big.yaml")  # the next test starts from the baseline itself
 
 
 def test_a_rebooted_machine_is_planned_in_full_alone(testbed: Testbed, exp: Path) -> None:
@@ -373,7 +371,6 @@ def test_foreign_qdisc_table_address_container_survive_apply_clean_destroy(
         testbed.exec(h, ["sh", "-c", "ip link del rel-foreign; nft delete table ip rel-foreign; "
                          "ip addr del 192.168.51.1/24 dev bond0"])  # fmt: skip
         testbed.exec(h, ["docker", "rm", "-f", "rel-foreign-c"], user="alice")
-    cli_ok(testbed, "apply", spec)
 
 
 # --- 4. secrets -------------------------------------------------------------------------
@@ -406,8 +403,6 @@ def test_a_secret_env_value_is_never_printed_nor_written(testbed: Testbed, exp: 
     stdouts = [p.read_text() for p in files if p.name.endswith(".stdout")]
     assert stdouts and all(digest in s for s in stdouts), stdouts
     cli_ok(testbed, "destroy", spec)
-    cli_ok(testbed, "apply", str(exp / "spec.yaml"))
-    _converged(testbed, exp / "spec.yaml")
 
 
 # --- 5. Ctrl-C during a run -------------------------------------------------------------
@@ -443,5 +438,4 @@ def test_ctrl_c_during_a_run_stops_collects_and_removes(testbed: Testbed, exp: P
         assert (run / f"{name}.stdout").read_text() == f"started on {host}\n"
     # stopped and removed on every machine, long before their 600 s were up
     assert all(_owned(testbed, h, "e2e-rel-ctrlc") == 0 for h in MACHINES)
-    cli_ok(testbed, "destroy", spec)
-    cli_ok(testbed, "apply", str(exp / "spec.yaml"))  # back to the module's baseline
+    # the last test of the module: the fixture (conftest) removes the network

@@ -80,4 +80,3 @@ def test_verify_passes_then_names_a_broken_qdisc(testbed: Testbed, tmp_path: Pat
     cli_ok(testbed, "apply", str(spec))
     again = cli(testbed, "verify", str(spec), "--pairs", "all", "--count", "5", "--parallel", "1")
     assert again.returncode == 0, again.stdout
-    cli_ok(testbed, "destroy", str(spec))
