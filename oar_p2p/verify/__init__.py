@@ -114,20 +114,24 @@ def ping_script(
         return ""
     body = "\n".join(lines)
     # each job writes its section to its own file, printed once all are done: parallel
-    # writes of more than PIPE_BUF (4 KiB; 1,000 reply lines are 55 KB) would interleave
+    # writes of more than PIPE_BUF (4 KiB; 1,000 reply lines are 55 KB) would interleave.
+    # Few processes per pair (a fork costs 50-100 ms in the testbed's guest): the running
+    # jobs are counted in the shell, not by `jobs | wc`, and ping writes straight to its
+    # file (no command substitution; the `echo` ends a section cut mid-line).
     return f"""\
 spool=$(mktemp -d /tmp/oar-p2p-ping.XXXXXX)
 trap 'rm -rf "$spool"' EXIT
 one() {{
   ping -c 1 -W 2 -I "$1" "$2" >/dev/null 2>&1 || true
-  out=$(ping -n {_probe_flags(count, interval)} -W 2 -I "$1" "$2" 2>&1)
-  printf '### oar-p2p:pair:%s:%s ###\\n%s\\n' "$1" "$2" "$out" > "$spool/$3"
+  {{ printf '### oar-p2p:pair:%s:%s ###\\n' "$1" "$2"
+    ping -n {_probe_flags(count, interval)} -W 2 -I "$1" "$2" 2>&1; echo; }} > "$spool/$3"
 }}
-n=0
+n=0 running=0
 while read -r s d; do
   n=$((n + 1))
+  if [ "$running" -ge {int(parallel)} ]; then wait -n; running=$((running - 1)); fi
   one "$s" "$d" "$n" &
-  while [ "$(jobs -rp | wc -l)" -ge {int(parallel)} ]; do wait -n; done
+  running=$((running + 1))
 done <<'OARP2P_PAIRS'
 {body}
 OARP2P_PAIRS
@@ -149,8 +153,8 @@ def base_script(targets: Sequence[str], *, count: int = 5, interval: float | Non
     quoted = " ".join(shlex.quote(t) for t in names)
     return (
         f'for t in {quoted}; do ping -c 1 -W 2 "$t" >/dev/null 2>&1 || true; '
-        f'out=$(ping -n {_probe_flags(count, interval)} -W 2 "$t" 2>&1); '
-        'printf \'### oar-p2p:pair:base:%s ###\\n%s\\n\' "$t" "$out"; done\n'
+        'printf \'### oar-p2p:pair:base:%s ###\\n\' "$t"; '
+        f'ping -n {_probe_flags(count, interval)} -W 2 "$t" 2>&1; echo; done\n'
     )
 
 

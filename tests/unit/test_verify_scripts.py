@@ -67,3 +67,40 @@ def test_sections_that_are_not_pairs_are_ignored(name: str) -> None:
 def test_addresses_that_are_not_ipv4_are_refused() -> None:
     with pytest.raises(ValueError, match="not an IPv4 address pair"):
         ping_script([("10.16.0.1", "10.16.0.2; reboot")])
+
+
+# records each measuring ping's start and end (the warm-up `-c 1` is not counted)
+TIMED_PING = """#!/bin/bash
+for last; do :; done
+[ "$2" = 1 ] && exit 0
+echo "s ${EPOCHREALTIME/[.,]/} $last" >> "$LOG"
+sleep 0.3
+echo "e ${EPOCHREALTIME/[.,]/} $last" >> "$LOG"
+echo "3 packets transmitted, 3 received, 0% packet loss, time 401ms"
+echo "rtt min/avg/max/mdev = 1.000/2.000/3.000/0.100 ms"
+"""
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_at_most_parallel_pings_at_once_and_every_pair_reported(
+    tmp_path: Path, parallel: int
+) -> None:
+    fake = tmp_path / "ping"
+    fake.write_text(TIMED_PING)
+    fake.chmod(0o755)
+    log = tmp_path / "log"
+    pairs = [("10.16.0.1", f"10.17.0.{i}") for i in range(1, 9)]
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "LOG": str(log)}
+    script = ping_script(pairs, count=3, parallel=parallel)
+    proc = subprocess.run(["bash", "-s"], input=script.encode(), env=env, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert parse_ping_output(proc.stdout.decode()) == dict.fromkeys(pairs, (1.0, 2.0))
+    events = sorted(
+        (int(t), kind) for kind, t, _ in (ln.split() for ln in log.read_text().splitlines())
+    )
+    running = peak = 0
+    for _, kind in events:
+        running += 1 if kind == "s" else -1
+        peak = max(peak, running)
+    assert len(events) == 2 * len(pairs)
+    assert peak == parallel  # the bound is reached and never passed
