@@ -24,10 +24,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No OAR_JOB_ID, FRONTEND_HOSTNAME, CLUSTER_USERNAME, ... from the developer's shell."""
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No OAR_JOB_ID, FRONTEND_HOSTNAME, CLUSTER_USERNAME, ... from the developer's shell,
+    and a cache directory of the test's own (matrices, a job's machines), not the user's."""
     for name in _CLEARED:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OAR_P2P_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture

@@ -153,7 +153,7 @@ def base_script(targets: Sequence[str], *, count: int = 5, interval: float | Non
     quoted = " ".join(shlex.quote(t) for t in names)
     return (
         f'for t in {quoted}; do ping -c 1 -W 2 "$t" >/dev/null 2>&1 || true; '
-        'printf \'### oar-p2p:pair:base:%s ###\\n\' "$t"; '
+        "printf '### oar-p2p:pair:base:%s ###\\n' \"$t\"; "
         f'ping -n {_probe_flags(count, interval)} -W 2 "$t" 2>&1; echo; done\n'
     )
 

@@ -18,11 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from oar_p2p.cluster import job_hosts
 from oar_p2p.cluster.inventory import MachineOverride, resolve_machines
-from oar_p2p.cluster.location import Location, detect_location
+from oar_p2p.cluster.location import Location, Place, detect_location
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.errors import OarP2PError
 from oar_p2p.lock import cluster_lock
+from oar_p2p.matrix_file import cache_dir
 from oar_p2p.remote.counting import CountingTransport
 from oar_p2p.remote.executors import DockerExecutor, make_executor
 from oar_p2p.remote.helper import HelperPool
@@ -89,6 +91,9 @@ class Connector:
     local: Callable[[], Transport] = LocalTransport
     # where `close_session` writes the session's counts (OAR_P2P_STATS), if anywhere
     stats_path: str | None = None
+    # the user's cache directory (None: off), where a job's machines are kept between
+    # commands (`cluster.job_hosts`)
+    cache: Callable[[], Path | None] = cache_dir
 
     def open_transport(self, options: SshOptions) -> Transport:
         """The transport to the machines, every command logged at debug level."""
@@ -146,6 +151,17 @@ def _machines(
     )
 
 
+def _job_asked(settings: Settings, target: Target, location: Location) -> int | None:
+    """The job id whose machines oarstat will list, when it will (see `cluster.inventory`:
+    not for a fixed list, on a job machine with its nodefile, or an inferred job)."""
+    job = settings.job.value
+    if target.fixed or not isinstance(job, int) or isinstance(job, bool):
+        return None
+    if location.place is Place.MACHINE and location.nodefile is not None:
+        return None
+    return job
+
+
 def open_session(
     settings: Settings,
     connector: Connector,
@@ -168,16 +184,29 @@ def open_session(
     _log.info("running on %s; settings: %s", location.place.value, describe_settings(settings))
     _check_reachable(settings, target, location)
     transport = CountingTransport(connector.open_transport(SshOptions.of(settings, location)))
+    limit = settings.concurrency_limit.value
     try:
+        # the job's machines of the last command on it: connecting to them starts while
+        # oarstat runs (a guess; the machines used are oarstat's)
+        job, cache = _job_asked(settings, target, location), None
+        guess: list[str] = []
+        if job is not None:
+            cache = connector.cache()
+            guess = job_hosts.recall(cache, settings.frontend.value, job)
+            if guess:
+                connect_ahead(transport, guess, limit)
         progress("listing the job's machines")
         machines = _machines(settings, target, transport, location, connector.open_local())
         _log.info("%d machines: %s", len(machines), " ".join(m.hostname for m in machines))
         executor = make_executor(settings.executor.value, settings.helper_image.value)
-        limit = settings.concurrency_limit.value
         session = Session(transport, executor, machines, limit, progress, settings=settings)
         session.partial = partial
+        if job is not None:
+            job_hosts.remember(cache, settings.frontend.value, job, session.hosts)
         # connect to every machine while the command takes the job lock on one of them
-        connect_ahead(transport, session.hosts, limit)
+        rest = [h for h in session.hosts if h not in guess]
+        if rest:
+            connect_ahead(transport, rest, limit)
         if privileged and isinstance(executor, DockerExecutor):
             session.helpers = HelperPool(transport, executor)
     except BaseException:

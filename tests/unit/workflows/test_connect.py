@@ -91,3 +91,70 @@ def test_no_job_and_no_machines_is_an_error_before_any_connection() -> None:
         with session_scope(_settings(), _connector(fake, seen), Target()):  # type: ignore[arg-type]
             pass
     assert seen == [] and fake.calls == []
+
+
+OARSTAT = json.dumps(
+    {"4242": {"Job_Id": 4242, "state": "Running", "assigned_network_address": HOSTS}}
+)
+
+
+class _AheadFake(FakeTransport):
+    """A fake that records each `connect_ahead` with how many commands had run before."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ahead: list[tuple[list[str], int]] = []
+
+    def connect_ahead(self, hosts: list[str], limit: int = 0) -> None:
+        self.ahead.append((list(hosts), len(self.calls)))
+
+
+def _job_session(fake: FakeTransport, cache: Path | None) -> list[str]:
+    connector = _connector(fake, [], cache=lambda: cache)
+    settings = _settings(OAR_JOB_ID="4242")
+    with session_scope(settings, connector, Target(), lock=None) as s:  # type: ignore[arg-type]
+        return s.hosts
+
+
+def _ahead_fake() -> _AheadFake:
+    fake = _AheadFake()
+    fake.on("oarstat -j 4242 -J", Reply(OARSTAT))
+    return fake
+
+
+def test_the_job_machines_of_the_last_command_connect_while_oarstat_runs(
+    tmp_path: Path,
+) -> None:
+    first = _ahead_fake()
+    assert _job_session(first, tmp_path) == HOSTS
+    # nothing kept yet: the machines connect once oarstat listed them
+    assert first.ahead == [(HOSTS, 1)] and first.commands() == ["oarstat -j 4242 -J"]
+    kept = json.loads((tmp_path / "jobs" / "localhost.json").read_text())
+    assert kept == {"version": 1, "frontend": "", "job": 4242, "hosts": HOSTS}
+
+    second = _ahead_fake()
+    assert _job_session(second, tmp_path) == HOSTS
+    # the kept machines start connecting before oarstat's answer; none is tried twice
+    assert second.ahead == [(HOSTS, 0)]
+
+
+def test_a_guess_is_never_the_answer_and_is_replaced_by_oarstat(tmp_path: Path) -> None:
+    (tmp_path / "jobs").mkdir()
+    kept = {"version": 1, "frontend": "", "job": 4242, "hosts": ["gengar-9", "gengar-1"]}
+    (tmp_path / "jobs" / "localhost.json").write_text(json.dumps(kept))
+    fake = _ahead_fake()
+    assert _job_session(fake, tmp_path) == HOSTS  # oarstat's machines, not the guess
+    assert fake.ahead == [(["gengar-9", "gengar-1"], 0), (["gengar-2"], 1)]
+    assert json.loads((tmp_path / "jobs" / "localhost.json").read_text())["hosts"] == HOSTS
+
+
+def test_no_guess_for_a_fixed_list_or_with_the_cache_off(tmp_path: Path) -> None:
+    fake = _ahead_fake()
+    assert _job_session(fake, None) == HOSTS  # OAR_P2P_CACHE_DIR=off
+    assert fake.ahead == [(HOSTS, 1)]
+    fixed = _AheadFake()
+    fixed.on("sh -s", Reply(DISCOVERY))
+    connector = _connector(fixed, [], cache=lambda: tmp_path)
+    with session_scope(_settings(), connector, Target(fixed=HOSTS), lock=None):  # type: ignore[arg-type]
+        pass
+    assert fixed.ahead == [(HOSTS, 0)] and not (tmp_path / "jobs").exists()
