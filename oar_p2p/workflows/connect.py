@@ -194,6 +194,12 @@ def open_session(
             cache = connector.cache()
             guess = job_hosts.recall(cache, settings.frontend.value, job)
             if guess:
+                _log.debug(
+                    "job %d's machines kept from the last command, connecting while oarstat "
+                    "runs: %s",
+                    job,
+                    " ".join(guess),
+                )
                 connect_ahead(transport, guess, limit)
         progress("listing the job's machines")
         machines = _machines(settings, target, transport, location, connector.open_local())

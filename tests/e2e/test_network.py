@@ -92,8 +92,11 @@ def test_second_apply_changes_nothing(testbed, exp: Path) -> None:
     for host, m in stats["machines"].items():
         assert m["writes"] == 0, host
         assert m["reads"] == 1, host
-    plan = cli(testbed, "plan", str(exp / "spec.yaml"), "--detailed-exitcode")
+    plan = cli(testbed, "-vv", "plan", str(exp / "spec.yaml"), "--detailed-exitcode")
     assert plan.returncode == 0, plan.stdout + plan.stderr
+    # the commands before kept the job's machines: this one connected while oarstat ran
+    kept = "job 4242's machines kept from the last command, connecting while oarstat runs"
+    assert kept in plan.stderr, plan.stderr
 
 
 def test_one_cell_change_touches_only_that_pair(testbed, exp: Path) -> None:
