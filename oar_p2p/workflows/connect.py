@@ -162,6 +162,49 @@ def _job_asked(settings: Settings, target: Target, location: Location) -> int | 
     return job
 
 
+@dataclass(frozen=True)
+class _Guess:
+    """The machines of the job's last command (`cluster.job_hosts`), connecting while
+    oarstat runs; `job` None: the command asks oarstat for no job id."""
+
+    job: int | None = None
+    cache: Path | None = None
+    hosts: tuple[str, ...] = ()
+
+
+def _connect_guess(
+    settings: Settings,
+    target: Target,
+    location: Location,
+    connector: Connector,
+    transport: Transport,
+) -> _Guess:
+    job = _job_asked(settings, target, location)
+    if job is None:
+        return _Guess()
+    cache = connector.cache()
+    hosts = tuple(job_hosts.recall(cache, settings.frontend.value, job))
+    if hosts:
+        _log.debug(
+            "job %d's machines kept from the last command, connecting while oarstat runs: %s",
+            job,
+            " ".join(hosts),
+        )
+        connect_ahead(transport, hosts, settings.concurrency_limit.value)
+    return _Guess(job, cache, hosts)
+
+
+def _connect_rest(
+    guess: _Guess, settings: Settings, transport: Transport, hosts: Sequence[str]
+) -> None:
+    """Keep the job's machines for the next command; connect to those not guessed."""
+    if guess.job is not None:
+        job_hosts.remember(guess.cache, settings.frontend.value, guess.job, hosts)
+    rest = [h for h in hosts if h not in guess.hosts]
+    if rest:
+        connect_ahead(transport, rest, settings.concurrency_limit.value)
+
+
 def open_session(
     settings: Settings,
     connector: Connector,
@@ -186,33 +229,15 @@ def open_session(
     transport = CountingTransport(connector.open_transport(SshOptions.of(settings, location)))
     limit = settings.concurrency_limit.value
     try:
-        # the job's machines of the last command on it: connecting to them starts while
-        # oarstat runs (a guess; the machines used are oarstat's)
-        job, cache = _job_asked(settings, target, location), None
-        guess: list[str] = []
-        if job is not None:
-            cache = connector.cache()
-            guess = job_hosts.recall(cache, settings.frontend.value, job)
-            if guess:
-                _log.debug(
-                    "job %d's machines kept from the last command, connecting while oarstat "
-                    "runs: %s",
-                    job,
-                    " ".join(guess),
-                )
-                connect_ahead(transport, guess, limit)
+        guess = _connect_guess(settings, target, location, connector, transport)
         progress("listing the job's machines")
         machines = _machines(settings, target, transport, location, connector.open_local())
         _log.info("%d machines: %s", len(machines), " ".join(m.hostname for m in machines))
         executor = make_executor(settings.executor.value, settings.helper_image.value)
         session = Session(transport, executor, machines, limit, progress, settings=settings)
         session.partial = partial
-        if job is not None:
-            job_hosts.remember(cache, settings.frontend.value, job, session.hosts)
         # connect to every machine while the command takes the job lock on one of them
-        rest = [h for h in session.hosts if h not in guess]
-        if rest:
-            connect_ahead(transport, rest, limit)
+        _connect_rest(guess, settings, transport, session.hosts)
         if privileged and isinstance(executor, DockerExecutor):
             session.helpers = HelperPool(transport, executor)
     except BaseException:
