@@ -121,8 +121,11 @@ def list_hostnames(
     frontend: str | None,
     location: Location,
     local: Transport | None = None,
+    on_job: Callable[[int], None] | None = None,
 ) -> HostList:
-    """The job's hostnames by the first rule of the module docstring that applies."""
+    """The job's hostnames by the first rule of the module docstring that applies;
+    `on_job` is called with the job id just before oarstat is asked for its machines
+    (rules 3 and 4 only: the caller may start work that oarstat's answer will confirm)."""
     if fixed:
         names = [check_hostname(n, "the given machine list") for n in dict.fromkeys(fixed)]
         return HostList(names, "the given machine list")
@@ -140,6 +143,8 @@ def list_hostnames(
         origin = f"job {job_id} (inferred: your only Running job, oarstat {where})"
     else:
         origin = f"job {job_id} (oarstat {where})"
+    if on_job is not None:
+        on_job(job_id)
     jobs = _oarstat(runner, host, job_command(job_id))
     return HostList(job_machines(jobs, job_id), origin, job_id)
 
@@ -343,11 +348,13 @@ def resolve_machines(
     location: Location,
     concurrency: int = 0,
     local: Transport | None = None,
+    on_job: Callable[[int], None] | None = None,
 ) -> list[Machine]:
     """The job's machines, ordered, complete (see the module docstring for every rule).
 
     ``username`` is the cluster user the transport logs in as (kept for callers; oarstat
     ``-u`` lists that user's jobs). ``local`` runs oarstat on the frontend (default: bash).
+    ``on_job``: see `list_hostnames`.
     """
     del username  # the transport carries it
     hosts = list_hostnames(
@@ -358,6 +365,7 @@ def resolve_machines(
         frontend=frontend,
         location=location,
         local=local,
+        on_job=on_job,
     )
     discover: Discover | None = None
     if transport is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from oar_p2p.cluster import job_hosts
 from oar_p2p.cluster.inventory import MachineOverride, resolve_machines
-from oar_p2p.cluster.location import Location, Place, detect_location
+from oar_p2p.cluster.location import Location, detect_location
 from oar_p2p.cluster.machines import Machine
 from oar_p2p.errors import OarP2PError
 from oar_p2p.lock import cluster_lock
@@ -134,7 +134,12 @@ def _check_reachable(settings: Settings, target: Target, location: Location) -> 
 
 
 def _machines(
-    settings: Settings, target: Target, transport: Transport, location: Location, local: Transport
+    settings: Settings,
+    target: Target,
+    transport: Transport,
+    location: Location,
+    local: Transport,
+    on_job: Callable[[int], None],
 ) -> list[Machine]:
     job = settings.job.value
     return resolve_machines(
@@ -148,61 +153,41 @@ def _machines(
         location=location,
         concurrency=settings.concurrency_limit.value,
         local=local,
+        on_job=on_job,
     )
 
 
-def _job_asked(settings: Settings, target: Target, location: Location) -> int | None:
-    """The job id whose machines oarstat will list, when it will (see `cluster.inventory`:
-    not for a fixed list, on a job machine with its nodefile, or an inferred job)."""
-    job = settings.job.value
-    if target.fixed or not isinstance(job, int) or isinstance(job, bool):
-        return None
-    if location.place is Place.MACHINE and location.nodefile is not None:
-        return None
-    return job
-
-
-@dataclass(frozen=True)
-class _Guess:
+class _JobMachines:
     """The machines of the job's last command (`cluster.job_hosts`), connecting while
-    oarstat runs; `job` None: the command asks oarstat for no job id."""
+    oarstat lists them again; called with the job id just before that oarstat (never for a
+    fixed list or a job machine's nodefile), then `done` with oarstat's answer."""
 
-    job: int | None = None
-    cache: Path | None = None
-    hosts: tuple[str, ...] = ()
+    def __init__(self, settings: Settings, connector: Connector, transport: Transport) -> None:
+        self.frontend = settings.frontend.value
+        self.limit = settings.concurrency_limit.value
+        self.cache = connector.cache
+        self.transport = transport
+        self.job: int | None = None
+        self.guessed: tuple[str, ...] = ()
 
+    def __call__(self, job: int) -> None:
+        self.job = job
+        self.guessed = tuple(job_hosts.recall(self.cache(), self.frontend, job))
+        if self.guessed:
+            _log.debug(
+                "job %d's machines kept from the last command, connecting while oarstat runs: %s",
+                job,
+                " ".join(self.guessed),
+            )
+            connect_ahead(self.transport, self.guessed, self.limit)
 
-def _connect_guess(
-    settings: Settings,
-    target: Target,
-    location: Location,
-    connector: Connector,
-    transport: Transport,
-) -> _Guess:
-    job = _job_asked(settings, target, location)
-    if job is None:
-        return _Guess()
-    cache = connector.cache()
-    hosts = tuple(job_hosts.recall(cache, settings.frontend.value, job))
-    if hosts:
-        _log.debug(
-            "job %d's machines kept from the last command, connecting while oarstat runs: %s",
-            job,
-            " ".join(hosts),
-        )
-        connect_ahead(transport, hosts, settings.concurrency_limit.value)
-    return _Guess(job, cache, hosts)
-
-
-def _connect_rest(
-    guess: _Guess, settings: Settings, transport: Transport, hosts: Sequence[str]
-) -> None:
-    """Keep the job's machines for the next command; connect to those not guessed."""
-    if guess.job is not None:
-        job_hosts.remember(guess.cache, settings.frontend.value, guess.job, hosts)
-    rest = [h for h in hosts if h not in guess.hosts]
-    if rest:
-        connect_ahead(transport, rest, settings.concurrency_limit.value)
+    def done(self, hosts: Sequence[str]) -> None:
+        """Keep the job's machines for the next command; connect to those not guessed."""
+        if self.job is not None:
+            job_hosts.remember(self.cache(), self.frontend, self.job, hosts)
+        rest = [h for h in hosts if h not in self.guessed]
+        if rest:
+            connect_ahead(self.transport, rest, self.limit)
 
 
 def open_session(
@@ -229,15 +214,16 @@ def open_session(
     transport = CountingTransport(connector.open_transport(SshOptions.of(settings, location)))
     limit = settings.concurrency_limit.value
     try:
-        guess = _connect_guess(settings, target, location, connector, transport)
+        job_machines = _JobMachines(settings, connector, transport)
         progress("listing the job's machines")
-        machines = _machines(settings, target, transport, location, connector.open_local())
+        local = connector.open_local()
+        machines = _machines(settings, target, transport, location, local, job_machines)
         _log.info("%d machines: %s", len(machines), " ".join(m.hostname for m in machines))
         executor = make_executor(settings.executor.value, settings.helper_image.value)
         session = Session(transport, executor, machines, limit, progress, settings=settings)
         session.partial = partial
         # connect to every machine while the command takes the job lock on one of them
-        _connect_rest(guess, settings, transport, session.hosts)
+        job_machines.done(session.hosts)
         if privileged and isinstance(executor, DockerExecutor):
             session.helpers = HelperPool(transport, executor)
     except BaseException:

@@ -158,3 +158,18 @@ def test_no_guess_for_a_fixed_list_or_with_the_cache_off(tmp_path: Path) -> None
     with session_scope(_settings(), connector, Target(fixed=HOSTS), lock=None):  # type: ignore[arg-type]
         pass
     assert fixed.ahead == [(HOSTS, 0)] and not (tmp_path / "jobs").exists()
+
+
+def test_an_inferred_job_connects_its_kept_machines_once_named(tmp_path: Path) -> None:
+    (tmp_path / "jobs").mkdir()
+    kept = {"version": 1, "frontend": "", "job": 4242, "hosts": HOSTS}
+    (tmp_path / "jobs" / "localhost.json").write_text(json.dumps(kept))
+    fake = _ahead_fake()
+    fake.on("oarstat -u -J", Reply(OARSTAT))
+    connector = _connector(fake, [], cache=lambda: tmp_path)
+    settings = _settings(OAR_P2P_INFER_JOB_ID="true")
+    with session_scope(settings, connector, Target(), lock=None) as s:  # type: ignore[arg-type]
+        assert s.hosts == HOSTS
+    # `oarstat -u` named the job; its kept machines connect while `oarstat -j` runs
+    assert fake.commands() == ["oarstat -u -J", "oarstat -j 4242 -J"]
+    assert fake.ahead == [(HOSTS, 1)]
