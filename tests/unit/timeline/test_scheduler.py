@@ -112,6 +112,7 @@ while IFS= read -r line; do
   case $line in
     oarp2p-s*) printf 'Error: syntax error, unexpected newline\n%s\n^^^^\n' "$line" >&2;;
     fail*) printf 'Error: Could not process rule\n%s\n' "$line" >&2;;
+    die*) printf 'nft: gone\n' >&2; exit 3;;
     "") ;;
     *) printf '%s\n' "$line" >> "$OUT/committed"; stamp;;
   esac
@@ -216,6 +217,27 @@ def test_a_failing_nft_line_fails_its_step_and_a_long_one_gets_an_nft_of_its_own
     warm = f"add table ip {TABLE}\n"  # the commit path run once before the first deadline
     assert (d / "committed").read_text() == warm + files["00002.nft"] + files["00003.nft"]
     assert not (d / "00003.err").read_text()
+
+
+def test_an_nft_that_ends_fails_its_step_and_the_next_step_starts_another(
+    tmp_path: Path,
+) -> None:
+    # its error FIFO has no other writer: its end is an end of file, never a wait forever
+    _fake_nft(tmp_path / "bin")
+    d = tmp_path / "sched"
+    files = {"schedule": schedule_text([("00001", 100_000, "split"), ("00002", 200_000, "split")])}
+    files |= {"00001.pre": "", "00001.post": "", "00002.pre": "", "00002.post": ""}
+    files["00001.nft"] = "die: the machine's nft crashes\n"
+    files["00002.nft"] = "add element ip oar-p2p m { x }\n"
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "OUT": str(d)}
+    proc = _start(d, files, env)
+    _go(d)
+    assert proc.wait(timeout=20) == 0
+    lines, state = parse_status((d / "status").read_text())
+    assert state == "end" and [line.rc for line in lines] == [1, 0]
+    assert (d / "00001.err").read_text() == "nft: gone\nnft ended (status 3)\n"
+    warm = f"add table ip {TABLE}\n"  # each nft started runs the empty commit first
+    assert (d / "committed").read_text() == warm + warm + files["00002.nft"]
 
 
 def _signal_files(d: Path, names: list[str]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_d600cfe22e80ebe7' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_c27af90b81aa0195' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -23,19 +23,25 @@ renice -n -10 -p $$ > /dev/null 2>&1 && command -v nice > /dev/null && low=(nice
 finish() { while :; do wait "$1"; rc=$?; kill -0 "$1" 2>/dev/null || break; done; }
 mkfifo "$d/tick" "$d/nft.fifo" "$d/tc.in" "$d/tc.err" "$d/nft.in" "$d/nft.err" \
   "$d/sig.fifo" && exec 4<> "$d/tick"
-tcp= nftp= k=0 part=
-# the long-lived tc and nft, started at their first batch; their input and error FIFOs
-# are held open read-write (an open never blocks; their stdin ends when ours closes)
+tcp= nftp= k=0
+# the long-lived tc and nft, started at their first batch. Their input FIFO is held open
+# read-write (an open never blocks; their stdin ends when ours closes); their error FIFO
+# is opened read-only once they hold its only write end, so that their end is an end of
+# file there, and it is read without `read -t`: a timed `read` costs a timer's system
+# calls per byte, 30-40 ms for the few lines of one batch in the testbed's guest, against
+# 2 ms untimed (the read of one machine's batch took the CPU from another's commit)
 start_tc() {
   [ -n "$tcp" ] && return 0
-  exec {tc_in}<> "$d/tc.in" {tc_err}<> "$d/tc.err"
-  "${low[@]}" tc -force -b - < "$d/tc.in" 2>&"$tc_err" {tc_in}>&- {tc_err}>&- > "$d/tc.out" & tcp=$!
+  exec {tc_in}<> "$d/tc.in"
+  "${low[@]}" tc -force -b - < "$d/tc.in" 2> "$d/tc.err" {tc_in}>&- > "$d/tc.out" & tcp=$!
+  exec {tc_err}< "$d/tc.err"
 }
 start_nft() {
   [ -n "$nftp" ] && return 0
-  exec {nft_in}<> "$d/nft.in" {nft_err}<> "$d/nft.err"
-  TERM=dumb "${low[@]}" nft -i < "$d/nft.in" 2>&"$nft_err" {nft_in}>&- {nft_err}>&- > "$d/nft.out" &
+  exec {nft_in}<> "$d/nft.in"
+  TERM=dumb "${low[@]}" nft -i < "$d/nft.in" 2> "$d/nft.err" {nft_in}>&- > "$d/nft.out" &
   nftp=$!
+  exec {nft_err}< "$d/nft.err"
   # what it prints as it starts (a terminal warning) is no step's; an empty transaction
   # (the table exists: `add` changes nothing) runs its commit path once before a deadline
   batch nft "add table ip oar-p2p" "$d/nft.start"
@@ -47,7 +53,7 @@ start_nft() {
 # then `Command failed`; nft, reading `oarp2p-s<k>` as a command, says `Error: syntax
 # error...`, echoes the line and underlines it. Everything before is the batch's.
 batch() {
-  local in err pid line tag held=
+  local in err pid line tag held= ended
   start_"$1" || { echo "$1 did not start" > "$3"; return 1; }
   in=$nft_in err=$nft_err pid=$nftp
   [ "$1" = tc ] && in=$tc_in err=$tc_err pid=$tcp
@@ -58,27 +64,27 @@ batch() {
   else
     printf '%s\n%s\n' "$2" "$tag" >&"$in" || return 1
   fi
-  while :; do
-    if IFS= read -r -t 1 -u "$err" line; then
-      line=$part$line part=
-      if [[ $1 == tc && $line == *"\"$tag\""* || $1 == nft && $line == *"$tag" ]]; then
-        IFS= read -r -t 5 -u "$err" line; break
-      fi
-      [ -n "$held" ] && printf '%s\n' "$held" >> "$3"
-      held=$line
-    else
-      part+=$line
-      kill -0 "$pid" 2> /dev/null && continue
-      [ -n "$held" ] && printf '%s\n' "$held" >> "$3"
-      wait "$pid"; echo "$1 ended (status $?)" >> "$3"
-      if [ "$1" = tc ]; then
-        tcp=; exec {tc_in}>&- {tc_err}>&-
-      else
-        nftp=; exec {nft_in}>&- {nft_err}>&-
-      fi
-      return 1
+  # (a TERM that comes meanwhile is trapped once the line is read: the batch goes on)
+  ended=1
+  while IFS= read -r -u "$err" line; do
+    if [[ $1 == tc && $line == *"\"$tag\""* || $1 == nft && $line == *"$tag" ]]; then
+      IFS= read -r -u "$err" line; ended=0; break
     fi
+    [ -n "$held" ] && printf '%s\n' "$held" >> "$3"
+    held=$line
   done
+  if [ "$ended" = 1 ]; then
+    # end of file: the process ended (what it printed last is kept)
+    [ -n "$held" ] && printf '%s\n' "$held" >> "$3"
+    [ -n "$line" ] && printf '%s\n' "$line" >> "$3"
+    wait "$pid"; echo "$1 ended (status $?)" >> "$3"
+    if [ "$1" = tc ]; then
+      tcp=; exec {tc_in}>&- {tc_err}<&-
+    else
+      nftp=; exec {nft_in}>&- {nft_err}<&-
+    fi
+    return 1
+  fi
   # the line before tc's sentinel is the batch's; before nft's, the sentinel's `Error:`
   [ "$1" = tc ] && [ -n "$held" ] && printf '%s\n' "$held" >> "$3"
   [ ! -s "$3" ]
@@ -190,7 +196,7 @@ done < "$d/schedule"
 [ -n "$tcp" ] && wait "$tcp"
 [ -n "$nftp" ] && wait "$nftp"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_d600cfe22e80ebe7
+OARP2P_FILE_c27af90b81aa0195
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
