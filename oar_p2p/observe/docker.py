@@ -31,6 +31,7 @@ from oar_p2p.state import ContainerState
 from oar_p2p.validation import validated
 
 __all__ = [
+    "SOCKET_PL",
     "inspect_command",
     "owner_filter",
     "parse_docker_inspect",
@@ -47,13 +48,9 @@ def owner_filter(experiment: str | None) -> str:
     return f"label={LABEL_EXPERIMENT}" + (f"={experiment}" if experiment is not None else "")
 
 
-# `docker inspect` through docker's API: `GET /containers/json` (argument 1: its path and
-# query), then `GET /containers/<id>/json` for each: the objects `docker inspect` prints, in
-# one array, printed only once all are read. One perl where the CLI is two docker processes
-# (`ps`, `inspect`), 0.5-0.9 s of CPU each in the testbed's guest. Exit 3: this endpoint
-# is not the CLI's (DOCKER_HOST not a unix socket, a docker context), or the socket cannot
-# be opened; exit 4: an answer that is not a success; the CLI then runs and says why.
-_API_INSPECT = r"""use strict; use IO::Socket::UNIX;
+# Perl: `$sock`, the path of the socket the docker CLI would use; exit 3 when the CLI would
+# use another endpoint (DOCKER_HOST not a unix socket, a docker context).
+SOCKET_PL = r"""use strict; use IO::Socket::UNIX;
 my $sock = "/var/run/docker.sock";
 if (length($ENV{DOCKER_HOST} // "")) {
   $ENV{DOCKER_HOST} =~ m{^unix://(/.+)$} or exit 3; $sock = $1;
@@ -62,7 +59,16 @@ exit 3 if length($ENV{DOCKER_CONTEXT} // "");
 if (open my $f, "<", ($ENV{DOCKER_CONFIG} // "$ENV{HOME}/.docker") . "/config.json") {
   local $/; my $c = <$f> // ""; exit 3 if $c =~ /"currentContext"\s*:\s*"(?!default")/;
 }
-sub get {
+"""
+# `docker inspect` through docker's API: `GET /containers/json` (argument 1: its path and
+# query), then `GET /containers/<id>/json` for each: the objects `docker inspect` prints, in
+# one array, printed only once all are read. One perl where the CLI is two docker processes
+# (`ps`, `inspect`), 0.5-0.9 s of CPU each in the testbed's guest. Exit 3: this endpoint
+# is not the CLI's (DOCKER_HOST not a unix socket, a docker context), or the socket cannot
+# be opened; exit 4: an answer that is not a success; the CLI then runs and says why.
+_API_INSPECT = (
+    SOCKET_PL
+    + r"""sub get {
   my $s = IO::Socket::UNIX->new(Peer => $sock) or exit 3;
   print $s "GET $_[0] HTTP/1.0\r\nHost: docker\r\n\r\n";
   local $/; my $r = <$s> // ""; close $s;
@@ -81,6 +87,7 @@ for my $id ($list =~ /"Id"\s*:\s*"([0-9a-f]{64})"/g) {
 }
 print "[", join(",", @all), "]\n";
 """
+)
 
 
 def inspect_command(experiment: str | None) -> str:

@@ -31,7 +31,6 @@ __all__ = [
     "SCHEDULER",
     "USER_ROOT",
     "StatusLine",
-    "container_ops_script",
     "net_dir",
     "parse_status",
     "signal_list",
@@ -54,6 +53,9 @@ _q = shlex.quote
 #   `tc.err`) says so when everything before it ran; any other line there is an error of
 #   the batch.
 # - whole: `bash <name>.sh`; source (container operations): `. <name>.sh` in this shell.
+# - api (container operations through docker's API): `api.pl <name>.api` started ahead on
+#   the FIFO `sig.fifo`, sends the requests when the deadline's line comes; its exit status
+#   3 (the socket is not the CLI's daemon, or cannot be used) sources `<name>.sh` instead.
 # - signal: each path of `<name>.sig` written ahead as `<path>.tmp` (the deadline's unix
 #   second); a renamer started ahead (perl, else a bash subshell that runs `mv`) waits on the
 #   FIFO `sig.fifo` and renames them all when the deadline comes; it prints the time after
@@ -202,6 +204,10 @@ while read -r n off mode; do
         < "$d/sig.fifo" 7>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!
     fi
   fi
+  if [ "$mode" = api ]; then
+    exec 7<> "$d/sig.fifo"
+    perl "$d/api.pl" "$d/$n.api" < "$d/sig.fifo" 7>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!
+  fi
   while [ "$stopping" = 0 ]; do
     t=${EPOCHREALTIME/[.,]/}
     rest=$(( due - t - 2000 ))
@@ -215,7 +221,15 @@ while read -r n off mode; do
     if [ -n "$np" ]; then exec 3>&- 7>&-; kill "$np" 2> /dev/null; finish "$np"; fi
     break
   fi
-  if [ "$mode" = source ]; then
+  if [ "$mode" = api ]; then
+    printf 'go\n' >&7; exec 7>&-
+    finish "$np"
+    if [ "$rc" = 3 ] || [ "$rc" = 127 ]; then  # no usable API (or no perl): the CLI
+      rc=0
+      . "$d/$n.sh" > "$d/$n.out" 2>> "$d/$n.err" < /dev/null
+    fi
+    a=${EPOCHREALTIME/[.,]/}
+  elif [ "$mode" = source ]; then
     . "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null
     a=${EPOCHREALTIME/[.,]/}
   elif [ "$mode" = signal ]; then
@@ -299,24 +313,6 @@ def signal_list(signals: Sequence[str]) -> str:
     """The signal files a `signal` step writes (mode `signal` of the scheduler), one path
     per line; each holds the deadline's unix second (the original's format)."""
     return "".join(f"{SIGNAL_DIR}/{name}\n" for name in signals)
-
-
-def container_ops_script(ops: Sequence[tuple[str, Sequence[str]]], signals: Sequence[str]) -> str:
-    """Container operations (stop, kill, start, restart), then signal files written
-    (temp file renamed: atomic), containing the unix time in seconds (the original's
-    format), as the SSH user. Sourced by the scheduler's own shell (mode `source`: no
-    bash to start at the deadline); failures set `rc`."""
-    out = []
-    for op, names in ops:
-        if not names:
-            continue
-        args = " ".join(_q(n) for n in names)
-        extra = "-t 10 " if op in ("stop", "restart") else ""
-        out.append(f"docker {op} {extra}{args} >/dev/null || rc=1\n")
-    for name in signals:
-        tmp, final = _q(f"{SIGNAL_DIR}/{name}.tmp"), _q(f"{SIGNAL_DIR}/{name}")
-        out.append(f"printf '%s' \"$EPOCHSECONDS\" > {tmp} && mv -f {tmp} {final} || rc=1\n")
-    return "".join(out)
 
 
 @dataclass(frozen=True)

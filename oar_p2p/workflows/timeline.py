@@ -39,6 +39,7 @@ from oar_p2p.remote.pool import describe_failure, for_each_machine
 from oar_p2p.remote.transport import LineChannel, open_lines
 from oar_p2p.render.step import one_line, step_scripts
 from oar_p2p.session import Session
+from oar_p2p.timeline import ops as step_ops
 from oar_p2p.timeline import scripts as ts
 from oar_p2p.timeline.compile import Event
 from oar_p2p.timeline.control import (
@@ -107,8 +108,11 @@ class TimelineRun:
         timeline's), in time order."""
         by_index = {c.index: c.name for c in self.experiment.on(host)}
         # (offset, name, mode, file suffix, text): signals alone are renamed at their
-        # deadline by a process started ahead (mode `signal`); operations are sourced
+        # deadline by a process started ahead (mode `signal`); operations are sent to
+        # docker's API by a process started ahead (mode `api`), their CLI script sourced
+        # where that API cannot be used
         entries: list[tuple[float, str, str, str, str]] = []
+        files: dict[str, str] = {}
         for k, group in enumerate(signal_groups(self.experiment.signals)):
             entries.append(
                 (group.delay, signal_step(k), "signal", "sig", ts.signal_list(group.names))
@@ -118,8 +122,10 @@ class TimelineRun:
             ops = [(op, names) for op, names in ops if names]
             signals = [e.signal] if e.signal else []
             if ops:
-                text = ts.container_ops_script(ops, signals)
-                entries.append((e.offset, f"{e.number:05d}", "source", "sh", text))
+                name = f"{e.number:05d}"
+                entries.append((e.offset, name, "api", "api", step_ops.api_ops(ops, signals)))
+                files[f"{name}.sh"] = step_ops.container_ops_script(ops, signals)
+                files["api.pl"] = step_ops.API_OPS
             elif signals:
                 entries.append(
                     (e.offset, f"{e.number:05d}", "signal", "sig", ts.signal_list(signals))
@@ -127,7 +133,7 @@ class TimelineRun:
         entries.sort(key=lambda x: x[0])
         if not entries:
             return {}
-        files = {f"{name}.{suffix}": text for _, name, _, suffix, text in entries}
+        files |= {f"{name}.{suffix}": text for _, name, _, suffix, text in entries}
         files["schedule"] = ts.schedule_text(
             [(name, round(off * 1e6), mode) for off, name, mode, _, _ in entries]
         )

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import socketserver
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from oar_p2p.observe.docker import inspect_command, parse_docker_inspect
+from tests.docker_daemon import docker_daemon
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["perl", "-MIO::Socket::UNIX", "-e1"], check=False).returncode != 0,
@@ -39,44 +38,21 @@ def _container(cid: str, name: str) -> dict:
     }
 
 
-class _Daemon(socketserver.ThreadingUnixStreamServer):
-    """Answers `GET /containers/json?...` with IDS and each id's object; the last id was
-    removed after it was listed (404). Records each request line."""
-
-    def __init__(self, path: str) -> None:
-        self.requests: list[str] = []
-        super().__init__(path, _Handler)
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    def handle(self) -> None:
-        line = self.rfile.readline().decode().strip()
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-            pass
-        self.server.requests.append(line)  # type: ignore[attr-defined]
-        path = line.split()[1]
-        if path.startswith("/containers/json?"):
-            status, body = (
-                200,
-                json.dumps([{"Id": i, "ImageID": "sha256:" + "f" * 64} for i in IDS]),
-            )
-        elif path == f"/containers/{IDS[2]}/json":
-            status, body = 404, '{"message":"No such container"}'
-        else:
-            cid = path.split("/")[2]
-            status, body = 200, json.dumps(_container(cid, f"peer-{IDS.index(cid)}"), indent=1)
-        head = f"HTTP/1.0 {status} X\r\nContent-Type: application/json\r\n\r\n"
-        self.wfile.write(head.encode() + body.encode() + b"\n")
+def _answer(method: str, path: str) -> tuple[int, str]:
+    """IDS listed; each id's object, but the last was removed after it was listed (404)."""
+    if path.startswith("/containers/json?"):
+        return 200, json.dumps([{"Id": i, "ImageID": "sha256:" + "f" * 64} for i in IDS])
+    if path == f"/containers/{IDS[2]}/json":
+        return 404, '{"message":"No such container"}'
+    cid = path.split("/")[2]
+    return 200, json.dumps(_container(cid, f"peer-{IDS.index(cid)}"), indent=1)
 
 
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[_Daemon]:
-    server = _Daemon(str(tmp_path / "docker.sock"))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def daemon(tmp_path: Path) -> Iterator[list[tuple[float, str]]]:
+    """The stand-in daemon's record: (time, request line) of each request."""
+    with docker_daemon(tmp_path / "docker.sock", _answer) as server:
+        yield server.requests
 
 
 def _run(tmp_path: Path, **env: str) -> str:
@@ -95,7 +71,7 @@ def _run(tmp_path: Path, **env: str) -> str:
 
 
 def test_the_api_is_read_once_listed_and_a_removed_container_is_passed_over(
-    tmp_path: Path, daemon: _Daemon
+    tmp_path: Path, daemon: list[tuple[float, str]]
 ) -> None:
     out = _run(tmp_path, DOCKER_HOST=f"unix://{tmp_path / 'docker.sock'}")
     states = parse_docker_inspect(out)
@@ -104,12 +80,13 @@ def test_the_api_is_read_once_listed_and_a_removed_container_is_passed_over(
         ("peer-1", "exited", 0),
     ]
     label = '{"label":["oar-p2p.experiment=demo"]}'
-    listing = daemon.requests[0].split()[1]
+    lines = [line for _, line in daemon]
+    listing = lines[0].split()[1]
     assert listing.startswith("/containers/json?all=1&filters=")
     from urllib.parse import parse_qs, urlsplit
 
     assert parse_qs(urlsplit(listing).query)["filters"] == [label]
-    assert daemon.requests[1:] == [f"GET /containers/{i}/json HTTP/1.0" for i in IDS]
+    assert lines[1:] == [f"GET /containers/{i}/json HTTP/1.0" for i in IDS]
 
 
 @pytest.mark.parametrize(
@@ -122,14 +99,14 @@ def test_the_api_is_read_once_listed_and_a_removed_container_is_passed_over(
     ids=["tcp-host", "context", "no-socket"],
 )
 def test_the_cli_answers_where_the_socket_is_not_its_daemon(
-    tmp_path: Path, daemon: _Daemon, env: dict[str, str]
+    tmp_path: Path, daemon: list[tuple[float, str]], env: dict[str, str]
 ) -> None:
     assert _run(tmp_path, **env).strip() == "[]"  # the stand-in CLI's answer
-    assert daemon.requests == []
+    assert daemon == []
 
 
 def test_a_current_context_in_the_cli_config_sends_it_to_the_cli(
-    tmp_path: Path, daemon: _Daemon
+    tmp_path: Path, daemon: list[tuple[float, str]]
 ) -> None:
     (tmp_path / ".docker").mkdir()
     (tmp_path / ".docker" / "config.json").write_text('{"currentContext": "remote"}')

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from oar_p2p.render.commands import TABLE
+from oar_p2p.timeline.ops import API_OPS, api_ops, container_ops_script
 from oar_p2p.timeline.report import lateness_summary
 from oar_p2p.timeline.scripts import (
-    container_ops_script,
     parse_status,
     schedule_text,
     upload_script,
 )
+from tests.docker_daemon import docker_daemon
 
 _STARTED: list[subprocess.Popen[bytes]] = []
 
@@ -284,6 +285,72 @@ def test_container_ops_script_runs_ops_then_signals(tmp_path: Path) -> None:
     assert "docker start" not in text
     assert text.index("docker stop") < text.index("churn")
     assert "exit" not in text  # sourced by the scheduler's shell
+
+
+def _ops_files(tmp_path: Path, ops: list[tuple[str, list[str]]]) -> dict[str, str]:
+    """One container-operations step (mode `api`) at +0.3 s that fires signal `churn`."""
+    sig = tmp_path / "sig"
+    sig.mkdir()
+    files = {"schedule": schedule_text([("00001", 300_000, "api")]), "api.pl": API_OPS}
+    files["00001.api"] = api_ops(ops, []) + f"signal {sig / 'churn'}\n"
+    cli = container_ops_script(ops, [])
+    files["00001.sh"] = cli + f"printf '%s' \"$EPOCHSECONDS\" > {sig / 'churn'} || rc=1\n"
+    return files
+
+
+def _fake_docker_cli(bin_dir: Path, log: Path) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "docker").write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    (bin_dir / "docker").chmod(0o755)
+
+
+def test_container_operations_go_to_docker_s_api_at_the_deadline_group_by_group(
+    tmp_path: Path,
+) -> None:
+    def answer(method: str, path: str) -> tuple[int, str]:
+        time.sleep(0.1 if path.endswith("stop?t=10") else 0)  # a stop takes its time
+        return (404, '{"message":"No such container: gone"}') if "/gone/" in path else (204, "")
+
+    d = tmp_path / "sched"
+    files = _ops_files(tmp_path, [("stop", ["a", "b"]), ("start", ["c", "gone"])])
+    _fake_docker_cli(tmp_path / "bin", tmp_path / "cli.log")
+    with docker_daemon(tmp_path / "docker.sock", answer) as daemon:
+        env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path / 'docker.sock'}"}
+        env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
+        proc = _start(d, files, env)
+        t0 = _go(d)
+        assert proc.wait(timeout=20) == 0
+        got = sorted(daemon.requests)
+    assert [line for _, line in got] == [
+        *sorted(["POST /containers/a/stop?t=10 HTTP/1.0", "POST /containers/b/stop?t=10 HTTP/1.0"]),
+        *sorted(["POST /containers/c/start HTTP/1.0", "POST /containers/gone/start HTTP/1.0"]),
+    ]
+    sent = [at for at, _ in got]
+    assert sent[0] >= (t0 + 300_000) / 1e6  # never before the deadline
+    assert sent[2] >= sent[1] + 0.1  # the starts once both stops were answered
+    lines, state = parse_status((d / "status").read_text())
+    assert state == "end" and [line.rc for line in lines] == [1]  # one start failed
+    assert (d / "00001.err").read_text() == (
+        'POST /containers/gone/start: 404 {"message":"No such container: gone"}\n'
+    )
+    assert (tmp_path / "sig" / "churn").read_text().isdigit()  # the signal after the ops
+    assert not (tmp_path / "cli.log").exists()
+
+
+def test_container_operations_fall_back_to_the_cli_where_the_api_is_not_its_daemon(
+    tmp_path: Path,
+) -> None:
+    d = tmp_path / "sched"
+    _fake_docker_cli(tmp_path / "bin", tmp_path / "cli.log")
+    env = {**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:1"}
+    env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
+    proc = _start(d, _ops_files(tmp_path, [("stop", ["a", "b"])]), env)
+    _go(d)
+    assert proc.wait(timeout=20) == 0
+    lines, _ = parse_status((d / "status").read_text())
+    assert [line.rc for line in lines] == [0]
+    assert (tmp_path / "cli.log").read_text() == "stop -t 10 a b\n"
+    assert (tmp_path / "sig" / "churn").read_text().isdigit()
 
 
 def test_lateness_summary_counts_every_part() -> None:

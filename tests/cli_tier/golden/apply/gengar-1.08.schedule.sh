@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_c27af90b81aa0195' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_889020f682e227e0' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -142,6 +142,10 @@ while read -r n off mode; do
         < "$d/sig.fifo" 7>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!
     fi
   fi
+  if [ "$mode" = api ]; then
+    exec 7<> "$d/sig.fifo"
+    perl "$d/api.pl" "$d/$n.api" < "$d/sig.fifo" 7>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!
+  fi
   while [ "$stopping" = 0 ]; do
     t=${EPOCHREALTIME/[.,]/}
     rest=$(( due - t - 2000 ))
@@ -155,7 +159,15 @@ while read -r n off mode; do
     if [ -n "$np" ]; then exec 3>&- 7>&-; kill "$np" 2> /dev/null; finish "$np"; fi
     break
   fi
-  if [ "$mode" = source ]; then
+  if [ "$mode" = api ]; then
+    printf 'go\n' >&7; exec 7>&-
+    finish "$np"
+    if [ "$rc" = 3 ] || [ "$rc" = 127 ]; then  # no usable API (or no perl): the CLI
+      rc=0
+      . "$d/$n.sh" > "$d/$n.out" 2>> "$d/$n.err" < /dev/null
+    fi
+    a=${EPOCHREALTIME/[.,]/}
+  elif [ "$mode" = source ]; then
     . "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null
     a=${EPOCHREALTIME/[.,]/}
   elif [ "$mode" = signal ]; then
@@ -196,7 +208,7 @@ done < "$d/schedule"
 [ -n "$tcp" ] && wait "$tcp"
 [ -n "$nftp" ] && wait "$nftp"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_c27af90b81aa0195
+OARP2P_FILE_889020f682e227e0
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
