@@ -28,8 +28,8 @@ _q = shlex.quote
 def container_ops_script(ops: Sequence[tuple[str, Sequence[str]]], signals: Sequence[str]) -> str:
     """Container operations (stop, kill, start, restart), then signal files written
     (temp file renamed: atomic), containing the unix time in seconds (the original's
-    format), as the SSH user. Sourced by the scheduler's own shell (mode `source`: no
-    bash to start at the deadline); failures set `rc`."""
+    format), as the SSH user, with the docker CLI: sourced by the scheduler's own shell
+    where `API_OPS` cannot use docker's API; failures set `rc`."""
     out = []
     for op, names in ops:
         if not names:

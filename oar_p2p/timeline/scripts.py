@@ -42,7 +42,7 @@ NET_ROOT = "/run/oar-p2p/timeline"
 USER_ROOT = "/tmp/oar-p2p-timeline"
 _q = shlex.quote
 
-# $1: the directory. Each schedule line: `<name> <offset us> <whole|split|source|signal>`.
+# $1: the directory. Each schedule line: `<name> <offset us> <whole|split|api|signal>`.
 # A process costs 50-100 ms in the testbed's guest (fork and exec under user-mode Linux):
 # the scheduler starts as few as it can at event time.
 # - split (`render.step`): `<name>.pre` fed ahead to one `tc -force -b -` that runs for the
@@ -52,10 +52,11 @@ _q = shlex.quote
 #   fails naming a device `oarp2p-s<k>` that cannot exist: tc's stderr (read on the FIFO
 #   `tc.err`) says so when everything before it ran; any other line there is an error of
 #   the batch.
-# - whole: `bash <name>.sh`; source (container operations): `. <name>.sh` in this shell.
-# - api (container operations through docker's API): `api.pl <name>.api` started ahead on
-#   the FIFO `sig.fifo`, sends the requests when the deadline's line comes; its exit status
-#   3 (the socket is not the CLI's daemon, or cannot be used) sources `<name>.sh` instead.
+# - whole: `bash <name>.sh`.
+# - api (container operations, `timeline.ops`): `api.pl <name>.api` started ahead on the
+#   FIFO `sig.fifo` sends them to docker's API when the deadline's line comes; its exit
+#   status 3 (the socket is not the CLI's daemon, or cannot be used), or 127 (no perl),
+#   has this shell source `<name>.sh` instead: the same operations with the docker CLI.
 # - signal: each path of `<name>.sig` written ahead as `<path>.tmp` (the deadline's unix
 #   second); a renamer started ahead (perl, else a bash subshell that runs `mv`) waits on the
 #   FIFO `sig.fifo` and renames them all when the deadline comes; it prints the time after
@@ -229,9 +230,6 @@ while read -r n off mode; do
       . "$d/$n.sh" > "$d/$n.out" 2>> "$d/$n.err" < /dev/null
     fi
     a=${EPOCHREALTIME/[.,]/}
-  elif [ "$mode" = source ]; then
-    . "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null
-    a=${EPOCHREALTIME/[.,]/}
   elif [ "$mode" = signal ]; then
     prc=$rc
     printf 'go\n' >&7; exec 7>&-
@@ -302,7 +300,7 @@ def _here(path: str, text: str) -> str:
 
 
 def schedule_text(offsets_us: Iterable[tuple[str, int] | tuple[str, int, str]]) -> str:
-    """``<script name> <offset us> <whole|split|source>`` per line, in time order."""
+    """``<script name> <offset us> <whole|split|api|signal>`` per line, in time order."""
     out = []
     for name, off, *mode in offsets_us:
         out.append(f"{name} {int(off)} {mode[0] if mode else 'whole'}\n")

@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_889020f682e227e0' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_a4d36400c061fc08' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -167,9 +167,6 @@ while read -r n off mode; do
       . "$d/$n.sh" > "$d/$n.out" 2>> "$d/$n.err" < /dev/null
     fi
     a=${EPOCHREALTIME/[.,]/}
-  elif [ "$mode" = source ]; then
-    . "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null
-    a=${EPOCHREALTIME/[.,]/}
   elif [ "$mode" = signal ]; then
     prc=$rc
     printf 'go\n' >&7; exec 7>&-
@@ -208,7 +205,7 @@ done < "$d/schedule"
 [ -n "$tcp" ] && wait "$tcp"
 [ -n "$nftp" ] && wait "$nftp"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_889020f682e227e0
+OARP2P_FILE_a4d36400c061fc08
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
