@@ -49,8 +49,9 @@ def owner_filter(experiment: str | None) -> str:
 
 
 # Perl: `$sock`, the path of the socket the docker CLI would use; exit 3 when the CLI would
-# use another endpoint (DOCKER_HOST not a unix socket, a docker context).
-SOCKET_PL = r"""use strict; use IO::Socket::UNIX;
+# use another endpoint (DOCKER_HOST not a unix socket, a docker context), or when this perl
+# has no IO::Socket::UNIX (loaded at run time: a missing module is an exit 3, not perl's 2).
+SOCKET_PL = r"""use strict; eval { require IO::Socket::UNIX; 1 } or exit 3;
 my $sock = "/var/run/docker.sock";
 if (length($ENV{DOCKER_HOST} // "")) {
   $ENV{DOCKER_HOST} =~ m{^unix://(/.+)$} or exit 3; $sock = $1;

@@ -337,12 +337,21 @@ def test_container_operations_go_to_docker_s_api_at_the_deadline_group_by_group(
     assert not (tmp_path / "cli.log").exists()
 
 
-def test_container_operations_fall_back_to_the_cli_where_the_api_is_not_its_daemon(
-    tmp_path: Path,
+@pytest.mark.parametrize("where", ["tcp-host", "perl-without-unix-sockets"])
+def test_container_operations_fall_back_to_the_cli_where_the_api_cannot_be_used(
+    tmp_path: Path, where: str
 ) -> None:
     d = tmp_path / "sched"
     _fake_docker_cli(tmp_path / "bin", tmp_path / "cli.log")
     env = {**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:1"}
+    if where == "perl-without-unix-sockets":  # a perl whose IO::Socket::UNIX fails to load
+        broken = tmp_path / "lib" / "IO" / "Socket"
+        broken.mkdir(parents=True)
+        (broken / "UNIX.pm").write_text('die "no unix sockets here\\n";\n')
+        env |= {
+            "DOCKER_HOST": f"unix://{tmp_path / 'docker.sock'}",
+            "PERL5LIB": str(broken.parents[1]),
+        }
     env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
     proc = _start(d, _ops_files(tmp_path, [("stop", ["a", "b"])]), env)
     _go(d)
