@@ -252,3 +252,22 @@ def test_connection_lost_text() -> None:
 def test_our_own_errors_pass_through_unchanged() -> None:
     with pytest.raises(ConnectError, match="^mine$"):
         raise_(ConnectError("mine"))
+
+
+class _Conn:
+    def __init__(self, log: list[str], name: str, exc: BaseException | None = None) -> None:
+        self.log, self.name, self.exc = log, name, exc
+
+    def close(self) -> None:
+        self.log.append(self.name)
+        if self.exc is not None:
+            raise self.exc
+
+
+def test_closing_goes_on_past_a_connection_lost_already() -> None:
+    t = SshTransport(config=SshConfig(CONFIG, path=Path("/cfg"), home=Path("/h")), frontend="fe")
+    closed: list[str] = []
+    conns = [_Conn(closed, "fe"), _Conn(closed, "m1", EOFError()), _Conn(closed, "m2")]
+    t._conns = {("k", i): c for i, c in enumerate(conns)}  # type: ignore[assignment]
+    t.close()  # raises nothing
+    assert closed == ["m2", "m1", "fe"] and t._conns == {}
