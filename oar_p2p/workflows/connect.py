@@ -168,11 +168,12 @@ class _JobMachines:
         self.cache = connector.cache
         self.transport = transport
         self.job: int | None = None
+        self.directory: Path | None = None
         self.guessed: tuple[str, ...] = ()
 
     def __call__(self, job: int) -> None:
-        self.job = job
-        self.guessed = tuple(job_hosts.recall(self.cache(), self.frontend, job))
+        self.job, self.directory = job, self.cache()
+        self.guessed = tuple(job_hosts.recall(self.directory, self.frontend, job))
         if self.guessed:
             _log.debug(
                 "job %d's machines kept from the last command, connecting while oarstat runs: %s",
@@ -184,7 +185,7 @@ class _JobMachines:
     def done(self, hosts: Sequence[str]) -> None:
         """Keep the job's machines for the next command; connect to those not guessed."""
         if self.job is not None:
-            job_hosts.remember(self.cache(), self.frontend, self.job, hosts)
+            job_hosts.remember(self.directory, self.frontend, self.job, hosts)
         rest = [h for h in hosts if h not in self.guessed]
         if rest:
             connect_ahead(self.transport, rest, self.limit)
