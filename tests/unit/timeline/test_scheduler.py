@@ -111,7 +111,8 @@ echo "using dumb terminal settings." >&2
 for p in $$ $PPID; do read -r -a f < /proc/$p/stat; echo "${f[18]}"; done > "$OUT/nice"
 while IFS= read -r line; do
   case $line in
-    oarp2p-s*) printf 'Error: syntax error, unexpected newline\n%s\n^^^^\n' "$line" >&2;;
+    oarp2p-s*) printf 'Error: syntax error, unexpected newline\n%s\n' "$line" >&2
+      [ -n "$NO_UNDERLINE" ] || printf '^^^^\n' >&2;;
     fail*) printf 'Error: Could not process rule\n%s\n' "$line" >&2;;
     die*) printf 'nft: gone\n' >&2; exit 3;;
     "") ;;
@@ -239,6 +240,24 @@ def test_an_nft_that_ends_fails_its_step_and_the_next_step_starts_another(
     assert (d / "00001.err").read_text() == "nft: gone\nnft ended (status 3)\n"
     warm = f"add table ip {TABLE}\n"  # each nft started runs the empty commit first
     assert (d / "committed").read_text() == warm + warm + files["00002.nft"]
+
+
+def test_a_sentinel_error_without_its_last_line_does_not_hold_the_scheduler(
+    tmp_path: Path,
+) -> None:
+    # an nft whose error for the sentinel ends at the echoed line: the read of the line
+    # after it gives up (5 s), the step is done, the scheduler ends
+    _fake_nft(tmp_path / "bin")
+    d = tmp_path / "sched"
+    files = {"schedule": schedule_text([("00001", 100_000, "split")])}
+    files |= {"00001.pre": "", "00001.post": "", "00001.nft": "add element ip oar-p2p m { x }\n"}
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "OUT": str(d)}
+    proc = _start(d, files, {**env, "NO_UNDERLINE": "1"})
+    _go(d)
+    assert proc.wait(timeout=30) == 0
+    lines, state = parse_status((d / "status").read_text())
+    assert state == "end" and [line.rc for line in lines] == [0]
+    assert (d / "committed").read_text().endswith(files["00001.nft"])
 
 
 def _signal_files(d: Path, names: list[str]) -> dict[str, str]:

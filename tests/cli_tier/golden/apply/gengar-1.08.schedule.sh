@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_a4d36400c061fc08' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_be2b5951e3b43446' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -27,9 +27,10 @@ tcp= nftp= k=0
 # the long-lived tc and nft, started at their first batch. Their input FIFO is held open
 # read-write (an open never blocks; their stdin ends when ours closes); their error FIFO
 # is opened read-only once they hold its only write end, so that their end is an end of
-# file there, and it is read without `read -t`: a timed `read` costs a timer's system
-# calls per byte, 30-40 ms for the few lines of one batch in the testbed's guest, against
-# 2 ms untimed (the read of one machine's batch took the CPU from another's commit)
+# file there, and it is read without `read -t` (but for the sentinel's last line): a timed
+# `read` costs a timer's system calls per byte, 30-40 ms for the few lines of one batch in
+# the testbed's guest, against 2 ms untimed (the read of one machine's batch took the CPU
+# from another's commit)
 start_tc() {
   [ -n "$tcp" ] && return 0
   exec {tc_in}<> "$d/tc.in"
@@ -64,11 +65,14 @@ batch() {
   else
     printf '%s\n%s\n' "$2" "$tag" >&"$in" || return 1
   fi
-  # (a TERM that comes meanwhile is trapped once the line is read: the batch goes on)
+  # (a TERM that comes meanwhile is trapped once the line is read: the batch goes on).
+  # The sentinel's last line (tc's `Command failed`, nft's underline) is read with a
+  # timeout: a tc or nft that printed none would otherwise hold this read until the next
+  # batch, which never comes (one timed read of a short line: a few ms)
   ended=1
   while IFS= read -r -u "$err" line; do
     if [[ $1 == tc && $line == *"\"$tag\""* || $1 == nft && $line == *"$tag" ]]; then
-      IFS= read -r -u "$err" line; ended=0; break
+      IFS= read -r -t 5 -u "$err" line; ended=0; break
     fi
     [ -n "$held" ] && printf '%s\n' "$held" >> "$3"
     held=$line
@@ -205,7 +209,7 @@ done < "$d/schedule"
 [ -n "$tcp" ] && wait "$tcp"
 [ -n "$nftp" ] && wait "$nftp"
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_a4d36400c061fc08
+OARP2P_FILE_be2b5951e3b43446
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
