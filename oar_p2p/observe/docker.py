@@ -51,6 +51,8 @@ def owner_filter(experiment: str | None) -> str:
 # Perl: `$sock`, the path of the socket the docker CLI would use; exit 3 when the CLI would
 # use another endpoint (DOCKER_HOST not a unix socket, a docker context), or when this perl
 # has no IO::Socket::UNIX (loaded at run time: a missing module is an exit 3, not perl's 2).
+# `answer($s)`: the answer read to its end from a socket a request was sent on, as (the
+# HTTP status, or undef when it is no HTTP answer; the body).
 SOCKET_PL = r"""use strict; eval { require IO::Socket::UNIX; 1 } or exit 3;
 my $sock = "/var/run/docker.sock";
 if (length($ENV{DOCKER_HOST} // "")) {
@@ -59,6 +61,12 @@ if (length($ENV{DOCKER_HOST} // "")) {
 exit 3 if length($ENV{DOCKER_CONTEXT} // "");
 if (open my $f, "<", ($ENV{DOCKER_CONFIG} // "$ENV{HOME}/.docker") . "/config.json") {
   local $/; my $c = <$f> // ""; exit 3 if $c =~ /"currentContext"\s*:\s*"(?!default")/;
+}
+sub answer {
+  my $s = shift; local $/; my $r = <$s> // ""; close $s;
+  my ($head, $body) = split /\r?\n\r?\n/, $r, 2;
+  my ($code) = ($head // "") =~ m{^HTTP/\d\.\d (\d{3})};
+  return ($code, $body // "");
 }
 """
 # `docker inspect` through docker's API: `GET /containers/json` (argument 1: its path and
@@ -72,10 +80,9 @@ _API_INSPECT = (
     + r"""sub get {
   my $s = IO::Socket::UNIX->new(Peer => $sock) or exit 3;
   print $s "GET $_[0] HTTP/1.0\r\nHost: docker\r\n\r\n";
-  local $/; my $r = <$s> // ""; close $s;
-  my ($head, $body) = split /\r?\n\r?\n/, $r, 2;
-  $head =~ m{^HTTP/\d\.\d (\d{3})} or exit 4;
-  return ($1, $body // "");
+  my ($code, $body) = answer($s);
+  defined $code or exit 4;
+  return ($code, $body);
 }
 my ($status, $list) = get($ARGV[0]);
 $status == 200 or exit 4;

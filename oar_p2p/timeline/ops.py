@@ -75,11 +75,9 @@ for my $group (@groups) {
   }
   for my $one (@sent) {
     my ($req, $s) = @$one;
-    local $/; my $r = <$s> // ""; close $s;
-    my ($head, $body) = split /\r?\n\r?\n/, $r, 2;
-    my ($code) = ($head // "") =~ m{^HTTP/\d\.\d (\d{3})};
+    my ($code, $body) = answer($s);
     next if defined $code && ($code =~ /^2/ || $code == 304);  # 304: already so
-    ($body //= "") =~ s/\s+\z//;
+    $body =~ s/\s+\z//;
     print STDERR "$req: ", ($code // "no answer"), " $body\n"; $rc = 1;
   }
 }

@@ -10,13 +10,18 @@ exit 3 if length($ENV{DOCKER_CONTEXT} // "");
 if (open my $f, "<", ($ENV{DOCKER_CONFIG} // "$ENV{HOME}/.docker") . "/config.json") {
   local $/; my $c = <$f> // ""; exit 3 if $c =~ /"currentContext"\s*:\s*"(?!default")/;
 }
+sub answer {
+  my $s = shift; local $/; my $r = <$s> // ""; close $s;
+  my ($head, $body) = split /\r?\n\r?\n/, $r, 2;
+  my ($code) = ($head // "") =~ m{^HTTP/\d\.\d (\d{3})};
+  return ($code, $body // "");
+}
 sub get {
   my $s = IO::Socket::UNIX->new(Peer => $sock) or exit 3;
   print $s "GET $_[0] HTTP/1.0\r\nHost: docker\r\n\r\n";
-  local $/; my $r = <$s> // ""; close $s;
-  my ($head, $body) = split /\r?\n\r?\n/, $r, 2;
-  $head =~ m{^HTTP/\d\.\d (\d{3})} or exit 4;
-  return ($1, $body // "");
+  my ($code, $body) = answer($s);
+  defined $code or exit 4;
+  return ($code, $body);
 }
 my ($status, $list) = get($ARGV[0]);
 $status == 200 or exit 4;
