@@ -43,7 +43,8 @@ __all__ = [
 DEFAULT_IDENTITY_NAMES = ("id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk")
 GLOBAL_KNOWN_HOSTS = (Path("/etc/ssh/ssh_known_hosts"), Path("/etc/ssh/ssh_known_hosts2"))
 _INCLUDE = re.compile(r"^\s*include\s+(.+?)\s*$", re.IGNORECASE)
-_PORT = re.compile(r"^\s*port(?:\s*=\s*|\s+)(\S*)", re.IGNORECASE)
+# the value as paramiko takes it: the rest of the line (``Port 1 0`` is "1 0", no port)
+_PORT = re.compile(r"^\s*port(?:\s*=\s*|\s+)(.*?)\s*$", re.IGNORECASE)
 _TOKEN = re.compile(r"%(.?)")
 KNOWN_HOSTS_TOKENS = "%d (home), %u (local user), %h (host name), %n (alias), %p (port), " + (
     "%r (remote user), %%"

@@ -138,7 +138,8 @@ def test_an_unknown_token_is_an_error_with_the_allowed_ones(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("line", "col"), [("Port abc", 6), ("  port=x1", 8), ("Port 0", 6), ("Port 70000", 6)]
+    ("line", "col"),
+    [("Port abc", 6), ("  port=x1", 8), ("Port 0", 6), ("Port 70000", 6), ("port 1 0", 6)],
 )
 def test_a_port_that_is_not_a_number_is_located(tmp_path: Path, line: str, col: int) -> None:
     path = tmp_path / "config"
