@@ -8,8 +8,6 @@ An executor turns a bash script into ``(remote command line, stdin bytes)`` for
     DockerExecutor("img:tag").wrap(s)     -> ("docker run --rm -i --privileged --network=host
                                               -v /run/oar-p2p:/run/oar-p2p
                                               --entrypoint bash img:tag -s", s)
-    DockerExecutor("img:tag").exec_wrap("oar-p2p-helper-ab12", s)
-                                          -> ("docker exec -i oar-p2p-helper-ab12 bash -c ..", s)
 
 `docker` is the cluster's way (users have docker, not root): a throw-away container with
 the host's network namespace (``--network=host``: the addresses, routes, qdiscs and nft
@@ -21,8 +19,9 @@ changed definition builds a new tag and an unchanged one never rebuilds.
 
 A command does not run `wrap`'s throw-away container per script: the session keeps one
 long-lived helper container per machine (`oar_p2p.remote.helper`, started at the first
-privileged script, removed when the command ends) and runs each script in it with
-`exec_wrap`. `wrap` remains the one-shot form (a session opened without privileges).
+privileged script, removed when the command ends) and runs each script in it through its
+job mailbox (`oar_p2p.remote.mailbox`). `wrap` remains the one-shot form (a session
+opened without privileges).
 """
 
 from __future__ import annotations
@@ -133,10 +132,6 @@ class DockerExecutor:
             f"{shlex.quote(self.image)} -c {shlex.quote(SPOOL)}"
         )
         return line, script.encode()
-
-    def exec_wrap(self, container: str, script: str) -> tuple[str, bytes]:
-        """The script run in the long-lived helper `container` (see `oar_p2p.remote.helper`)."""
-        return f"docker exec -i {shlex.quote(container)} {SPOOLED_BASH}", script.encode()
 
     def nft_argv(self) -> list[str]:
         """One throw-away container for the read's nft listing. For the packaged image,

@@ -2,16 +2,17 @@
 
 A `docker run` per privileged script cost 2-4 s in the testbed's guest; `HelperPool` starts
 one privileged, host-network container per machine at the first privileged script there
-(`docker run -d ... --entrypoint sleep IMAGE infinity`, in the same round trip as that
-script; the image is checked only if that start fails), runs every script in it
-(`docker exec -i NAME bash -c SPOOL`), and removes it when the command ends (`close`, from
-the session's `finally`: success, failure and Ctrl-C; `docker rm -f` put in the background
+(`docker run -d ... --entrypoint bash IMAGE -c RUNNER`, in the same round trip as that
+script; the image is checked only if that start fails), runs every script in it through
+its job mailbox (`oar_p2p.remote.mailbox`: the script dropped in a directory the helper
+shares, no `docker exec`), and removes it when the command ends (`close`, from the
+session's `finally`: success, failure and Ctrl-C; `docker rm -f` put in the background
 on the machine, so the command does not wait for it). A command that runs no privileged
 script (a no-op apply whose record is trusted) starts none.
 
     pool = HelperPool(transport, DockerExecutor("local/oar-p2p-networking:abc"))
-    pool.run("gengar-1", "tc qdisc show\\n")   # first: start (image check if that fails) + exec
-    pool.run("gengar-1", "ip -br addr\\n")     # then: docker exec only
+    pool.run("gengar-1", "tc qdisc show\\n")   # first: start (image check if that fails) + job
+    pool.run("gengar-1", "ip -br addr\\n")     # then: the job alone
     pool.close()                               # docker rm -f on every machine started
 
 Every helper carries labels (`LABEL`: who started it, `LABEL_LOCKED`: whether under the
@@ -35,10 +36,10 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from itertools import chain
 
 from oar_p2p.errors import ClusterError
 from oar_p2p.remote.executors import DockerExecutor, image_check_shell
+from oar_p2p.remote.mailbox import RUNNER_COMMAND, client_shell, job_dir, prepare_shell
 from oar_p2p.remote.pool import for_each_machine
 from oar_p2p.remote.transport import CommandResult, Stdin, Transport, check_result
 
@@ -53,7 +54,6 @@ __all__ = [
     "remove_command",
     "start_shell",
     "sweep_shell",
-    "wait_shell",
 ]
 
 LABEL = "oar-p2p.helper"
@@ -85,13 +85,18 @@ def sweep_shell(own: str, *, locked: bool, now: int, max_age: int = MAX_AGE_S) -
         f"docker ps -a --filter label={LABEL} --format {shlex.quote(fmt)} 2>/dev/null "
         f'| while read -r {fields}; do [ "$n" = {shlex.quote(own)} ] && continue; '
         f'case "$t" in ""|*[!0-9]*) t=0;; esac; '
-        f'if {stale}; then docker rm -f "$n" >/dev/null 2>&1; fi; done'
+        f'if {stale}; then docker rm -f "$n" >/dev/null 2>&1; '
+        f'case "$n" in oar-p2p-helper-*) rm -rf "/tmp/$n" 2>/dev/null;; esac; fi; done'
     )
 
 
-def start_shell(executor: DockerExecutor, name: str, *, owner: str, locked: bool, now: int) -> str:
-    """Shell that starts the helper `name`; exits `START_FAILED` with a message on stderr
-    when it cannot. Prints nothing on stdout.
+def start_shell(
+    executor: DockerExecutor, name: str, *, owner: str, locked: bool, now: int, root: str = "/tmp"
+) -> str:
+    """Shell that makes the helper's job directory and starts the helper `name` (in the
+    host's PID namespace, so that its runner's PID tells the mailbox's clients it is
+    alive); exits `START_FAILED` with a message on stderr when it cannot. Prints nothing
+    on stdout.
 
     The image is checked only when the start fails (``--pull=never``: a missing image
     fails at once, no registry is asked): then the packaged image is built if missing (an
@@ -109,31 +114,26 @@ def start_shell(executor: DockerExecutor, name: str, *, owner: str, locked: bool
     labels = f"--label {q(f'{LABEL}={owner}')} --label {LABEL_LOCKED}={int(locked)} "
     labels += f"--label {LABEL_SINCE}={now}"
     options = (
-        f"--name {q(name)} {labels} --privileged --network=host "
-        f"-v /run/oar-p2p:/run/oar-p2p --entrypoint sleep {q(image)} infinity >/dev/null"
+        f"--name {q(name)} {labels} --privileged --network=host --pid=host "
+        f"-v /run/oar-p2p:/run/oar-p2p -v {q(job_dir(name, root))}:/j "
+        f"--entrypoint bash {q(image)} {RUNNER_COMMAND} >/dev/null"
     )
     return (
+        f"{{ {prepare_shell(name, root)}; }} || exit {START_FAILED}\n"
         f"docker run -d --pull=never {options} 2>/dev/null || "
         f"{{ {check} && {{ docker rm -f {q(name)} >/dev/null 2>&1; docker run -d {options}; }}; }}"
         f" || {{ echo 'starting the helper container failed' >&2; exit {START_FAILED}; }}\n"
     )
 
 
-def wait_shell(name: str, tries: int = 300) -> str:
-    """Shell that waits (at most `tries` x 0.1 s plus docker's time) until the helper
-    `name` runs; then the caller's `docker exec` follows (and fails if it never ran)."""
-    q = shlex.quote(name)
-    return (
-        f"i=0; while [ $i -lt {int(tries)} ] && [ \"$(docker inspect -f '{{{{.State.Running}}}}' "
-        f'{q} 2>/dev/null)" != true ]; do sleep 0.1; i=$((i+1)); done; '
-    )
-
-
-def remove_command(name: str, sweep: str = "") -> str:
-    """Remove the helper `name`, then run `sweep`, both in the background on the machine:
+def remove_command(name: str, sweep: str = "", root: str = "/tmp") -> str:
+    """Remove the helper `name` and its job directory, then run `sweep`, all in the
+    background on the machine:
     the round trip returns at once, the command does not wait for docker (``docker rm``
     took 2-5 s in the testbed's loaded guest)."""
-    work = f"docker rm -f {shlex.quote(name)} >/dev/null 2>&1" + (f"; {sweep}" if sweep else "")
+    q = shlex.quote
+    work = f"docker rm -f {q(name)} >/dev/null 2>&1; rm -rf {q(job_dir(name, root))}"
+    work += f"; {sweep}" if sweep else ""
     return f"nohup sh -c {shlex.quote(work)} >/dev/null 2>&1 </dev/null &"
 
 
@@ -141,9 +141,10 @@ class HelperPool:
     """The helper containers of one command, one per machine; thread-safe (scripts run on
     several machines, and several on one machine, at once)."""
 
-    def __init__(self, transport: Transport, executor: DockerExecutor) -> None:
+    def __init__(self, transport: Transport, executor: DockerExecutor, root: str = "/tmp") -> None:
         self.transport = transport
         self.executor = executor
+        self.root = root  # where the job directories are, on the machines (tests: elsewhere)
         # set by the session scope once the job lock is held: this command's helpers, and
         # the stale ones it may sweep, are those of lock holders
         self.locked = False
@@ -161,7 +162,7 @@ class HelperPool:
 
         A script that comes while the helper's start is still in flight (another thread's
         first script, e.g. `verify`'s iperf3 server and its stop) waits on the machine for
-        the helper to run (`wait_shell`) rather than for that first script to end."""
+        the helper to run rather than for that first script to end."""
         with self._lock:
             name = self.started.get(host)
             first = name is None
@@ -169,18 +170,18 @@ class HelperPool:
                 name = self.started[host] = helper_name()  # removed at close even if the
                 self._starting.add(host)  # start fails half-way
             waiting = not first and host in self._starting
+        stdin: Stdin = script.encode() if isinstance(script, str) else script
         if first:
-            return self._start_and_run(host, name, script, timeout)
+            return self._start_and_run(host, name, stdin, timeout)
         self._count(self.execs, host)
-        command, stdin = self._exec(name, script)
-        if waiting:
-            command = f"{wait_shell(name)}{command}"
-        return self.transport.run(host, command, stdin=stdin, timeout=timeout)
+        command = _bash(client_shell(name, waiting=waiting, root=self.root))
+        result = self.transport.run(host, command, stdin=stdin, timeout=timeout, check=False)
+        return check_result(replace(result, command=_described(name)))
 
     def listing_argv(self, host: str) -> tuple[list[str], str | None]:
         """The argv of the read's nft listing on `host` (`observe.read_script`'s NFT), run
         in this command's helper: started by the listing itself when the machine has none
-        yet, so that a later privileged script there (the write) only execs into it: one
+        yet, so that a later privileged script there (the write) finds it running: one
         `docker run` per machine for a read and a write, not two.
 
         Returns the argv and the helper name reserved for it (None when the helper already
@@ -188,17 +189,18 @@ class HelperPool:
         trusted record skips it, and then no helper was started)."""
         with self._lock:
             name = self.started.get(host)
-            if name is not None and host not in self._starting:
-                return ["docker", "exec", name, "nft"], None
-            if name is not None:  # another script is starting it: wait for it to run
-                return ["bash", "-c", f'{wait_shell(name)}exec docker exec {shlex.quote(name)} '
-                        'nft "$@"', "nft"], None  # fmt: skip
+            if name is not None:  # running, or another script is starting it: wait for it
+                waiting = host in self._starting
+                client = client_shell(name, args=True, waiting=waiting, root=self.root)
+                return ["bash", "-c", client, "nft"], None
             name = self.started[host] = helper_name()
             self._starting.add(host)
         start = start_shell(
-            self.executor, name, owner=self.owner, locked=self.locked, now=int(time.time())
-        )
-        return ["bash", "-c", f'{start}exec docker exec {shlex.quote(name)} nft "$@"', "nft"], name
+            self.executor, name, owner=self.owner, locked=self.locked, now=int(time.time()),
+            root=self.root,
+        )  # fmt: skip
+        client = client_shell(name, args=True, started=True, root=self.root)
+        return ["bash", "-c", start + client, "nft"], name
 
     def listing_done(self, host: str, name: str | None, listed: bool) -> None:
         """After the read whose listing argv came from `listing_argv` (`name`: the helper it
@@ -216,25 +218,18 @@ class HelperPool:
             elif self.started.get(host) == name:
                 del self.started[host]
 
-    def _exec(self, name: str, script: str | Iterable[bytes]) -> tuple[str, Stdin]:
-        """The exec line and its stdin: the script's bytes, or its chunks as they come."""
-        if isinstance(script, str):
-            return self.executor.exec_wrap(name, script)
-        command, head = self.executor.exec_wrap(name, "")
-        return command, chain([head], script)
-
     def _start_and_run(
-        self, host: str, name: str, script: str | Iterable[bytes], timeout: float | None
+        self, host: str, name: str, stdin: Stdin, timeout: float | None
     ) -> CommandResult:
         start = start_shell(
-            self.executor, name, owner=self.owner, locked=self.locked, now=int(time.time())
-        )
-        command, stdin = self._exec(name, script)
+            self.executor, name, owner=self.owner, locked=self.locked, now=int(time.time()),
+            root=self.root,
+        )  # fmt: skip
+        command = _bash(start + client_shell(name, started=True, root=self.root))
         self._count(self.starts, host)
         self._count(self.execs, host)
         try:
-            result = self.transport.run(host, f"{start}exec {command}", stdin=stdin,
-                                        timeout=timeout, check=False)  # fmt: skip
+            result = self.transport.run(host, command, stdin=stdin, timeout=timeout, check=False)
         finally:
             with self._lock:
                 self._starting.discard(host)
@@ -244,7 +239,7 @@ class HelperPool:
                     del self.started[host]
             reason = result.stderr.decode(errors="replace").strip() or "no message"
             raise ClusterError(f"{host}: the helper container: {reason}")
-        return check_result(replace(result, command=command))  # errors name the script's run
+        return check_result(replace(result, command=_described(name)))
 
     def _count(self, counts: dict[str, int], host: str) -> None:
         with self._lock:
@@ -261,7 +256,8 @@ class HelperPool:
 
         def remove(host: str) -> CommandResult:
             sweep = sweep_shell(started[host], locked=self.locked, now=now)
-            return self.transport.run(host, remove_command(started[host], sweep), timeout=60)
+            line = remove_command(started[host], sweep, self.root)
+            return self.transport.run(host, line, timeout=60)
 
         if started:
             for_each_machine(list(started), remove)
@@ -276,3 +272,13 @@ class HelperPool:
             return self.transport.run(host, command, check=False)
 
         for_each_machine(list(hosts), one)
+
+
+def _bash(text: str) -> str:
+    """The remote command line that runs `text` with bash (the login shell may be sh)."""
+    return f"bash -c {shlex.quote(text)}"
+
+
+def _described(name: str) -> str:
+    """How errors name a script run in the helper `name` (not the mailbox's long text)."""
+    return f"bash (a script in the helper container {name})"

@@ -136,11 +136,12 @@ def test_with_the_helper_pool_the_reads_listing_starts_the_helper_the_write_uses
         assert call.command == READ_BASH
         nft = call.stdin.decode().split("NFT=(", 1)[1].split("\nKEYS=", 1)[0]
         assert f"docker run -d --pull=never --name {name} " in nft  # started by the listing
-        assert f"exec docker exec {name} nft" in nft
+        assert f"N={name}; J=/tmp/{name}" in nft and "docker exec" not in nft.split("fi")[-1]
     assert pool.starts == dict.fromkeys(HOSTS, 1) and pool.execs == dict.fromkeys(HOSTS, 1)
-    # a privileged script after the read (the write) only execs into that helper
+    # a privileged script after the read (the write) only drops a job in that helper
     cluster.run_privileged("gengar-1", "true\n")
-    assert transport.calls[-1].command.startswith(f"docker exec -i {pool.started['gengar-1']} ")
+    write = transport.calls[-1].command
+    assert f"N={pool.started['gengar-1']};" in write and "docker run" not in write
     assert pool.starts["gengar-1"] == 1 and pool.execs["gengar-1"] == 2
     assert cluster.docker_runs == {}  # no throw-away container besides
 

@@ -37,7 +37,8 @@ from oar_p2p.remote.executors import (
     SudoExecutor,
     helper_image_script,
 )
-from oar_p2p.remote.helper import remove_command, start_shell, sweep_shell, wait_shell
+from oar_p2p.remote.helper import remove_command, start_shell, sweep_shell
+from oar_p2p.remote.mailbox import RUNNER, client_shell
 from oar_p2p.render.commands import render_write_script
 from oar_p2p.spec.models import SignalEntry
 from oar_p2p.verify import bandwidth as verify_bandwidth
@@ -197,11 +198,8 @@ SCRIPTS: dict[str, Script] = {
     "executor-root": Script("sh", lambda: RootExecutor().wrap("")[0] + "\n"),
     "executor-sudo": Script("sh", lambda: SudoExecutor().wrap("")[0] + "\n"),
     "executor-docker": Script("sh", lambda: DockerExecutor("local/h:1").wrap("")[0] + "\n"),
-    "executor-docker-exec": Script(
-        "sh", lambda: DockerExecutor("local/h:1").exec_wrap("oar-p2p-helper-1", "")[0] + "\n"
-    ),
     "helper-first-script": Script(
-        "sh",
+        "bash",
         lambda: (
             start_shell(
                 DockerExecutor("local/h:1"),
@@ -210,11 +208,12 @@ SCRIPTS: dict[str, Script] = {
                 locked=True,
                 now=9,
             )
-            + "exec "
-            + DockerExecutor("local/h:1").exec_wrap("oar-p2p-helper-1", "")[0]
-            + "\n"
+            + client_shell("oar-p2p-helper-1", started=True)
         ),
     ),
+    "helper-runner": Script("bash", lambda: RUNNER),
+    "helper-script": Script("bash", lambda: client_shell("oar-p2p-helper-1")),
+    "helper-listing": Script("bash", lambda: client_shell("oar-p2p-helper-1", args=True)),
     "helper-first-script-given-image": Script(
         "sh",
         lambda: start_shell(
@@ -225,10 +224,7 @@ SCRIPTS: dict[str, Script] = {
     "helper-remove": Script(
         "sh", lambda: remove_command("h", sweep_shell("h", locked=False, now=9)) + "\n"
     ),
-    "helper-wait": Script(
-        "sh",
-        lambda: wait_shell("h") + DockerExecutor("l/h:1").exec_wrap("h", "")[0] + "\n",
-    ),
+    "helper-wait": Script("bash", lambda: client_shell("h", waiting=True)),
     "read-nft-docker": Script(
         "bash", lambda: " ".join(shlex.quote(a) for a in DockerExecutor("l/h:1").nft_argv()) + "\n"
     ),

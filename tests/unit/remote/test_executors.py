@@ -66,12 +66,6 @@ def test_each_executor_names_its_privileged_nft() -> None:
     assert DockerExecutor("local/x:1").nft_argv()[:2] == ["bash", "-c"]
 
 
-def test_docker_exec_runs_the_spooled_script_in_a_named_helper() -> None:
-    line, stdin = DockerExecutor("local/x:1").exec_wrap("oar-p2p-helper-1a", SCRIPT)
-    assert line == f"docker exec -i oar-p2p-helper-1a bash -c {shlex.quote(SPOOL)}"
-    assert stdin == SCRIPT.encode()
-
-
 def test_docker_image_is_quoted() -> None:
     line, _ = DockerExecutor("we ird;rm").wrap("true")
     assert "'we ird;rm' -c " in line

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
 import shlex
+import signal
+import stat
 import subprocess
-import threading
+import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from oar_p2p.errors import ClusterError, RemoteCommandError
-from oar_p2p.remote.executors import SPOOLED_BASH, DockerExecutor
+from oar_p2p.remote.executors import DockerExecutor
 from oar_p2p.remote.helper import (
     LABEL,
     START_FAILED,
@@ -21,8 +28,8 @@ from oar_p2p.remote.helper import (
     remove_command,
     start_shell,
     sweep_shell,
-    wait_shell,
 )
+from oar_p2p.remote.mailbox import RUNNER, RUNNER_COMMAND, client_shell
 from tests.fakes import Call, FakeTransport, Reply
 
 IMAGE = DockerExecutor("local/oar-p2p-networking:abc")
@@ -35,10 +42,10 @@ def _pool(answer: Reply | None = None) -> tuple[FakeTransport, HelperPool]:
 
 
 def _name(call: Call) -> str:
-    return call.command.split("docker exec -i ", 1)[1].split()[0]
+    return re.search(r"\bN=(oar-p2p-helper-\w+);", call.command)[1]  # type: ignore[index]
 
 
-def test_the_first_script_starts_the_helper_and_later_ones_exec_into_it() -> None:
+def test_the_first_script_starts_the_helper_and_later_ones_go_to_its_mailbox() -> None:
     fake, pool = _pool()
     assert pool.run("gengar-1", "tc qdisc show\n").stdout == b"ok\n"
     pool.run("gengar-1", "ip -br addr\n")
@@ -47,12 +54,16 @@ def test_the_first_script_starts_the_helper_and_later_ones_exec_into_it() -> Non
     name = _name(first)
     assert name.startswith("oar-p2p-helper-") and pool.started["gengar-1"] == name
     # one round trip: docker run -d (the image checked only if that fails), then the script
-    assert f"docker run -d --pull=never --name {name} " in first.command
-    assert "--entrypoint sleep local/oar-p2p-networking:abc infinity" in first.command
-    assert first.command.endswith(f"exec docker exec -i {name} {SPOOLED_BASH}")
+    start = start_shell(IMAGE, name, owner=pool.owner, locked=False, now=0).split("--label")[0]
+    assert shlex.split(first.command)[:2] == ["bash", "-c"]
+    text = shlex.split(first.command)[2]
+    assert text.startswith(start) and f"docker run -d --pull=never --name {name} " in text
+    assert f"--entrypoint bash local/oar-p2p-networking:abc {RUNNER_COMMAND}" in text
+    assert text.endswith(client_shell(name, started=True))
     assert first.stdin == b"tc qdisc show\n"
-    # later: the exec alone, no image check, no docker run
-    assert second.command == f"docker exec -i {name} {SPOOLED_BASH}"
+    # later: the mailbox's client alone, no image check, no docker run
+    assert first.command != second.command
+    assert second.command == f"bash -c {shlex.quote(client_shell(name))}"
     assert second.stdin == b"ip -br addr\n"
     assert _name(fake.calls[-1]) != name  # every machine its own helper
     assert pool.starts == {"gengar-1": 1, "gengar-2": 1}
@@ -87,11 +98,11 @@ def test_a_helper_that_cannot_start_names_the_machine_and_is_tried_again() -> No
     assert all("docker run -d" in c.command for c in fake.calls)  # started again, not exec'd
 
 
-def test_a_failing_script_raises_with_the_exec_as_its_command() -> None:
+def test_a_failing_script_raises_naming_the_helper() -> None:
     _, pool = _pool(Reply(stderr="Error: no such qdisc\n", status=2))
     with pytest.raises(RemoteCommandError) as err:
         pool.run("gengar-1", "tc qdisc del dev bond0 root\n")
-    assert "docker exec -i oar-p2p-helper-" in str(err.value)
+    assert "a script in the helper container oar-p2p-helper-" in str(err.value)
     assert "no such qdisc" in str(err.value)
     assert "gengar-1" in pool.started  # removed at close all the same
 
@@ -101,20 +112,45 @@ def test_a_failing_script_raises_with_the_exec_as_its_command() -> None:
 
 def _fake_docker(tmp_path: Path, ps: str = "", image: bool = True, run: int = 0) -> Path:
     """A `docker` on PATH that logs its argv, one line per call, to tmp_path/log; `run`
-    fails with 125 while the image is missing (as docker does), `build` makes it."""
+    fails with 125 while the image is missing (as docker does), `build` makes it. A
+    `run -d` that succeeds starts the helper's command (the runner) as a local process,
+    with its ``-v DIR:/j`` directory; `exec -i NAME bash -c SCRIPT` runs the script
+    locally; `rm -f NAME` ends NAME's runner."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (tmp_path / "ps").write_text(ps)
     if image:
         (tmp_path / "image").touch()
-    script = f"""#!/bin/sh
-echo "$*" >> {tmp_path}/log
-case "$1" in
-  ps) cat {tmp_path}/ps;;
-  image) [ -e {tmp_path}/image ];;
-  build) cat > {tmp_path}/dockerfile; touch {tmp_path}/image;;
-  run) [ -e {tmp_path}/image ] || exit 125; exit {run};;
-esac
+    script = f"""#!{sys.executable}
+import json, os, signal, subprocess, sys
+t = {str(tmp_path)!r}
+a = sys.argv[1:]
+with open(t + "/log", "a") as log:
+    log.write(json.dumps(a) + "\\n")
+if a[0] == "ps":
+    sys.stdout.write(open(t + "/ps").read())
+elif a[0] == "image":
+    sys.exit(0 if os.path.exists(t + "/image") else 1)
+elif a[0] == "build":
+    open(t + "/dockerfile", "w").write(sys.stdin.read()); open(t + "/image", "w").close()
+elif a[0] == "run":
+    if not os.path.exists(t + "/image"):
+        sys.exit(125)
+    if {run} == 0 and "-d" in a:
+        mount = next(v for v in a if v.endswith(":/j"))[: -len(":/j")]
+        name = a[a.index("--name") + 1]
+        runner = subprocess.Popen(["bash", *a[a.index("bash") + 2 :], mount],
+                                  start_new_session=True, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        open(t + "/" + name + ".runner", "w").write(str(runner.pid))
+    sys.exit({run})
+elif a[0] == "exec":
+    sys.exit(subprocess.run(a[a.index("bash"):]).returncode)
+elif a[:2] == ["rm", "-f"]:
+    try:
+        os.kill(int(open(t + "/" + a[2] + ".runner").read()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
 """
     (bin_dir / "docker").write_text(script)
     (bin_dir / "docker").chmod(0o755)
@@ -127,9 +163,15 @@ def _sh(tmp_path: Path, bin_dir: Path, script: str) -> subprocess.CompletedProce
     return r
 
 
-def _log(tmp_path: Path) -> list[str]:
+def _argvs(tmp_path: Path) -> list[list[str]]:
+    """The fake docker's calls, as argv lists."""
     log = tmp_path / "log"
-    return log.read_text().splitlines() if log.exists() else []
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _log(tmp_path: Path) -> list[str]:
+    """The fake docker's calls, each as its arguments joined by spaces."""
+    return [" ".join(argv) for argv in _argvs(tmp_path)]
 
 
 def test_the_sweep_removes_stale_helpers_only(tmp_path: Path) -> None:
@@ -152,25 +194,61 @@ def test_the_sweep_removes_stale_helpers_only(tmp_path: Path) -> None:
     assert sorted(_log(tmp_path)[1:]) == ["rm -f garbled", "rm -f old-verify"]
 
 
+@pytest.fixture(autouse=True)
+def _end_runners(tmp_path: Path) -> Iterator[None]:
+    """The runners the fake `docker run -d` started end with the test."""
+    yield
+    for pid_file in tmp_path.glob("*.runner"):
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def _start(
+    tmp_path: Path, name: str = "oar-p2p-helper-x", executor: DockerExecutor = IMAGE, **kw: Any
+) -> str:
+    args: dict[str, Any] = {"owner": "a", "locked": False, "now": 1, **kw}
+    return start_shell(executor, name, root=str(tmp_path), **args)
+
+
 def test_the_start_runs_the_labelled_helper_without_checking_the_image(tmp_path: Path) -> None:
     bin_dir = _fake_docker(tmp_path)
-    start = start_shell(IMAGE, "oar-p2p-helper-x", owner="alice@fe pid 7", locked=True, now=42)
+    start = _start(tmp_path, owner="alice@fe pid 7", locked=True, now=42)
     r = _sh(tmp_path, bin_dir, start + "echo started\n")
     assert (r.returncode, r.stdout) == (0, "started\n")  # the helper's id is not printed
-    (call,) = _log(tmp_path)  # one docker command: no inspect, no sweep
-    run = shlex.split(call)
+    (run,) = _argvs(tmp_path)  # one docker command: no inspect, no sweep
     assert run[:5] == ["run", "-d", "--pull=never", "--name", "oar-p2p-helper-x"]
-    assert run[run.index("--entrypoint") + 1 :] == ["sleep", IMAGE.image, "infinity"]
-    for label in (f"{LABEL}=alice@fe pid 7", "oar-p2p.helper.locked=1", "oar-p2p.helper.since=42"):
-        assert f"--label {label}" in call
-    assert "--privileged" in run and "--network=host" in run
+    assert run[run.index("--entrypoint") + 1 :] == [
+        "bash",
+        IMAGE.image,
+        "-c",
+        RUNNER,
+        "oar-p2p-helper",
+    ]
+    labels = [run[i + 1] for i, arg in enumerate(run) if arg == "--label"]
+    assert labels == [
+        "oar-p2p.helper=alice@fe pid 7",
+        "oar-p2p.helper.locked=1",
+        "oar-p2p.helper.since=42",
+    ]
+    assert "--privileged" in run and "--network=host" in run and "--pid=host" in run
     assert "/run/oar-p2p:/run/oar-p2p" in run
+    # the job directory, made before the start: the user's, with the runner's FIFO
+    jobs = tmp_path / "oar-p2p-helper-x"
+    assert f"{jobs}:/j" in run
+    assert stat.S_IMODE(jobs.stat().st_mode) == 0o700 and (jobs / "jobs").is_fifo()
+
+
+def test_a_start_whose_job_directory_exists_fails_before_docker(tmp_path: Path) -> None:
+    bin_dir = _fake_docker(tmp_path)
+    (tmp_path / "oar-p2p-helper-x").mkdir()
+    r = _sh(tmp_path, bin_dir, _start(tmp_path) + "echo started\n")
+    assert r.returncode == START_FAILED and "cannot make the helper's job directory" in r.stderr
+    assert _log(tmp_path) == []
 
 
 def test_a_start_without_the_image_builds_it_and_starts_again(tmp_path: Path) -> None:
     bin_dir = _fake_docker(tmp_path, image=False)
-    start = start_shell(IMAGE, "oar-p2p-helper-x", owner="a", locked=False, now=1)
-    r = _sh(tmp_path, bin_dir, start + "echo started\n")
+    r = _sh(tmp_path, bin_dir, _start(tmp_path) + "echo started\n")
     assert (r.returncode, r.stdout) == (0, "started\n")
     calls = [c.split(" --name")[0] for c in _log(tmp_path)]
     assert calls == [
@@ -185,7 +263,10 @@ def test_a_start_without_the_image_builds_it_and_starts_again(tmp_path: Path) ->
 
 def test_the_removal_runs_in_the_background_and_sweeps(tmp_path: Path) -> None:
     bin_dir = _fake_docker(tmp_path, ps="killed 1 5\n")
-    line = remove_command("oar-p2p-helper-x", sweep_shell("oar-p2p-helper-x", locked=True, now=9))
+    jobs = tmp_path / "oar-p2p-helper-x"
+    jobs.mkdir()
+    sweep = sweep_shell("oar-p2p-helper-x", locked=True, now=9)
+    line = remove_command("oar-p2p-helper-x", sweep, root=str(tmp_path))
     assert _sh(tmp_path, bin_dir, line).returncode == 0
     for _ in range(100):  # the background job's three docker commands
         if len(_log(tmp_path)) == 3:
@@ -194,11 +275,12 @@ def test_the_removal_runs_in_the_background_and_sweeps(tmp_path: Path) -> None:
     log = _log(tmp_path)
     assert log[0] == "rm -f oar-p2p-helper-x" and log[1].startswith("ps -a")
     assert log[2] == "rm -f killed"
+    assert not jobs.exists()  # the job directory went with its helper
 
 
 def test_a_given_image_is_never_built_and_its_absence_is_explained(tmp_path: Path) -> None:
     bin_dir = _fake_docker(tmp_path, image=False)
-    start = start_shell(GIVEN, "h", owner="a", locked=False, now=1)
+    start = _start(tmp_path, "h", executor=GIVEN)
     r = _sh(tmp_path, bin_dir, start + "echo started\n")
     assert r.returncode == START_FAILED and r.stdout == ""
     assert "helper image (OAR_P2P_HELPER_IMAGE) is not on this machine" in r.stderr
@@ -210,7 +292,7 @@ def test_a_given_image_is_never_built_and_its_absence_is_explained(tmp_path: Pat
 
 def test_a_failed_docker_run_exits_start_failed(tmp_path: Path) -> None:
     bin_dir = _fake_docker(tmp_path, run=1)
-    r = _sh(tmp_path, bin_dir, start_shell(IMAGE, "h", owner="a", locked=False, now=1) + "true")
+    r = _sh(tmp_path, bin_dir, _start(tmp_path, "h") + "true")
     assert r.returncode == START_FAILED
     assert "starting the helper container failed" in r.stderr
 
@@ -242,64 +324,90 @@ def test_an_nft_failure_in_the_listing_is_not_retried(tmp_path: Path) -> None:
     assert len(_log(tmp_path)) == 1
 
 
-def test_a_script_during_the_start_waits_for_the_helper_not_for_the_first_script() -> None:
-    """`verify`: the iperf3 server (the machine's first privileged script) runs until it is
-    told to stop, by a second script on the same machine."""
-    released = threading.Event()
+def _machine(tmp_path: Path) -> tuple[FakeTransport, HelperPool]:
+    """A pool whose round trips run in a local bash with the fake docker on PATH: the
+    start, the runner and the mailbox run for real, only docker is faked."""
+    bin_dir = _fake_docker(tmp_path)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
 
     def answer(call: Call) -> Reply:
-        if "docker run -d" in call.command:  # the server: runs until the stop came
-            assert released.wait(5), "the stop script was held behind the server"
-        elif b"stop" in call.stdin:
-            released.set()
-        return Reply()
+        argv = ["sh", "-c", call.command]
+        r = subprocess.run(argv, env=env, input=call.stdin, capture_output=True, check=False)
+        return Reply(r.stdout.decode(), r.stderr.decode(), r.returncode)
 
     fake = FakeTransport(handler=answer)
-    pool = HelperPool(fake, IMAGE)
-    with ThreadPoolExecutor(1) as ex:
-        server = ex.submit(pool.run, "gengar-1", "iperf3 -s -1\n")
-        while not fake.calls:
-            time.sleep(0.01)
-        pool.run("gengar-1", "stop\n")
-        server.result()
+    return fake, HelperPool(fake, IMAGE, root=str(tmp_path))
+
+
+def test_scripts_run_in_the_started_helper_through_its_mailbox(tmp_path: Path) -> None:
+    fake, pool = _machine(tmp_path)
+    first = pool.run("gengar-1", "echo one; echo warn >&2\n")
+    assert (first.stdout, first.stderr) == (b"one\n", b"warn\n")
     name = pool.started["gengar-1"]
-    stop = fake.calls[1].command
-    assert stop.startswith(wait_shell(name))
-    assert stop.endswith(f"docker exec -i {name} {SPOOLED_BASH}")
-    pool.run("gengar-1", "later\n")  # once started: the exec alone
-    assert fake.calls[-1].command == f"docker exec -i {name} {SPOOLED_BASH}"
-
-
-def test_the_wait_for_a_helper_is_bounded(tmp_path: Path) -> None:
-    bin_dir = _fake_docker(tmp_path)  # `docker inspect` prints nothing: never running
-    r = _sh(tmp_path, bin_dir, wait_shell("h", tries=3) + "echo gave up\n")
-    assert r.stdout == "gave up\n"
-    assert _log(tmp_path) == ["inspect -f {{.State.Running}} h"] * 3
+    with pytest.raises(RemoteCommandError) as err:
+        pool.run("gengar-1", "echo half; exit 4\n")
+    assert err.value.status == 4 and "in the helper container" in str(err.value)
+    streamed = pool.run("gengar-1", iter([b"echo a", b"bc\n", b"echo d\n"]))
+    assert streamed.stdout == b"abc\nd\n"
+    # one docker command for all three: the start; the scripts went to the runner
+    assert [c.split(" --name")[0] for c in _log(tmp_path)] == ["run -d --pull=never"]
+    jobs = tmp_path / name
+    assert sorted(p.name for p in jobs.iterdir()) == ["jobs", "pid"]  # each job cleaned up
+    pool.close()
+    for _ in range(100):
+        if not jobs.exists():
+            break
+        time.sleep(0.05)
+    assert not jobs.exists()
 
 
 def test_the_reads_listing_starts_the_helper_then_lists_in_it(tmp_path: Path) -> None:
-    _, pool = _pool()
+    _, pool = _machine(tmp_path)
+    bin_dir = tmp_path / "bin"
+    (bin_dir / "nft").write_text('#!/bin/sh\necho "nft $*"; echo nft-warning >&2\n')
+    (bin_dir / "nft").chmod(0o755)
     argv, name = pool.listing_argv("gengar-1")
     assert name is not None and pool.started["gengar-1"] == name
-    line = shlex.join([*argv, "-j", "list", "table", "ip", "oar-p2p"])
-    bin_dir = _fake_docker(tmp_path)
-    assert _sh(tmp_path, bin_dir, line).returncode == 0
-    run, listing = _log(tmp_path)
+    r = _sh(tmp_path, bin_dir, shlex.join([*argv, "-j", "list", "table", "ip", "oar-p2p"]))
+    assert (r.returncode, r.stdout, r.stderr) == (
+        0,
+        "nft -j list table ip oar-p2p\n",
+        "nft-warning\n",
+    )
+    (run,) = _log(tmp_path)
     assert run.startswith(f"run -d --pull=never --name {name} ")  # no image check: present
-    assert listing == f"exec {name} nft -j list table ip oar-p2p"
     pool.listing_done("gengar-1", name, listed=True)
     assert pool.starts == {"gengar-1": 1} and pool.execs == {"gengar-1": 1}
-    # a second listing on that machine (a read again) only execs
+    # a second listing on that machine (a read again) only drops a job in the mailbox
     again, none = pool.listing_argv("gengar-1")
-    assert (again, none) == (["docker", "exec", name, "nft"], None)
+    assert none is None and "docker run" not in again[2]
+    r = _sh(tmp_path, bin_dir, shlex.join([*again, "list", "tables"]))
+    assert (r.returncode, r.stdout) == (0, "nft list tables\n")
+    assert len(_log(tmp_path)) == 1
     # a helper that cannot start: the listing fails with the start's message (the read
     # reports it as its nft error)
-    _, pool2 = _pool()
-    argv2, _name2 = pool2.listing_argv("gengar-2")
     other = tmp_path / "other"
     other.mkdir()
+    pool2 = HelperPool(FakeTransport(), IMAGE, root=str(other))
+    argv2, _name2 = pool2.listing_argv("gengar-2")
     r = _sh(other, _fake_docker(other, run=1), shlex.join([*argv2, "list", "tables"]))
     assert r.returncode == START_FAILED and "starting the helper container failed" in r.stderr
+
+
+def test_a_script_during_the_start_waits_for_the_helper_not_for_the_first_script(
+    tmp_path: Path,
+) -> None:
+    """`verify`: the iperf3 server (the machine's first privileged script) runs until it is
+    told to stop, by a second script on the same machine."""
+    _, pool = _machine(tmp_path)
+    stop = tmp_path / "stop"
+    with ThreadPoolExecutor(1) as ex:
+        server = ex.submit(pool.run, "gengar-1", f"while [ ! -e {stop} ]; do sleep 0.05; done\n")
+        while "gengar-1" not in pool.started:
+            time.sleep(0.01)
+        pool.run("gengar-1", f"touch {stop}\n")  # while the start may still be in flight
+        assert server.result(timeout=20).status == 0
+    assert [c.split(" --name")[0] for c in _log(tmp_path)] == ["run -d --pull=never"]
 
 
 def test_a_listing_that_did_not_run_releases_its_helper_name() -> None:
