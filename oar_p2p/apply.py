@@ -58,11 +58,13 @@ def read_machine(
     privileged scripts get (a temp file, a second bash) costs four process starts on
     every machine of every command. With the docker executor, a command that writes (it
     holds the job lock) lists nft in its helper container, started by the listing when it
-    runs (`HelperPool.listing_argv`), so the write that follows only execs into it."""
+    runs (`HelperPool.listing_argv`), so the write that follows finds it running; when the
+    listing is skipped (a trusted map) but the map differs from the desired one, the read
+    starts that helper in the background for the write (`read_script`'s `prestart`)."""
     want = desired.pairs
     host = machine.hostname
 
-    def script(nft: Sequence[str], unprivileged: bool) -> str:
+    def script(nft: Sequence[str], unprivileged: bool, prestart: bool = False) -> str:
         return read_script(
             machine.interface,
             sorted(SYSCTLS),
@@ -70,19 +72,20 @@ def read_machine(
             desired_digest=want.digest if want else "",
             nft=nft,
             unprivileged=unprivileged,
+            prestart=prestart,
         )
 
     pool = _listing_pool(session)
     nft, reserved = pool.listing_argv(host) if pool else (session.executor.nft_argv(), None)
-    listed = True  # a read cut short may have started the helper: `close` removes it
+    listed = started = True  # a read cut short may have started the helper: `close` removes it
     try:
-        result = session.transport.run(host, READ_BASH, stdin=script(nft, True).encode(),
-                                       timeout=900)  # fmt: skip
+        text = script(nft, True, prestart=reserved is not None)
+        result = session.transport.run(host, READ_BASH, stdin=text.encode(), timeout=900)
         sections = split_sections(result.stdout.decode())
-        listed = _listed(sections)
+        listed, started = _listed(sections), "helper" in sections
     finally:
         if pool is not None:
-            pool.listing_done(host, reserved, listed)
+            pool.listing_done(host, reserved, listed, started=started)
     session.reads[host] = session.reads.get(host, 0) + 1
     if "need-privilege" in sections:
         result = session.run_privileged(host, script(["nft"], False), timeout=900)

@@ -145,6 +145,7 @@ class HelperPool:
         self.transport = transport
         self.executor = executor
         self.root = root  # where the job directories are, on the machines (tests: elsewhere)
+        self.patience = 30.0  # how long a script waits for a helper another one starts (s)
         # set by the session scope once the job lock is held: this command's helpers, and
         # the stale ones it may sweep, are those of lock holders
         self.locked = False
@@ -174,7 +175,7 @@ class HelperPool:
         if first:
             return self._start_and_run(host, name, stdin, timeout)
         self._count(self.execs, host)
-        command = _bash(client_shell(name, waiting=waiting, root=self.root))
+        command = _bash(client_shell(name, waiting=waiting, root=self.root, patience=self.patience))
         result = self.transport.run(host, command, stdin=stdin, timeout=timeout, check=False)
         return check_result(replace(result, command=_described(name)))
 
@@ -191,7 +192,9 @@ class HelperPool:
             name = self.started.get(host)
             if name is not None:  # running, or another script is starting it: wait for it
                 waiting = host in self._starting
-                client = client_shell(name, args=True, waiting=waiting, root=self.root)
+                client = client_shell(
+                    name, args=True, waiting=waiting, root=self.root, patience=self.patience
+                )
                 return ["bash", "-c", client, "nft"], None
             name = self.started[host] = helper_name()
             self._starting.add(host)
@@ -202,20 +205,24 @@ class HelperPool:
         client = client_shell(name, args=True, started=True, root=self.root)
         return ["bash", "-c", start + client, "nft"], name
 
-    def listing_done(self, host: str, name: str | None, listed: bool) -> None:
+    def listing_done(
+        self, host: str, name: str | None, listed: bool, *, started: bool = False
+    ) -> None:
         """After the read whose listing argv came from `listing_argv` (`name`: the helper it
         reserved, or None). A listing that ran started that helper (or tried to: `close`
-        removes it either way); one that did not leaves the machine without a helper, as
-        before the read."""
+        removes it either way); `started`: the read started it in the background, for the
+        write that follows (the machine's next script waits for it to run); a read that did
+        neither leaves the machine without a helper, as before the read."""
         with self._lock:
             if listed:
                 self.execs[host] = self.execs.get(host, 0) + 1
             if name is None:
                 return
-            self._starting.discard(host)
-            if listed:
+            if listed or started:
                 self.starts[host] = self.starts.get(host, 0) + 1
-            elif self.started.get(host) == name:
+            if not started:
+                self._starting.discard(host)
+            if not (listed or started) and self.started.get(host) == name:
                 del self.started[host]
 
     def _start_and_run(

@@ -65,7 +65,7 @@ def prepare_shell(name: str, root: str = "/tmp") -> str:
 
 def client_shell(
     name: str, *, args: bool = False, started: bool = False, waiting: bool = False,
-    root: str = "/tmp", tick: float = 5,
+    root: str = "/tmp", tick: float = 5, patience: float = 30,
 ) -> str:  # fmt: skip
     """Bash that runs one script in the helper `name` and exits with its status, its
     output on stdout and stderr.
@@ -74,16 +74,18 @@ def client_shell(
     TEXT nft -j list ...``). `started`: this round trip just started the helper (after
     `prepare_shell` and the `docker run`): wait for its runner, and when it does not show
     up within 3 s, mark the directory unseen and use `docker exec` from then on.
-    `waiting`: another round trip is starting the helper: wait for it (at most 30 s).
+    `waiting`: another round trip is starting the helper: wait for it (at most `patience`
+    seconds).
     `tick`: how often (s) a job still running checks that the runner is there.
     """
     q = shlex.quote
     lines = [f"N={q(name)}; J={q(job_dir(name, root))}"]
     if waiting:  # the directory may not be there yet: no FIFO to wait on, sleep
         lines.append(
-            'i=0; while [ ! -s "$J/pid" ] && [ ! -e "$J/exec" ] && [ $i -lt 300 ]; do '
-            "sleep 0.1; i=$((i+1)); done"
+            'i=0; while [ ! -s "$J/pid" ] && [ ! -e "$J/exec" ] && '
+            f"[ $i -lt {int(patience * 10)} ]; do sleep 0.1; i=$((i+1)); done"
         )
+    lines.append(f'[ -d "$J" ] || {{ echo "{_NOT_RUNNING}" >&2; exit 125; }}')
     lines.append("id=$$.$RANDOM$RANDOM; f=$J/$id  # oar-p2p-script")
     if args:
         lines.append('{ printf \'%q \' "$0" "$@"; echo; } > "$f.sh" || exit 1')
@@ -97,14 +99,17 @@ def client_shell(
             "done"
         )
     lines.append(
-        'if [ -e "$J/exec" ] || [ ! -s "$J/pid" ]; then\n'
+        'if [ -e "$J/exec" ]; then\n'
         f'  docker exec -i "$N" bash -c {q(SPOOL)} < "$f.sh"; r=$?\n'
         '  rm -f "$f.sh" "$f.rc"; exit "$r"\n'
-        "fi"
+        "fi\n"
+        f'[ -s "$J/pid" ] || {{ echo "{_NOT_RUNNING}" >&2; rm -f "$f.sh" "$f.rc"; exit 125; }}'
     )
     lines.append(_SUBMIT.replace("TICK", f"{tick:g}"))
     return "\n".join(lines) + "\n"
 
+
+_NOT_RUNNING = "the helper container $N is not running (its start failed, or took over 30 s)"
 
 # Submit the job and wait for its status; then its output. The runner's PID is checked
 # every TICK s: a helper removed under the job ends the wait.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,34 @@ def test_a_command_that_reads_stdin_does_not_eat_the_script(tmp_path: Path) -> N
     out = split_sections(proc.stdout.decode())
     assert out["tc-qdisc:lo"] == "[]\n" and out["sysctl"] == f"{REAL_KEY}=Linux\n"
     assert "end" in out
+
+
+def _prestart(record_dir: Path, digest: str, tmp_path: Path, *, prestart: bool = True) -> bool:
+    """Read with a trusted record of `digest`; whether the script started the helper (ran
+    the listing argv with `--version`, in the background) and said so."""
+    record_dir.mkdir(exist_ok=True)
+    (record_dir / "record.json").write_text(_record("applied", 5000, digest))
+    ran = tmp_path / "ran"
+    ran.unlink(missing_ok=True)
+    nft = ["sh", "-c", f'echo "$*" > {ran}', "nft"]
+    script = read_script(
+        "oarp2p-none0", [REAL_KEY], desired_digest=WANT, large=100,
+        record_dir=str(record_dir), nft=nft, unprivileged=True, prestart=prestart,
+    )  # fmt: skip
+    proc = subprocess.run(["bash", "-s"], input=script.encode(), capture_output=True, timeout=60)
+    out = split_sections(proc.stdout.decode())
+    assert out["nft"] == "skipped\n"  # trusted: never listed
+    for _ in range(100):  # the start runs in the background
+        if ran.exists() or "helper" not in out:
+            break
+        time.sleep(0.05)
+    assert ("helper" in out) == ran.exists()
+    if ran.exists():
+        assert ran.read_text() == "--version\n" and out["helper"] == "starting\n"
+    return ran.exists()
+
+
+def test_a_trusted_map_that_differs_starts_the_helper_for_the_write(tmp_path: Path) -> None:
+    assert _prestart(tmp_path / "r", "cd" * 16, tmp_path)
+    assert not _prestart(tmp_path / "r", WANT, tmp_path)  # the desired map: no write
+    assert not _prestart(tmp_path / "r", "cd" * 16, tmp_path, prestart=False)  # plan, show

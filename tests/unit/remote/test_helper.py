@@ -416,3 +416,28 @@ def test_a_listing_that_did_not_run_releases_its_helper_name() -> None:
     pool.listing_done("gengar-1", name, listed=False)  # the record was trusted
     assert pool.started == {} and pool.starts == {} and pool.execs == {}
     pool.close()  # nothing to remove
+
+
+def test_a_helper_the_read_started_in_the_background_serves_the_write(tmp_path: Path) -> None:
+    _, pool = _machine(tmp_path)
+    argv, name = pool.listing_argv("gengar-1")
+    bin_dir = tmp_path / "bin"
+    (bin_dir / "nft").write_text("#!/bin/sh\necho nft\n")
+    (bin_dir / "nft").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    background = subprocess.Popen([*argv, "--version"], env=env)  # as the read starts it
+    pool.listing_done("gengar-1", name, listed=False, started=True)
+    assert pool.started == {"gengar-1": name} and pool.starts == {"gengar-1": 1}
+    write = pool.run("gengar-1", "echo written\n")  # may come before the helper runs
+    assert write.stdout == b"written\n"
+    assert background.wait(timeout=30) == 0
+    assert [c.split(" --name")[0] for c in _log(tmp_path)] == ["run -d --pull=never"]
+
+
+def test_a_script_for_a_helper_that_never_started_says_so(tmp_path: Path) -> None:
+    _, pool = _machine(tmp_path)
+    _argv, name = pool.listing_argv("gengar-1")
+    pool.listing_done("gengar-1", name, listed=False, started=True)  # but it never ran
+    pool.patience = 0.5
+    with pytest.raises(RemoteCommandError, match="is not running"):
+        pool.run("gengar-1", "true\n", timeout=60)
