@@ -33,7 +33,9 @@ __all__ = [
     "force_unlock",
     "force_unlock_script",
     "holder_text",
+    "release_lock",
     "release_script",
+    "take_lock",
 ]
 
 
@@ -87,19 +89,34 @@ def _describe(host: str, holder: str, now: float) -> str:
     )
 
 
-@contextmanager
-def cluster_lock(transport: Transport, host: str, command: str) -> Iterator[None]:
-    """Hold the job lock on `host` for the duration of the block."""
+def take_lock(transport: Transport, host: str, command: str) -> str:
+    """Take the job lock on `host`; returns the token that releases it (`release_lock`),
+    raises `LockError` naming the holder when another command holds it."""
     token = new_token()
     result = transport.run(host, acquire_script(holder_text(command), token))
     reply = read_lines(result.stdout.decode(errors="replace"), _REPLY)
     if not reply or reply[0].tag != "acquired":
         holder = reply[0].fields[0].strip() if reply else ""
         raise LockError(_describe(host, holder or "unknown holder", time.time()))
+    return token
+
+
+def release_lock(transport: Transport, host: str, token: str) -> None:
+    """Release the lock taken with `token` (a no-op when it is no longer ours)."""
+    transport.run(host, release_script(token), check=False)
+
+
+@contextmanager
+def cluster_lock(
+    transport: Transport, host: str, command: str, token: str | None = None
+) -> Iterator[None]:
+    """Hold the job lock on `host` for the duration of the block (`token`: the lock is
+    already taken, with that token)."""
+    token = token or take_lock(transport, host, command)
     try:
         yield
     finally:
-        transport.run(host, release_script(token), check=False)
+        release_lock(transport, host, token)
 
 
 def force_unlock(transport: Transport, host: str) -> str:

@@ -11,9 +11,11 @@ tests inject a `FakeTransport` through `Connector(transport=lambda _opts: fake, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,8 +24,8 @@ from oar_p2p.cluster import job_hosts
 from oar_p2p.cluster.inventory import MachineOverride, resolve_machines
 from oar_p2p.cluster.location import Location, detect_location
 from oar_p2p.cluster.machines import Machine
-from oar_p2p.errors import OarP2PError
-from oar_p2p.lock import cluster_lock
+from oar_p2p.errors import LockError, OarP2PError
+from oar_p2p.lock import cluster_lock, release_lock, take_lock
 from oar_p2p.matrix_file import cache_dir
 from oar_p2p.remote.counting import CountingTransport
 from oar_p2p.remote.executors import DockerExecutor, make_executor
@@ -162,7 +164,14 @@ class _JobMachines:
     oarstat lists them again; called with the job id just before that oarstat (never for a
     fixed list or a job machine's nodefile), then `done` with oarstat's answer."""
 
-    def __init__(self, settings: Settings, connector: Connector, transport: Transport) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        connector: Connector,
+        transport: Transport,
+        early: _EarlyLock | None = None,
+    ) -> None:
+        self.early = early
         self.frontend = settings.frontend.value
         self.limit = settings.concurrency_limit.value
         self.cache = connector.cache
@@ -181,6 +190,8 @@ class _JobMachines:
                 " ".join(self.guessed),
             )
             connect_ahead(self.transport, self.guessed, self.limit)
+            if self.early is not None:
+                self.early.start(self.transport, min(self.guessed))
 
     def done(self, hosts: Sequence[str]) -> None:
         """Keep the job's machines for the next command; connect to those not guessed."""
@@ -191,6 +202,74 @@ class _JobMachines:
             connect_ahead(self.transport, rest, self.limit)
 
 
+class _EarlyLock:
+    """The job lock, taken while oarstat runs on the first of the machines kept from the
+    job's last command (`Session.lock_host` if they are still the job's): its round trip
+    overlaps oarstat's instead of following it. `claim` once oarstat answered: the token
+    when the guess was the lock machine (or its `LockError`: another command holds the
+    lock), else None, after releasing a lock taken on the wrong machine."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.host = ""
+        self._transport: Transport | None = None
+        self._future: Future[str] | None = None
+
+    def start(self, transport: Transport, host: str) -> None:
+        _log.debug("taking the job lock on %s while oarstat runs", host)
+        self._transport, self.host = transport, host
+        pool = ThreadPoolExecutor(1, thread_name_prefix="oar-p2p-lock")
+        self._future = pool.submit(take_lock, transport, host, self.command)
+        pool.shutdown(wait=False)
+
+    def claim(self, host: str) -> str | None:
+        token = self._result(raise_held=host == self.host)
+        if token is not None and host != self.host:
+            self._release(token)
+            return None
+        return token
+
+    def abandon(self) -> None:
+        """The command ends before `claim`: release a lock taken."""
+        token = self._result(raise_held=False)
+        if token is not None:
+            self._release(token)
+
+    def _result(self, raise_held: bool) -> str | None:
+        """The early take's token (None: not taken); the take is forgotten once it ended
+        (an interrupted wait keeps it, for `abandon`)."""
+        future = self._future
+        if future is None:
+            return None
+        try:
+            token = future.result()
+        except LockError:
+            self._future = None
+            if raise_held:
+                raise
+            return None
+        except Exception as exc:  # e.g. the guess unreachable: the usual path says why
+            self._future = None
+            _log.debug("the early job lock on %s failed: %s", self.host, exc)
+            return None
+        self._future = None
+        return token
+
+    def _release(self, token: str) -> None:
+        assert self._transport is not None
+        with contextlib.suppress(Exception):
+            release_lock(self._transport, self.host, token)
+
+
+def _claim(early: _EarlyLock | None, host: str) -> str | None:
+    try:
+        return early.claim(host) if early is not None else None
+    except BaseException:  # held (LockError), or interrupted while waiting for the take
+        if early is not None:
+            early.abandon()
+        raise
+
+
 def open_session(
     settings: Settings,
     connector: Connector,
@@ -199,6 +278,7 @@ def open_session(
     progress: Progress = lambda _m: None,
     privileged: bool = True,
     partial: bool = False,
+    early_lock: _EarlyLock | None = None,
 ) -> Session:
     """Connect, list the job's machines and prepare the executor.
 
@@ -215,7 +295,7 @@ def open_session(
     transport = CountingTransport(connector.open_transport(SshOptions.of(settings, location)))
     limit = settings.concurrency_limit.value
     try:
-        job_machines = _JobMachines(settings, connector, transport)
+        job_machines = _JobMachines(settings, connector, transport, early_lock)
         progress("listing the job's machines")
         local = connector.open_local()
         machines = _machines(settings, target, transport, location, local, job_machines)
@@ -228,6 +308,8 @@ def open_session(
         if privileged and isinstance(executor, DockerExecutor):
             session.helpers = HelperPool(transport, executor)
     except BaseException:
+        if early_lock is not None:
+            early_lock.abandon()
         transport.close()
         raise
     return session
@@ -280,15 +362,19 @@ def session_scope(
     privileged: bool = True,
     partial: bool = False,
 ) -> Iterator[Session]:
-    """An open session for the block; with `lock` (the command's name), the job lock too."""
+    """An open session for the block; with `lock` (the command's name), the job lock too
+    (taken while oarstat runs when the job's machines are known from its last command)."""
+    early = _EarlyLock(lock) if lock is not None else None
     session = open_session(
-        settings, connector, target, progress=progress, privileged=privileged, partial=partial
-    )
+        settings, connector, target, progress=progress, privileged=privileged, partial=partial,
+        early_lock=early,
+    )  # fmt: skip
     try:
         if lock is None:
             yield session
         else:
-            with cluster_lock(session.transport, session.lock_host, lock):
+            token = _claim(early, session.lock_host)
+            with cluster_lock(session.transport, session.lock_host, lock, token):
                 if session.helpers is not None:
                     session.helpers.locked = True
                 try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from oar_p2p.cluster.location import Location, Place
 from oar_p2p.errors import LockError, OarP2PError
 from oar_p2p.settings import resolve_settings
 from oar_p2p.workflows.connect import Connector, SshOptions, Target, session_scope
-from tests.fakes import FakeTransport, Reply
+from tests.fakes import Call, FakeTransport, Reply
 
 HOSTS = ["gengar-2", "gengar-1"]
 RELEASE = 'if [ "$(cat /tmp/oar-p2p.lock/token 2>/dev/null)" = '
@@ -173,3 +174,75 @@ def test_an_inferred_job_connects_its_kept_machines_once_named(tmp_path: Path) -
     # `oarstat -u` named the job; its kept machines connect while `oarstat -j` runs
     assert fake.commands() == ["oarstat -u -J", "oarstat -j 4242 -J"]
     assert fake.ahead == [(HOSTS, 1)]
+
+
+def _kept(tmp_path: Path, hosts: list[str]) -> None:
+    (tmp_path / "jobs").mkdir(exist_ok=True)
+    kept = {"version": 1, "frontend": "", "job": 4242, "hosts": hosts}
+    (tmp_path / "jobs" / "localhost.json").write_text(json.dumps(kept))
+
+
+def _locking_fake(lock_answer: str = "acquired\n") -> tuple[_AheadFake, list[bool]]:
+    """oarstat answers only once a lock was asked for (or after 5 s); the list says, for
+    each oarstat, whether a lock had been asked for while it ran."""
+    asked, overlapped = threading.Event(), []
+    fake = _AheadFake()
+
+    def oarstat(call: Call) -> Reply:
+        overlapped.append(asked.wait(5))
+        return Reply(OARSTAT)
+
+    def lock(call: Call) -> Reply | None:
+        if "mkdir /tmp/oar-p2p.lock" not in call.command:
+            return None
+        asked.set()
+        return Reply(lock_answer)
+
+    fake.on("lock", handler=lock)
+    fake.on("release", handler=lambda call: Reply() if call.command.startswith(RELEASE) else None)
+    fake.on("oarstat -j 4242 -J", handler=oarstat)
+    return fake, overlapped
+
+
+def _locked_session(fake: FakeTransport, tmp_path: Path) -> None:
+    connector = _connector(fake, [], cache=lambda: tmp_path)
+    with session_scope(_settings(OAR_JOB_ID="4242"), connector, Target(), lock="apply") as s:  # type: ignore[arg-type]
+        assert s.hosts == HOSTS
+        assert sum("mkdir /tmp/oar-p2p.lock" in c for c in fake.commands()) == 1
+
+
+def test_the_job_lock_is_taken_while_oarstat_runs_on_the_kept_lock_machine(
+    tmp_path: Path,
+) -> None:
+    _kept(tmp_path, HOSTS)
+    fake, overlapped = _locking_fake()
+    _locked_session(fake, tmp_path)
+    assert overlapped == [True]  # oarstat was still running when the lock was asked for
+    lock, release = [c for c in fake.calls if c.host != "localhost"]
+    assert lock.host == "gengar-1" and "mkdir /tmp/oar-p2p.lock" in lock.command
+    assert release.host == "gengar-1" and release.command.startswith(RELEASE)
+    # the token released is the one taken
+    assert lock.command.split("printf '%s' ")[1].split()[0] in release.command
+
+
+def test_a_lock_taken_on_a_wrong_guess_is_released_and_taken_on_the_lock_machine(
+    tmp_path: Path,
+) -> None:
+    _kept(tmp_path, ["gengar-9", "gengar-8"])  # the job has other machines now
+    fake, _ = _locking_fake()
+    connector = _connector(fake, [], cache=lambda: tmp_path)
+    with session_scope(_settings(OAR_JOB_ID="4242"), connector, Target(), lock="apply"):  # type: ignore[arg-type]
+        assert [c.host for c in fake.calls if "mkdir /tmp" in c.command] == ["gengar-8", "gengar-1"]
+        assert fake.commands("gengar-8")[-1].startswith(RELEASE)  # released before the block
+    assert fake.commands("gengar-1")[-1].startswith(RELEASE)
+
+
+def test_a_lock_held_on_the_kept_lock_machine_refuses(tmp_path: Path) -> None:
+    _kept(tmp_path, HOSTS)
+    fake, _ = _locking_fake("held alice@laptop pid 7 (apply) since=1\n")
+    connector = _connector(fake, [], cache=lambda: tmp_path)
+    with pytest.raises(LockError, match="pid 7 \\(apply\\)"):
+        with session_scope(_settings(OAR_JOB_ID="4242"), connector, Target(), lock="apply"):  # type: ignore[arg-type]
+            pytest.fail("the block must not run without the lock")
+    assert not any(c.startswith(RELEASE) for c in fake.commands()) and fake.closed
+    assert sum("mkdir /tmp/oar-p2p.lock" in c for c in fake.commands()) == 1  # not asked twice
