@@ -32,11 +32,8 @@ filter show dev $IF
 qdisc show dev lo
 class show dev lo
 filter show dev lo" || true
-qs=$(tc -force -j -b - 2>/dev/null <<< "qdisc show dev lo
-qdisc show dev $IF") || true
-for d in "$IF" lo; do  # one JSON line per device: lo's (always there), then IF's if it is
-  if [ "$d" = lo ]; then q=${qs%%$'\n'*}; else q=; [[ $qs == *$'\n'* ]] && q=${qs#*$'\n'}; fi
-  s "tc-qdisc:$d"; printf '%s\n' "$q"
+for d in "$IF" lo; do
+  s "tc-qdisc:$d"; q=$(tc -j qdisc show dev "$d" 2>/dev/null) || true; printf '%s\n' "$q"
   if [[ $q == *'"kind":"clsact"'* || $q == *'"kind":"ingress"'* ]]; then
     s "tc-egress:$d"; tc -j filter show dev "$d" egress 2>/dev/null || true
     s "tc-ingress:$d"; tc -j filter show dev "$d" ingress 2>/dev/null || true
