@@ -33,8 +33,8 @@ def _helpers(bed: Testbed) -> dict[str, list[str]]:
     }
 
 
-def _spec(tmp_path: Path) -> Path:
-    n = 3 * PER_MACHINE
+def _spec(tmp_path: Path, per_machine: int = PER_MACHINE) -> Path:
+    n = 3 * per_machine
     rnd = random.Random(7)
     rows = [
         " ".join("0" if i == j else str(rnd.randint(1, 200)) for j in range(n)) for i in range(n)
@@ -43,7 +43,7 @@ def _spec(tmp_path: Path) -> Path:
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "version: 1\nname: helper-e2e\n"
-        f'network:\n  addresses: "{PER_MACHINE}/machine"\n  latency_matrix: latency.txt\n'
+        f'network:\n  addresses: "{per_machine}/machine"\n  latency_matrix: latency.txt\n'
     )
     return spec
 
@@ -108,3 +108,36 @@ def test_a_no_op_apply_starts_no_helper(testbed: Testbed, tmp_path: Path) -> Non
         (1, 1, 0)
     }
     assert _gone(testbed), _helpers(testbed)  # removed in the background as the command ended
+
+
+def test_a_helper_removed_under_its_scripts_fails_that_machine_and_nothing_hangs(
+    testbed: Testbed, tmp_path: Path
+) -> None:
+    """The mailbox's liveness check on a real daemon: the helper runs in the host's PID
+    namespace, so a script whose helper is removed while it runs (here by hand, once a
+    job is in gengar-2's mailbox) fails when its client sees the runner's PID gone,
+    instead of waiting for a status that never comes; the other machines finish. 3 x 64
+    addresses: gengar-2's write lasts long enough to still come after the removal."""
+    spec = _spec(tmp_path, 64)
+    env = {**testbed.client_env(), **DOCKER, "PYTHONPATH": str(Path(__file__).parents[2])}
+    argv = testbed.client_argv([sys.executable, "-m", "oar_p2p", "apply", str(spec)])
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline, job = time.monotonic() + 300, ""
+    while not job:  # a running runner, and a job's status FIFO: the job is in flight
+        assert proc.poll() is None, "apply ended before a job ran on gengar-2"
+        assert time.monotonic() < deadline, "no job within 300 s"
+        job = node(
+            testbed,
+            "gengar-2",
+            "sh",
+            "-c",
+            "for d in /tmp/oar-p2p-helper-*; do "
+            '[ -s "$d/pid" ] && ls "$d"/*.rc 2>/dev/null; done; true',
+        )
+    name = job.split()[0].split("/")[2]
+    node(testbed, "gengar-2", "docker", "rm", "-f", name)
+    out, err = proc.communicate(timeout=300)  # a hang fails here
+    assert proc.returncode != 0, out.decode()
+    text = err.decode()
+    assert "gengar-2" in text and f"the helper container {name} ended" in text, text
+    assert _gone(testbed), _helpers(testbed)  # the module's fixture resets the machines
