@@ -34,14 +34,16 @@ from oar_p2p.remote.executors import SPOOL
 __all__ = ["RUNNER", "RUNNER_COMMAND", "client_shell", "job_dir", "prepare_shell"]
 
 # The helper's main process: `bash -c RUNNER oar-p2p-helper [DIR]`. A runner that does
-# not find the FIFO the client made sleeps instead, so that `docker exec` still works.
+# not find the FIFO the client made sleeps instead, so that `docker exec` still works. A
+# job runs in `/`, as a `docker exec` did.
 RUNNER = r"""cd "${1:-/j}" || exit 1
 [ -p ./jobs ] || exec sleep infinity
 exec 3<>./jobs
 echo "$$" > pid
+D=$PWD
 while read -r -u 3 id; do
   case $id in ''|*[!0-9.]*) continue;; esac
-  { bash "$id.sh" </dev/null >"$id.out" 2>"$id.err"; echo "$?" 1<>"$id.rc"; } &
+  { (cd / && exec bash "$D/$id.sh") </dev/null >"$id.out" 2>"$id.err"; echo "$?" 1<>"$id.rc"; } &
 done
 """
 # the helper's command line after ``--entrypoint bash IMAGE`` (its $0 names it in `ps`)

@@ -65,6 +65,7 @@ def test_a_job_returns_its_output_and_status_and_leaves_nothing(
 ) -> None:
     r = _client(tmp_path, b"echo out; echo err >&2; exit 7\n", started=True)
     assert (r.returncode, r.stdout, r.stderr) == (7, b"out\n", b"err\n")
+    assert _client(tmp_path, b"pwd\n").stdout == b"/\n"  # as in a `docker exec`
     # as a command line (the read's nft listing): quoted word for word
     r = _client(tmp_path, b"", "printf", "%s|", "a b", "$HOME", "it's")
     assert (r.returncode, r.stdout) == (0, b"a b|$HOME|it's|")
