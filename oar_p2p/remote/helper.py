@@ -175,7 +175,7 @@ class HelperPool:
         if first:
             return self._start_and_run(host, name, stdin, timeout)
         self._count(self.execs, host)
-        command = _bash(client_shell(name, waiting=waiting, root=self.root, patience=self.patience))
+        command = _bash(self._client(name, waiting=waiting))
         result = self.transport.run(host, command, stdin=stdin, timeout=timeout, check=False)
         return check_result(replace(result, command=_described(name)))
 
@@ -192,18 +192,11 @@ class HelperPool:
             name = self.started.get(host)
             if name is not None:  # running, or another script is starting it: wait for it
                 waiting = host in self._starting
-                client = client_shell(
-                    name, args=True, waiting=waiting, root=self.root, patience=self.patience
-                )
-                return ["bash", "-c", client, "nft"], None
+                return ["bash", "-c", self._client(name, args=True, waiting=waiting), "nft"], None
             name = self.started[host] = helper_name()
             self._starting.add(host)
-        start = start_shell(
-            self.executor, name, owner=self.owner, locked=self.locked, now=int(time.time()),
-            root=self.root,
-        )  # fmt: skip
-        client = client_shell(name, args=True, started=True, root=self.root)
-        return ["bash", "-c", start + client, "nft"], name
+        text = self._start(name) + self._client(name, args=True, started=True)
+        return ["bash", "-c", text, "nft"], name
 
     def listing_done(
         self, host: str, name: str | None, listed: bool, *, started: bool = False
@@ -228,11 +221,7 @@ class HelperPool:
     def _start_and_run(
         self, host: str, name: str, stdin: Stdin, timeout: float | None
     ) -> CommandResult:
-        start = start_shell(
-            self.executor, name, owner=self.owner, locked=self.locked, now=int(time.time()),
-            root=self.root,
-        )  # fmt: skip
-        command = _bash(start + client_shell(name, started=True, root=self.root))
+        command = _bash(self._start(name) + self._client(name, started=True))
         self._count(self.starts, host)
         self._count(self.execs, host)
         try:
@@ -247,6 +236,17 @@ class HelperPool:
             reason = result.stderr.decode(errors="replace").strip() or "no message"
             raise ClusterError(f"{host}: the helper container: {reason}")
         return check_result(replace(result, command=_described(name)))
+
+    def _start(self, name: str) -> str:
+        """The shell that starts this command's helper `name` (`start_shell`)."""
+        return start_shell(
+            self.executor, name, owner=self.owner, locked=self.locked, now=int(time.time()),
+            root=self.root,
+        )  # fmt: skip
+
+    def _client(self, name: str, **kw: bool) -> str:
+        """The mailbox client that runs one script in the helper `name` (`client_shell`)."""
+        return client_shell(name, root=self.root, patience=self.patience, **kw)
 
     def _count(self, counts: dict[str, int], host: str) -> None:
         with self._lock:
