@@ -85,7 +85,9 @@ def stop_script(directory: str, *, kill: bool) -> str:
     term = f'[ -f {d}/pid ] && kill -TERM "$(cat {d}/pid)" 2>/dev/null\n' if kill else ""
     return (
         f"{term}"
-        f"exec 3<>{d}/go 2>/dev/null && {{ echo 0 >&3; exec 3>&-; }}\n"
+        # a group, not `exec`: a redirection that fails on `exec` (a special builtin)
+        # ends `sh`, on a group it is that command's failure
+        f"{{ echo 0 >&3; }} 2>/dev/null 3<>{d}/go || true\n"
         f"i=0; while [ $i -lt 300 ] && ! grep -qxE 'end|stopped' {d}/status 2>/dev/null; "
         "do sleep 0.1; i=$((i+1)); done\n"
         f"cat {d}/status 2>/dev/null\n"

@@ -285,13 +285,15 @@ def user_dir(experiment: str) -> str:
 
 def upload_script(directory: str, files: Mapping[str, str], *, open_go: bool) -> str:
     """A script that (re)creates `directory` with `files` (name -> text), the scheduler
-    and the FIFO `go`; `open_go`: the FIFO writable by anyone (the SSH user writes t0
-    into a directory made with privileges)."""
+    and the FIFO `go`; `open_go`: the FIFO readable and writable by anyone: the SSH user
+    writes t0 into a directory made with privileges, and the stop's poke
+    (`control.stop_script`, run as that user where the scheduler is in a helper
+    container) opens it read-write, the one open of a FIFO that never blocks."""
     d = _q(directory)
     out = [f"rm -rf {d} && mkdir -p {d} || exit 1\n"]
     for name, text in {"scheduler.sh": SCHEDULER, **files}.items():
         out.append(_here(f"{directory}/{name}", text))
-    mode = "0622" if open_go else "0600"
+    mode = "0666" if open_go else "0600"
     out.append(f"mkfifo -m {mode} {d}/go && : > {d}/status || exit 1\n")
     return "".join(out)
 

@@ -141,3 +141,35 @@ def test_a_helper_removed_under_its_scripts_fails_that_machine_and_nothing_hangs
     text = err.decode()
     assert "gengar-2" in text and f"the helper container {name} ended" in text, text
     assert _gone(testbed), _helpers(testbed)  # the module's fixture resets the machines
+
+
+def test_a_timeline_under_the_docker_executor_comes_home_whole(
+    testbed: Testbed, tmp_path: Path
+) -> None:
+    """The default executor runs each machine's network scheduler in a privileged helper
+    container; the tool, as the SSH user, stops it and reads its status. Every step is
+    recorded on every machine and the base network is back after the run."""
+    n = 6
+    rows = [" ".join("0" if i == j else "10" for j in range(n)) for i in range(n)]
+    (tmp_path / "latency.txt").write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\nname: helper-timeline\n"
+        "network: {addresses: 2/machine, latency_matrix: latency.txt}\n"
+        "containers:\n"
+        '  - {name: "ht-{index}", image: "oar-p2p/demo:latest", pull: never,\n'
+        '     command: ["sleep", "4"]}\n'
+        "signals: [{name: start, delay: 0}]\n"
+        "timeline:\n"
+        '  - {at: 1, partition: ["0-2", "3-5"], name: cut}\n'
+        "  - {at: 2, heal: true, name: heal}\n"
+    )
+    r = cli(testbed, "apply", str(spec), "--output-dir", str(tmp_path / "runs"), env=DOCKER)
+    assert r.returncode == 0, r.stdout + r.stderr
+    manifest = json.loads(next((tmp_path / "runs").glob("*/manifest.json")).read_text())
+    timeline = manifest["timeline"]
+    assert timeline["failed"] == [] and timeline["unreachable"] == {}, timeline
+    for event in timeline["events"]:
+        got = {h: p["network"]["exit_code"] for h, p in event["machines"].items()}
+        assert got == dict.fromkeys(testbed.info().machines, 0), (event["label"], got)
+    assert timeline["restore"].get("failed") == {}, timeline["restore"]

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from oar_p2p.render.commands import TABLE
+from oar_p2p.timeline.control import stop_script
 from oar_p2p.timeline.ops import API_OPS, api_ops, container_ops_script
 from oar_p2p.timeline.report import lateness_summary
 from oar_p2p.timeline.scripts import (
@@ -99,6 +101,36 @@ def test_a_scheduler_stopped_before_t0_ends_when_the_fifo_is_poked(tmp_path: Pat
     os.close(fd)
     assert proc.wait(timeout=10) == 0
     assert parse_status((d / "status").read_text()) == ([], "stopped")
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
+)
+def test_the_stop_script_pokes_a_scheduler_made_by_root_as_an_ordinary_user() -> None:
+    # the docker executor: the scheduler and its directory are root's (a helper
+    # container), the stop script runs as the SSH user. Its poke must reach `go`, and a
+    # poke that cannot must not end the script before it reads the status
+    base = Path(tempfile.mkdtemp(prefix="oar-p2p-stop-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        d = base / "sched"
+        files = {"schedule": schedule_text([("00001", 0)]), "00001.sh": "true"}
+        subprocess.run(["bash", "-c", upload_script(str(d), files, open_go=True)], check=True)
+        proc = subprocess.Popen(["bash", str(d / "scheduler.sh"), str(d)], start_new_session=True)
+        _STARTED.append(proc)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-s"]
+        r = subprocess.run(
+            nobody, input=stop_script(str(d), kill=False).encode(), capture_output=True,
+            timeout=60,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        # the poke was read as t0 (0: every deadline passed): the step ran, the schedule ended
+        assert proc.wait(timeout=10) == 0
+        assert parse_status(r.stdout.decode()) == (parse_status((d / "status").read_text()))
+        lines, state = parse_status((d / "status").read_text())
+        assert state == "end" and [x.name for x in lines] == ["00001"]
+    finally:
+        shutil.rmtree(base)
 
 
 FAKE_NFT = r"""#!/bin/bash
