@@ -30,6 +30,7 @@ from oar_p2p.apply import apply_plan, plan_network
 from oar_p2p.desired.containers import Experiment
 from oar_p2p.desired.network import Network
 from oar_p2p.errors import ClusterError
+from oar_p2p.experiment.scripts import wait_script
 from oar_p2p.experiment.signals import SignalFiring
 from oar_p2p.experiment.signals import timeline as signal_groups
 from oar_p2p.plan import Plan
@@ -259,14 +260,8 @@ class TimelineRun:
         )
         if f"{host}:user" not in self.launched or not names or not revives:
             return None
-        status = f"{ts.user_dir(self.experiment.name)}/status"
-        args = " ".join(_q(n) for n in names)
         # a container stopped by the timeline may be started again: wait for the schedule
-        return (
-            f"while :; do docker wait {args} >/dev/null 2>&1; "
-            f"grep -qxE 'end|stopped' {_q(status)} 2>/dev/null && break; sleep 0.5; done\n"
-            f"docker wait {args}\n"
-        )
+        return wait_script(names, until=f"{ts.user_dir(self.experiment.name)}/status")
 
     def stopped(self) -> frozenset[str]:
         last: dict[int, str] = {}

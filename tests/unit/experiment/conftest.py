@@ -81,6 +81,8 @@ def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fak
     log = tmp_path / "docker.log"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_DOCKER_LOG", str(log))
+    # no daemon answers there: scripts that try docker's API first fall back to this CLI
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     for key in ("FAKE_PRESENT", "FAKE_PULLABLE", "FAKE_FAIL", "FAKE_PS", "FAKE_OWNED"):
         monkeypatch.delenv(key, raising=False)
     yield FakeDocker(log, tmp_path)

@@ -80,7 +80,7 @@ class FakeCluster:
             return "start", Reply()
         if "printf '%s'" in script:
             return "signal", Reply()
-        if script.startswith("docker wait"):
+        if "docker wait" in script:
             return "wait", self._wait(host)
         if "docker stop" in script:
             return "stop", Reply()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from oar_p2p.errors import ClusterError
 from oar_p2p.experiment import scripts
 from oar_p2p.experiment.logs import extract_logs
 from oar_p2p.spec.models import SignalEntry
+from tests.docker_daemon import docker_daemon
 
 from .conftest import FakeDocker
 
@@ -169,6 +171,60 @@ def test_start_wait_stop_remove_name_every_container(fake_docker: FakeDocker) ->
     sh(scripts.stop_script(names, 7))
     sh(scripts.remove_script(names))
     assert fake_docker.calls()[-2:] == [["stop", "-t", "7", *names], ["rm", "-f", *names]]
+
+
+def _waits(tmp_path: Path, codes: dict[str, int]):
+    """A stand-in daemon answering `POST /containers/<name>/wait` with `codes`, 404 else."""
+
+    def answer(method: str, path: str) -> tuple[int, str]:
+        name = path.split("/")[2]
+        if method == "POST" and path.endswith("/wait") and name in codes:
+            return 200, f'{{"Error":null,"StatusCode":{codes[name]}}}'
+        return 404, f'{{"message":"No such container: {name}"}}'
+
+    return docker_daemon(tmp_path / "docker.sock", answer)
+
+
+def test_wait_asks_docker_s_api_and_prints_the_codes_in_order(
+    fake_docker: FakeDocker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'docker.sock'}")
+    with _waits(tmp_path, {"a": 0, "b-1": 3, "c": 137}) as daemon:
+        r = sh(scripts.wait_script(["b-1", "a", "c"]))
+    assert r.returncode == 0 and r.stdout.decode().split() == ["3", "0", "137"]
+    paths = sorted(line for _, line in daemon.requests)
+    assert paths == [f"POST /containers/{n}/wait HTTP/1.0" for n in ("a", "b-1", "c")]
+    assert fake_docker.calls() == []  # no CLI
+
+
+def test_wait_falls_back_to_the_cli_when_an_answer_is_no_success(
+    fake_docker: FakeDocker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'docker.sock'}")
+    with _waits(tmp_path, {"a": 0}):
+        r = sh(scripts.wait_script(["a", "gone"]))
+    assert r.stdout.decode().split() == ["0", "0"]  # the fake CLI's answer, printed once
+    assert fake_docker.calls() == [["wait", "a", "gone"]]
+
+
+def test_wait_until_a_status_repeats_the_waits_until_the_schedule_ended(
+    fake_docker: FakeDocker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'docker.sock'}")
+    status = tmp_path / "status"
+    status.write_text("00001 1 2 3 0\n")
+    with _waits(tmp_path, {"a": 0}) as daemon:
+        script = tmp_path / "wait.sh"
+        script.write_text(scripts.wait_script(["a"], until=str(status)))
+        proc = subprocess.Popen(["sh", str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.3)
+        assert proc.poll() is None  # the schedule runs: a stopped container may come back
+        status.write_text("00001 1 2 3 0\nend\n")
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert out.decode().split() == ["0"]
+    assert len(daemon.requests) >= 3  # asked again every 0.5 s, and once at the end
+    assert fake_docker.calls() == []
 
 
 def test_scripts_for_no_container_do_nothing(fake_docker: FakeDocker) -> None:
