@@ -163,6 +163,7 @@ class TimelineContainers:
     op: str  # stop | kill | start | restart
     hostname: str
     names: tuple[str, ...]
+    ahead: float = 0.0  # a held start: docker starts them up to this many seconds before
 
     @property
     def text(self) -> str:
@@ -172,7 +173,8 @@ class TimelineContainers:
             if len(names) <= 8
             else f"{len(names)} containers ({names[0]} ... {names[-1]})"
         )
-        return f"{self.op} {shown} on {self.hostname}"
+        held = f" (docker starts them up to {self.ahead:g} s ahead, held until then)"
+        return f"{self.op} {shown} on {self.hostname}" + (held if self.ahead > 0 else "")
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ def _containers(
         for host, names in by_host.items():
             picked = tuple(names[i] for i in indices if i in names)
             if picked:
-                out.append(TimelineContainers(op, host, picked))
+                ahead = event.ahead if op == "start" else 0.0
+                out.append(TimelineContainers(op, host, picked, ahead))
     return tuple(out)
 
 

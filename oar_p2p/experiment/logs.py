@@ -24,10 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from oar_p2p import __version__
+from oar_p2p.desired.containers import DesiredContainer
 from oar_p2p.errors import ClusterError
-from oar_p2p.experiment.model import RunResult
+from oar_p2p.experiment.model import ContainerOutcome, RunResult
+from oar_p2p.state import ContainerState
 
 __all__ = [
+    "container_outcome",
     "MANIFEST_VERSION",
     "extract_logs",
     "manifest",
@@ -177,3 +180,39 @@ def write_manifest(path: Path, document: Mapping[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def container_outcome(
+    c: DesiredContainer,
+    states: Mapping[str, list[ContainerState] | BaseException],
+    logs: Mapping[str, dict[str, dict[str, Path]] | BaseException],
+    stopped: bool,
+    tail_lines: int,
+) -> ContainerOutcome:
+    """One container's outcome from its machine's inspected states and fetched logs (a
+    machine's failure: the exception in place of its result); `stopped`: by the timeline
+    (its exit is no failure: no log tail)."""
+    found = states.get(c.machine)
+    state = next((s for s in found if s.name == c.name), None) if isinstance(found, list) else None
+    fetched = logs.get(c.machine)
+    paths = fetched.get(c.name, {}) if isinstance(fetched, dict) else {}
+    exit_code = state.exit_code if state else None
+    lines = tail_lines if exit_code != 0 and not stopped else 0
+    out, err = paths.get("stdout"), paths.get("stderr")
+    return ContainerOutcome(
+        name=c.name,
+        machine=c.machine,
+        index=c.index,
+        address=c.address,
+        image=c.image,
+        env=c.shown_env(),
+        status=state.status if state else "absent",
+        exit_code=exit_code,
+        started_at=state.started_at if state else None,
+        finished_at=state.finished_at if state else None,
+        stdout_path=out,
+        stderr_path=err,
+        stdout_tail=tail_file(out, lines),
+        stderr_tail=tail_file(err, lines),
+        stopped_by_timeline=stopped,
+    )

@@ -64,6 +64,10 @@ class RunHooks(Protocol):
         """Containers whose last timeline operation stops them (not failures)."""
         ...
 
+    def held(self) -> frozenset[str]:
+        """Containers a timeline starts ahead: created to wait on their hold FIFO."""
+        ...
+
     def finish(self) -> dict[str, Any]: ...
 
     def fires_signals(self) -> bool:

@@ -27,10 +27,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from oar_p2p.desired.containers import DesiredContainer, Experiment
+from oar_p2p.desired.containers import Experiment
 from oar_p2p.errors import ClusterError, RemoteCommandError
 from oar_p2p.experiment import scripts
-from oar_p2p.experiment.logs import extract_logs, manifest, tail_file, write_manifest
+from oar_p2p.experiment.hold import ImageCommand, held_commands
+from oar_p2p.experiment.logs import container_outcome, extract_logs, manifest, write_manifest
 from oar_p2p.experiment.model import (
     ContainerOutcome,
     Progress,
@@ -45,7 +46,6 @@ from oar_p2p.experiment.signals import Clock, SignalFiring, SystemClock, fire_si
 from oar_p2p.observe.docker import inspect_command, parse_docker_inspect, parse_docker_ps
 from oar_p2p.remote.pool import describe_failure, for_each_machine, raise_for_failures
 from oar_p2p.remote.transport import Transport
-from oar_p2p.state import ContainerState
 
 T = TypeVar("T")
 
@@ -86,6 +86,8 @@ class _Run:
         self.interrupted = False
         self.phase = "create"
         self.waiter: threading.Thread | None = None  # the `docker wait` of every machine
+        # per machine: the image commands of the containers a timeline starts ahead
+        self.held_commands: dict[str, dict[str, ImageCommand]] = {}
 
     def report(self, phase: str, add: int, total: int, unit: str = "containers") -> None:
         """Progress of `phase`: `add` more units done (a negative `add` starts the phase)."""
@@ -110,12 +112,19 @@ class _Run:
 
     def _preflight_host(self, host: str) -> list[str]:
         images = scripts.image_policies(self.experiment.on(host))
-        result = sh(self.transport, host, scripts.preflight_script(images))
+        held = self.hooks.held() if self.hooks is not None else frozenset()
+        mine = [c for c in self.experiment.on(host) if c.name in held]
+        script = scripts.preflight_script(images, [c.image for c in mine])
+        result = sh(self.transport, host, script)
         head, tail = scripts.split_preflight(result.text)
         report = scripts.parse_image_report(head, list(images))
         stderr = result.stderr.decode("utf-8", errors="replace")
         self.report("preflight", 1, len(self.hosts), "machines")
-        return preflight_problems(host, self.experiment, report, parse_docker_ps(tail), stderr)
+        problems = preflight_problems(host, self.experiment, report, parse_docker_ps(tail), stderr)
+        self.held_commands[host], unread = held_commands(mine, report.commands)
+        if unread and not problems:  # (an absent image is one of the problems already)
+            problems += [f"{host}: could not read the entrypoint of image {i}" for i in unread]
+        return problems
 
     # -- create, start ---------------------------------------------------------------
     def create(self) -> None:
@@ -124,7 +133,12 @@ class _Run:
 
     def _create_host(self, host: str) -> None:
         mine = self.experiment.on(host)
-        script = scripts.prepare_script(self.experiment, mine, parallelism=self.options.parallelism)
+        script = scripts.prepare_script(
+            self.experiment,
+            mine,
+            parallelism=self.options.parallelism,
+            held=self.held_commands.get(host),
+        )
         result = sh(self.transport, host, script)
         created = scripts.parse_prepare_report(result.text, [c.name for c in mine])
         self.report("create", len(created.created), len(self.experiment.containers))
@@ -306,7 +320,11 @@ class _Run:
         self.report("logs", -1, len(self.busy), "machines")
         logs = for_each_machine(self.busy, self._fetch_logs, self.options.limit)
         self._note_failures(logs, "copying logs")
-        return [self._outcome(c, states, logs) for c in self.experiment.containers]
+        stopped = self.hooks.stopped() if self.hooks is not None else frozenset()
+        return [
+            container_outcome(c, states, logs, c.name in stopped, self.options.tail_lines)
+            for c in self.experiment.containers
+        ]
 
     def _fetch_logs(self, host: str) -> dict[str, dict[str, Path]]:
         names = self.names(host)
@@ -314,40 +332,6 @@ class _Run:
         paths = extract_logs(result.stdout, names, self.output_dir)
         self.report("logs", 1, len(self.busy), "machines")
         return paths
-
-    def _outcome(
-        self,
-        c: DesiredContainer,
-        states: Mapping[str, list[ContainerState] | BaseException],
-        logs: Mapping[str, dict[str, dict[str, Path]] | BaseException],
-    ) -> ContainerOutcome:
-        found = states.get(c.machine)
-        state = (
-            next((s for s in found if s.name == c.name), None) if isinstance(found, list) else None
-        )
-        fetched = logs.get(c.machine)
-        paths = fetched.get(c.name, {}) if isinstance(fetched, dict) else {}
-        exit_code = state.exit_code if state else None
-        stopped = self.hooks is not None and c.name in self.hooks.stopped()
-        lines = self.options.tail_lines if exit_code != 0 and not stopped else 0
-        out, err = paths.get("stdout"), paths.get("stderr")
-        return ContainerOutcome(
-            name=c.name,
-            machine=c.machine,
-            index=c.index,
-            address=c.address,
-            image=c.image,
-            env=c.shown_env(),
-            status=state.status if state else "absent",
-            exit_code=exit_code,
-            started_at=state.started_at if state else None,
-            finished_at=state.finished_at if state else None,
-            stdout_path=out,
-            stderr_path=err,
-            stdout_tail=tail_file(out, lines),
-            stderr_tail=tail_file(err, lines),
-            stopped_by_timeline=stopped,
-        )
 
 
 def run_experiment(

@@ -24,22 +24,35 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from oar_p2p.desired.containers import CREATE_OPTIONS, DesiredContainer, Experiment
 from oar_p2p.errors import ClusterError
+from oar_p2p.experiment.hold import (
+    HOLD_DIR,
+    HOLD_SH,
+    SIGNAL_DIR,
+    ImageCommand,
+    hold_argv,
+    hold_fifo,
+    parse_image_command,
+)
 from oar_p2p.observe.docker import SOCKET_PL, owner_filter, ps_command
 from oar_p2p.spec.models import PullPolicy
-from oar_p2p.wire import mark, read_lines, sections
+from oar_p2p.wire import REST, mark, read_lines, sections
 
 __all__ = [
     "CREATE_PARALLELISM",
     "SHELL",
     "SIGNAL_DIR",
+    "HOLD_DIR",
+    "HOLD_SH",
+    "ImageCommand",
     "ImageReport",
     "PrepareReport",
     "create_argv",
     "destroy_script",
+    "hold_fifo",
     "image_policies",
     "logs_script",
     "parse_image_report",
@@ -55,10 +68,13 @@ __all__ = [
 ]
 
 SHELL = "sh -s"
-SIGNAL_DIR = "/tmp/oar-p2p-signal"
 CREATE_PARALLELISM = 16
 _CONTAINERS = "containers"
-_PREFLIGHT = {"signal-dir": ("state",), "image": ("index", "state")}
+_PREFLIGHT = {
+    "signal-dir": ("state",),
+    "image": ("index", "state"),
+    "config": ("index", "json" + REST),
+}
 _PREPARE = {"created": ("name",), "failed": ("name",)}
 _RANK: dict[PullPolicy, int] = {"never": 0, "missing": 1, "always": 2}
 _q = shlex.quote
@@ -89,11 +105,13 @@ def _image_lines(index: int, image: str, policy: PullPolicy) -> str:
     return f"if {pull}; then r {index} pulled; else r {index} pull-failed; fi\n"
 
 
-def preflight_script(images: Mapping[str, PullPolicy]) -> str:
+def preflight_script(images: Mapping[str, PullPolicy], held: Sequence[str] = ()) -> str:
     """Check the signal directory, ensure images, list every container (JSON lines).
 
     Prints ``signal-dir ok|unwritable``, one ``image <i> present|absent|pulled|pull-failed``
-    line per image (``i`` = position in `images`), then the containers section.
+    line per image (``i`` = position in `images`), for each image of `held` (those of
+    containers a timeline starts ahead) ``config <i> <entrypoint JSON> <command JSON>``,
+    then the containers section.
     """
     lines = [
         'r() { echo "image $1 $2"; }\n',
@@ -102,6 +120,11 @@ def preflight_script(images: Mapping[str, PullPolicy]) -> str:
         'else echo "signal-dir unwritable"; fi\n',
     ]
     lines += [_image_lines(i, img, pol) for i, (img, pol) in enumerate(images.items())]
+    fmt = _q("{{json .Config.Entrypoint}} {{json .Config.Cmd}}")
+    for i, img in enumerate(images):
+        if img in held:
+            inspect = f"docker image inspect -f {fmt} {_q(img)} 2>/dev/null"
+            lines.append(f'c=$({inspect}) && echo "config {i} $c"\n')
     lines += [f"echo {_q(mark(_CONTAINERS))}\n", ps_command()]
     return "".join(lines)
 
@@ -112,6 +135,7 @@ class ImageReport:
 
     signal_dir_ok: bool
     images: dict[str, str]
+    commands: dict[str, ImageCommand] = field(default_factory=dict)  # the held images'
 
 
 def split_preflight(text: str) -> tuple[str, str]:
@@ -130,25 +154,36 @@ def parse_image_report(text: str, images: Sequence[str]) -> ImageReport:
     """
     ok = False
     found: dict[str, str] = {}
+    commands: dict[str, ImageCommand] = {}
     for line in read_lines(text, _PREFLIGHT):
         if line.tag == "signal-dir":
             ok = line.fields[0] == "ok"
-        elif line.fields[0].isdigit() and int(line.fields[0]) < len(images):
+        elif not (line.fields[0].isdigit() and int(line.fields[0]) < len(images)):
+            continue
+        elif line.tag == "image":
             found[images[int(line.fields[0])]] = line.fields[1]
+        else:
+            commands[images[int(line.fields[0])]] = parse_image_command(line.fields[1])
     missing = [i for i in images if i not in found]
     if missing:
         raise ClusterError(f"preflight script reported nothing for image {missing[0]}")
-    return ImageReport(ok, found)
+    return ImageReport(ok, found, commands)
 
 
-def create_argv(experiment: Experiment, container: DesiredContainer) -> list[str]:
-    """The `docker create` argv of one container (not quoted)."""
+def create_argv(
+    experiment: Experiment, container: DesiredContainer, held: ImageCommand | None = None
+) -> list[str]:
+    """The `docker create` argv of one container (not quoted). `held`: its image's
+    entrypoint and command, for a container a timeline starts ahead: the entrypoint is
+    `/bin/sh` running `HOLD_SH`, which runs them once released."""
     argv = ["docker", "create", *CREATE_OPTIONS, "--name", container.name]
     for key, value in experiment.labels(container).items():
         argv += ["--label", f"{key}={value}"]
     for key, value in container.env.items():
         argv += ["--env", f"{key}={value}"]
-    return [*argv, container.image, *container.command]
+    if held is None:
+        return [*argv, container.image, *container.command]
+    return [*argv, *hold_argv(container, held)]
 
 
 def _remove_owned(experiment: str | None) -> str:
@@ -161,11 +196,15 @@ def prepare_script(
     containers: Sequence[DesiredContainer],
     *,
     parallelism: int = CREATE_PARALLELISM,
+    held: Mapping[str, ImageCommand] | None = None,
 ) -> str:
-    """Remove the experiment's old containers, clear its signals, create `containers`.
+    """Remove the experiment's old containers, clear its signals, create `containers`;
+    those named in `held` (with their image's entrypoint and command) wait on their hold
+    FIFO when one exists (`create_argv`), and a FIFO left by an earlier run is removed.
 
     Prints ``created <name>`` or ``failed <name>`` per container (docker's error on stderr).
     """
+    held = held or {}
     out = [
         'c() { n=$1; shift; if "$@" >/dev/null </dev/null; then echo "created $n"; '
         'else echo "failed $n"; fi; }\n',
@@ -173,8 +212,11 @@ def prepare_script(
     ]
     for s in experiment.signals:
         out.append(f"rm -f {SIGNAL_DIR}/{s.name} {SIGNAL_DIR}/{s.name}.tmp\n")
+    for c in containers:
+        if c.name in held:
+            out.append(f"rm -f {_q(hold_fifo(c.name))}\n")
     for i, c in enumerate(containers):
-        argv = " ".join(_q(a) for a in create_argv(experiment, c))
+        argv = " ".join(_q(a) for a in create_argv(experiment, c, held.get(c.name)))
         out.append(f"c {_q(c.name)} {argv} &\n")
         if (i + 1) % max(parallelism, 1) == 0:
             out.append("wait\n")

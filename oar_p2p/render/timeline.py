@@ -124,7 +124,9 @@ def timeline_doc(view: TimelineView) -> dict[str, Any]:
             "changes_network": s.network,
             "machines": _machine_docs(s.machines),
             "containers": [
-                {"op": c.op, "machine": c.hostname, "names": list(c.names)} for c in s.containers
+                {"op": c.op, "machine": c.hostname, "names": list(c.names)}
+                | ({"ahead": c.ahead} if c.ahead > 0 else {})
+                for c in s.containers
             ],
             "signal": s.signal,
         }

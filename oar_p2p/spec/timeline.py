@@ -67,8 +67,9 @@ from oar_p2p.spec.values import MAX_SIGNAL_DELAY, SIGNAL_NAME_RULE, parse_signal
 
 __all__ = [
     "CONTAINER_OPS",
-    "STARTED",
     "MAX_OCCURRENCES",
+    "STARTED",
+    "START_AHEAD",
     "Occurrence",
     "PairSet",
     "Repeat",
@@ -82,6 +83,7 @@ __all__ = [
 
 STARTED = "started"  # the anchor "after all containers started"
 CONTAINER_OPS = ("stop", "kill", "start", "restart")
+START_AHEAD = 5.0  # seconds: a docker start took 1.7-3.5 s in the testbed's guest
 MAX_OCCURRENCES = 100_000  # steps after repeats are expanded, over the whole timeline
 _SELECTION = "`all`, a list of address indices, ranges like `0-9,20`, or one index"
 
@@ -227,6 +229,15 @@ class TimelineStep(_Model):
     stop: Selection | None = Field(default=None, description="containers to stop (docker stop)")
     kill: Selection | None = Field(default=None, description="containers to kill (docker kill)")
     start: Selection | None = Field(default=None, description="containers to start")
+    ahead: float = Field(
+        default=START_AHEAD,
+        ge=0,
+        description=(
+            "with `start`: seconds before the step's time at which docker starts the "
+            "containers, their command held until the step's time (the image needs "
+            "`/bin/sh`); 0: docker starts them at the step's time"
+        ),
+    )
     restart: Selection | None = Field(default=None, description="containers to restart")
     signal: str | None = Field(default=None, description=f"a signal to fire: {SIGNAL_NAME_RULE}")
     repeat: Repeat | None = None
@@ -235,6 +246,11 @@ class TimelineStep(_Model):
     @classmethod
     def _at(cls, v: float) -> float:
         return _seconds(v, "step time")
+
+    @field_validator("ahead")
+    @classmethod
+    def _ahead(cls, v: float) -> float:
+        return _seconds(v, "ahead")
 
     @field_validator("after", "signal")
     @classmethod
@@ -269,6 +285,8 @@ class TimelineStep(_Model):
             )
         if self.partition is not None and self.heal:
             raise ValueError("a step cannot both partition and heal")
+        if "ahead" in self.model_fields_set and self.start is None:
+            raise ValueError("`ahead` applies to `start` only: this step starts no container")
         return self
 
     @property

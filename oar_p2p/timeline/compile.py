@@ -54,6 +54,9 @@ class Event:
     # the (source, destination) pairs whose link values may have changed, when known
     # (`set`, `partition`, `heal`); None: any pair (`network:`)
     changed: frozenset[tuple[int, int]] | None = None
+    # with a `start` op: seconds before `offset` at which docker starts those containers,
+    # their command held until `offset` (0: docker starts them at `offset`)
+    ahead: float = 0.0
 
 
 def compile_timeline(spec: Spec, base: Network, files: StepFiles = NO_FILES) -> list[Event]:
@@ -71,7 +74,8 @@ def compile_timeline(spec: Spec, base: Network, files: StepFiles = NO_FILES) -> 
             state = after
         ops = tuple((op, tuple(select_indices(sel, n))) for op, sel in step.container_ops.items())
         label = _label(step, k, r)
-        events.append(Event(number, k, r, offset, label, network, ops, step.signal, changed))
+        ahead = step.ahead if step.start is not None else 0.0
+        events.append(Event(number, k, r, offset, label, network, ops, step.signal, changed, ahead))
     return events
 
 

@@ -9,6 +9,11 @@ by the machine's user-side scheduler (`timeline.scripts`, mode `api`):
   scheduler where that API cannot be used (exit status 3 of `API_OPS`).
 
 Either writes the step's signal files after the operations.
+
+A held start (a `start` with `ahead`) is two entries of that scheduler: `prestart_ops`
+ahead of the step (the containers' hold FIFOs made, then the containers started: their
+command waits on its FIFO, `experiment.scripts.HOLD_SH`) and, at the step's time, the
+scheduler's mode `release`, which writes into each FIFO: the command goes on at once.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ import shlex
 import urllib.parse
 from collections.abc import Sequence
 
-from oar_p2p.experiment.scripts import SIGNAL_DIR
+from oar_p2p.experiment.scripts import HOLD_DIR, SIGNAL_DIR, hold_fifo
 from oar_p2p.observe.docker import SOCKET_PL
 
-__all__ = ["API_OPS", "api_ops", "container_ops_script"]
+__all__ = ["API_OPS", "api_ops", "container_ops_script", "prestart_ops"]
 
 _q = shlex.quote
 
@@ -53,18 +58,26 @@ def container_ops_script(ops: Sequence[tuple[str, Sequence[str]]], signals: Sequ
 # 0.26-0.29 s after the request, 0.70-0.75 s after `docker stop` began (the testbed).
 API_OPS = (
     SOCKET_PL
-    + r"""my @groups = ([]); my @signals;
+    + r"""my @groups = ([]); my @signals; my @fifos;
 open my $in, "<", $ARGV[0] or exit 3;
 while (my $l = <$in>) {
   chomp $l;
   if ($l eq "") { push @groups, [] if @{$groups[-1]} }
   elsif ($l =~ /^signal (.+)$/) { push @signals, $1 }
+  elsif ($l =~ /^fifo (.+)$/) { push @fifos, $1 }
   else { push @{$groups[-1]}, $l }
 }
 my $probe = IO::Socket::UNIX->new(Peer => $sock) or exit 3;
 close $probe;
+require POSIX if @fifos;
 <STDIN>;  # the deadline
 my $rc = 0;
+for my $f (@fifos) {  # a held start's FIFO, made before its container starts
+  (my $dir = $f) =~ s{/[^/]*$}{};
+  mkdir $dir; chmod 0755, $dir; unlink $f;
+  next if POSIX::mkfifo($f, 0666) && chmod 0666, $f;
+  print STDERR "fifo $f: $!\n"; $rc = 1;
+}
 for my $group (@groups) {
   my @sent;
   for my $req (@$group) {
@@ -94,6 +107,24 @@ _API_PATHS = {
     "start": "POST /containers/{}/start",
     "restart": "POST /containers/{}/restart?t=10",
 }
+
+
+def prestart_ops(names: Sequence[str]) -> tuple[str, str]:
+    """A held start's first part, ahead of its step (`API_OPS` text, CLI script): each
+    container's hold FIFO made (`experiment.scripts.hold_fifo`), then the containers
+    started; their command waits on the FIFO until the step's `release`.
+
+    >>> print(prestart_ops(["a"])[0], end="")
+    fifo /tmp/oar-p2p-signal/.hold/a
+    POST /containers/a/start
+    <BLANKLINE>
+    """
+    api = "".join(f"fifo {hold_fifo(n)}\n" for n in names) + api_ops([("start", names)], [])
+    cli = [f"mkdir -p {HOLD_DIR} && chmod 755 {HOLD_DIR} || rc=1\n"]
+    for n in names:
+        f = _q(hold_fifo(n))
+        cli.append(f"rm -f {f}; mkfifo -m 666 {f} || rc=1\n")
+    return api, "".join(cli) + container_ops_script([("start", names)], [])
 
 
 def api_ops(ops: Sequence[tuple[str, Sequence[str]]], signals: Sequence[str]) -> str:

@@ -96,7 +96,7 @@ def _event(
     for host, parts in parsed.items():
         got: dict[str, Any] = {}
         for kind, lines in zip(("network", "containers"), parts, strict=True):
-            line = lines.get(name)
+            line = lines.get(name) if kind == "network" else _user_line(lines, name)
             if line is None:
                 continue
             got[kind] = _timing(line, offsets.get(host, 0.0), t0_wall, e.offset)
@@ -121,6 +121,23 @@ def _event(
         if got:
             entry["machines"][host] = got
     return entry
+
+
+def _user_line(lines: Mapping[str, StatusLine], name: str) -> StatusLine | None:
+    """An event's user-side part as one line: its entry `name` (operations, signal) and,
+    for a held start (`timeline.user_files`), its release `<name>r` at the event and its
+    docker start `<name>p` ahead. The commands went on at the release, or when docker
+    had started them if that came later: that is when the part applied."""
+    at = [lines[k] for k in (name, f"{name}r") if k in lines]
+    ahead = lines.get(f"{name}p")
+    if not at:  # the event did not come (a stop before it): a failed start ahead counts
+        return ahead if ahead is not None and ahead.rc != 0 else None
+    every = [*at, *([ahead] if ahead is not None else [])]
+    applied = max(x.applied for x in at)
+    if ahead is not None:
+        applied = max(applied, ahead.ended)
+    rc = next((x.rc for x in every if x.rc != 0), 0)
+    return StatusLine(name, min(x.started for x in at), applied, max(x.ended for x in every), rc)
 
 
 def _timing(line: StatusLine, offset: float, t0_wall: float | None, due: float) -> dict[str, Any]:

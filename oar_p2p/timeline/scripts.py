@@ -42,7 +42,7 @@ NET_ROOT = "/run/oar-p2p/timeline"
 USER_ROOT = "/tmp/oar-p2p-timeline"
 _q = shlex.quote
 
-# $1: the directory. Each schedule line: `<name> <offset us> <whole|split|api|signal>`.
+# $1: the directory. Each schedule line: `<name> <offset us> <mode>`, the modes below.
 # A process costs 50-100 ms in the testbed's guest (fork and exec under user-mode Linux):
 # the scheduler starts as few as it can at event time.
 # - split (`render.step`): `<name>.pre` fed ahead to one `tc -force -b -` that runs for the
@@ -62,6 +62,15 @@ _q = shlex.quote
 #   FIFO `sig.fifo` and renames them all when the deadline comes; it prints the time after
 #   its last rename (perl without Time::HiRes: the scheduler's time once it ended), which is
 #   the step's `applied`.
+# - prestart (a held start's first part, `timeline.user_files`): at its deadline, `api.pl
+#   <name>.api` (no deadline line to wait for), or where it exits 3 or 127 the CLI script
+#   `<name>.sh`, run in the background: docker takes seconds to start a container (up to
+#   5 s in the testbed's guest), and the steps after it, its release first, must not wait.
+#   It appends its own status line when done; the scheduler waits for it before its end.
+# - release (a held start, `timeline.user_files`): each FIFO listed in `<name>.rel` that
+#   exists opened read-write at the deadline (an open that never blocks; it wakes a held
+#   command blocked opening it) and a line written into it (builtins only), then removed
+#   (a command that comes later finds none: it goes on at once) and closed.
 # Waits use `read -t` on a FIFO nobody writes (a builtin: no process to start; `sleep`
 # woke 30-60 ms late in the testbed's guest) in slices of at most 0.2 s (a TERM is seen
 # between them) until 2 ms before a deadline, then spin on bash's EPOCHREALTIME
@@ -86,7 +95,7 @@ renice -n -10 -p $$ > /dev/null 2>&1 && command -v nice > /dev/null && low=(nice
 finish() { while :; do wait "$1"; rc=$?; kill -0 "$1" 2>/dev/null || break; done; }
 mkfifo "$d/tick" "$d/nft.fifo" "$d/tc.in" "$d/tc.err" "$d/nft.in" "$d/nft.err" \
   "$d/sig.fifo" && exec 4<> "$d/tick"
-tcp= nftp= k=0
+tcp= nftp= k=0 bg=()
 # the long-lived tc and nft, started at their first batch. Their input FIFO is held open
 # read-write (an open never blocks; their stdin ends when ours closes); their error FIFO
 # is opened read-only once they hold its only write end, so that their end is an end of
@@ -209,6 +218,10 @@ while read -r n off mode; do
         < "$d/sig.fifo" 7>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!
     fi
   fi
+  if [ "$mode" = release ]; then
+    fifos=()
+    while IFS= read -r f; do fifos+=("$f"); done < "$d/$n.rel"
+  fi
   if [ "$mode" = api ]; then
     exec 7<> "$d/sig.fifo"
     perl "$d/api.pl" "$d/$n.api" < "$d/sig.fifo" 7>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!
@@ -246,6 +259,24 @@ while read -r n off mode; do
       a=${EPOCHREALTIME/[.,]/}
     fi
     [ "$prc" = 0 ] || rc=$prc
+  elif [ "$mode" = prestart ]; then
+    (
+      perl "$d/api.pl" "$d/$n.api" < /dev/null > "$d/$n.out" 2> "$d/$n.err"; rc=$?
+      if [ "$rc" = 3 ] || [ "$rc" = 127 ]; then
+        rc=0; . "$d/$n.sh" > "$d/$n.out" 2>> "$d/$n.err" < /dev/null
+      fi
+      e=${EPOCHREALTIME/[.,]/}; echo "$n $t $e $e $rc" >> "$d/status"
+    ) &
+    bg+=($!)
+    continue
+  elif [ "$mode" = release ]; then
+    fds=()
+    for f in "${fifos[@]}"; do
+      [ -p "$f" ] && exec {fd}<> "$f" && printf 'go\n' >&"$fd" && fds+=("$fd")
+    done
+    a=${EPOCHREALTIME/[.,]/}
+    rm -f "${fifos[@]}" || rc=1
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
   elif [ "$mode" != split ]; then
     bash "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null; rc=$?
     a=${EPOCHREALTIME/[.,]/}
@@ -271,6 +302,7 @@ done < "$d/schedule"
 [ -n "$nftp" ] && exec {nft_in}>&-
 [ -n "$tcp" ] && wait "$tcp"
 [ -n "$nftp" ] && wait "$nftp"
+for p in "${bg[@]}"; do finish "$p"; done  # the prestarts' status lines come first
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
 """
 
@@ -306,7 +338,8 @@ def _here(path: str, text: str) -> str:
 
 
 def schedule_text(offsets_us: Iterable[tuple[str, int] | tuple[str, int, str]]) -> str:
-    """``<script name> <offset us> <whole|split|api|signal>`` per line, in time order."""
+    """``<script name> <offset us> <whole|split|api|signal|release>`` per line, in time
+    order."""
     out = []
     for name, off, *mode in offsets_us:
         out.append(f"{name} {int(off)} {mode[0] if mode else 'whole'}\n")

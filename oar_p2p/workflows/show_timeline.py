@@ -50,10 +50,13 @@ def _view(directory: str, tail: str, labels: EventLabels | None) -> SchedulerVie
     state = "ended" if state == "end" else state
     known = labels if labels is not None and labels.experiment == experiment else None
     events = len(known.labels) if known is not None else None
+    # a held start's docker start ahead (`<n>p`) is not its event yet; its release
+    # (`<n>r`) is (`timeline.user_files`)
+    lines = [x for x in lines if not x.name.endswith("p")]
     if not lines:
         return SchedulerView(kind, experiment, directory, state, events=events)
     last = lines[-1]
-    number = int(last.name) if last.name.isdigit() else None
+    number = int(last.name.removesuffix("r")) if last.name.removesuffix("r").isdigit() else None
     label = known.labels.get(number) if known is not None and number is not None else None
     return SchedulerView(
         kind, experiment, directory, state, number, label, events, last.started, last.rc

@@ -40,7 +40,6 @@ from oar_p2p.remote.pool import describe_failure, for_each_machine
 from oar_p2p.remote.transport import LineChannel, open_lines
 from oar_p2p.render.step import one_line, step_scripts
 from oar_p2p.session import Session
-from oar_p2p.timeline import ops as step_ops
 from oar_p2p.timeline import scripts as ts
 from oar_p2p.timeline.compile import Event
 from oar_p2p.timeline.control import (
@@ -57,6 +56,7 @@ from oar_p2p.timeline.control import (
 from oar_p2p.timeline.plans import StepPlan, TimelinePlans
 from oar_p2p.timeline.report import HostStatus, timeline_report
 from oar_p2p.timeline.scripts import StatusLine, parse_status
+from oar_p2p.timeline.user_files import user_files
 from oar_p2p.workflows.events import Events
 from oar_p2p.workflows.timeline_build import Built, build_timeline
 
@@ -105,40 +105,8 @@ class TimelineRun:
         return files
 
     def _user_files(self, host: str) -> dict[str, str]:
-        """The container operations and the signals (the spec's, at their delays, and the
-        timeline's), in time order."""
         by_index = {c.index: c.name for c in self.experiment.on(host)}
-        # (offset, name, mode, file suffix, text): signals alone are renamed at their
-        # deadline by a process started ahead (mode `signal`); operations are sent to
-        # docker's API by a process started ahead (mode `api`), their CLI script sourced
-        # where that API cannot be used
-        entries: list[tuple[float, str, str, str, str]] = []
-        files: dict[str, str] = {}
-        for k, group in enumerate(signal_groups(self.experiment.signals)):
-            entries.append(
-                (group.delay, signal_step(k), "signal", "sig", ts.signal_list(group.names))
-            )
-        for e in self.events:
-            ops = [(op, [by_index[i] for i in idx if i in by_index]) for op, idx in e.ops]
-            ops = [(op, names) for op, names in ops if names]
-            signals = [e.signal] if e.signal else []
-            if ops:
-                name = f"{e.number:05d}"
-                entries.append((e.offset, name, "api", "api", step_ops.api_ops(ops, signals)))
-                files[f"{name}.sh"] = step_ops.container_ops_script(ops, signals)
-                files["api.pl"] = step_ops.API_OPS
-            elif signals:
-                entries.append(
-                    (e.offset, f"{e.number:05d}", "signal", "sig", ts.signal_list(signals))
-                )
-        entries.sort(key=lambda x: x[0])
-        if not entries:
-            return {}
-        files |= {f"{name}.{suffix}": text for _, name, _, suffix, text in entries}
-        files["schedule"] = ts.schedule_text(
-            [(name, round(off * 1e6), mode) for off, name, mode, _, _ in entries]
-        )
-        return files
+        return user_files(self.events, self.experiment.signals, by_index)
 
     def fires_signals(self) -> bool:
         return bool(self.experiment.signals)
@@ -262,6 +230,11 @@ class TimelineRun:
             return None
         # a container stopped by the timeline may be started again: wait for the schedule
         return wait_script(names, until=f"{ts.user_dir(self.experiment.name)}/status")
+
+    def held(self) -> frozenset[str]:
+        ahead = {i for e in self.events if e.ahead > 0 for op, idx in e.ops if op == "start"
+                 for i in idx}  # fmt: skip
+        return frozenset(c.name for c in self.experiment.containers if c.index in ahead)
 
     def stopped(self) -> frozenset[str]:
         last: dict[int, str] = {}

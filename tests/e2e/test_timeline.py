@@ -30,14 +30,17 @@ CROSS = {1, 4}  # pingers whose target is in the other partition group ("0-2" | 
 PINGERS = (0, 1, 3, 4)  # 0 -> 2 and 3 -> 5 stay within a group; 2 and 5 only sleep
 EFFECT: list[tuple[str, int, float, float | None]] = []
 ADDR = [f"10.{16 + i // 2}.0.{i % 2 + 1}" for i in range(N)]
+# Started again (container 3), the command reaches its first ping with builtins and one
+# process: the ping starts first, its end (26 s after the start signal) comes from a
+# sleeper started after it; every process costs 50-100 ms in the testbed's guest
 PING = (
     f"set -- {' '.join(ADDR)}; shift $(( (I + 2) % {N} )); T=$1; "
-    "mkfifo /tmp/tick && exec 3<>/tmp/tick; "
+    "[ -p /tmp/tick ] || mkfifo /tmp/tick; exec 3<>/tmp/tick; "
     "while [ ! -e /oar-p2p/start ]; do read -t 0.01 -u 3 _; done; "
-    "w=$(( $(cat /oar-p2p/start) + 26 - $(date +%s) )); "
-    "case $I in 2|5) exec sleep $w;; esac; "
+    "case $I in 2|5) exec sleep $(( $(cat /oar-p2p/start) + 26 - $(date +%s) ));; esac; "
+    "iputils-ping -D -n -i 0.02 -W 1 -I $A $T & p=$!; "
     "trap 'kill $p; exit 0' TERM; "
-    "iputils-ping -D -n -i 0.02 -W 1 -I $A -w $w $T & p=$!; wait $p; exit 0"
+    "(sleep $(( $(cat /oar-p2p/start) + 26 - $(date +%s) )); kill $p) & wait $p; exit 0"
 )
 SPEC = f"""\
 version: 1
@@ -177,18 +180,24 @@ def test_partition_and_heal_take_effect_when_committed(run) -> None:
 
 
 def test_container_stop_and_start_at_their_times(run) -> None:
-    t0 = _t0(run["manifest"])
+    manifest = run["manifest"]
+    t0 = _t0(manifest)
     sent = [s for s, _ in _replies(run["logs"][STOPPED])]
     gap_start = max(s for s in sent if s < t0 + STOP + 2)
     gap_end = min(s for s in sent if s > t0 + STOP + 2)
+    # the start is held (`ahead`): docker started the container seconds before, its
+    # command went on at the release, or when docker was done if that came later: the
+    # manifest's `applied` (machine clock: the testbed's machines share the guest's)
+    event = next(e for e in manifest["timeline"]["events"] if e["label"] == "start-again")
+    part = event["machines"]["gengar-2"]["containers"]
+    released = t0 + START + (part["lateness_ms"] + part["applied_after_ms"]) / 1e3
     EFFECT.append(("stop", STOPPED, gap_start - t0 - STOP, None))
-    EFFECT.append(("start", STOPPED, gap_end - t0 - START, None))
-    # docker's own latency in the testbed's guest, through its API (`timeline/ops.py`): the
-    # stop seen 0.13-0.27 s, the start 2.2-2.7 s after the step's schedule (the steps
-    # themselves start within 50 ms: the first test)
+    EFFECT.append(("start", STOPPED, gap_end - t0 - START, released - t0 - START))
+    # docker's stop through its API in the testbed's guest: seen 0.13-0.29 s after the
+    # step's schedule (the steps themselves start within 50 ms: the first test)
     assert t0 + STOP - 0.005 <= gap_start <= t0 + STOP + 2
-    assert t0 + START <= gap_end <= t0 + START + 8
-    assert run["manifest"]["containers"][STOPPED]["exit_code"] == 0
+    assert t0 + START - 0.005 <= gap_end <= released + SEEN  # nothing before its time
+    assert manifest["containers"][STOPPED]["exit_code"] == 0
 
 
 def test_effects_seen_by_the_pings(run) -> None:

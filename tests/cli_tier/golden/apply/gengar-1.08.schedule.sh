@@ -3,7 +3,7 @@
 # stdin:
 rm -rf /tmp/oar-p2p-signal/ack
 rm -rf /tmp/oar-p2p-timeline/cli-tier && mkdir -p /tmp/oar-p2p-timeline/cli-tier || exit 1
-cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_be2b5951e3b43446' || exit 1
+cat > /tmp/oar-p2p-timeline/cli-tier/scheduler.sh <<'OARP2P_FILE_cb66ccd69926627e' || exit 1
 #!/bin/bash
 d=$1
 stopping=0
@@ -23,7 +23,7 @@ renice -n -10 -p $$ > /dev/null 2>&1 && command -v nice > /dev/null && low=(nice
 finish() { while :; do wait "$1"; rc=$?; kill -0 "$1" 2>/dev/null || break; done; }
 mkfifo "$d/tick" "$d/nft.fifo" "$d/tc.in" "$d/tc.err" "$d/nft.in" "$d/nft.err" \
   "$d/sig.fifo" && exec 4<> "$d/tick"
-tcp= nftp= k=0
+tcp= nftp= k=0 bg=()
 # the long-lived tc and nft, started at their first batch. Their input FIFO is held open
 # read-write (an open never blocks; their stdin ends when ours closes); their error FIFO
 # is opened read-only once they hold its only write end, so that their end is an end of
@@ -146,6 +146,10 @@ while read -r n off mode; do
         < "$d/sig.fifo" 7>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!
     fi
   fi
+  if [ "$mode" = release ]; then
+    fifos=()
+    while IFS= read -r f; do fifos+=("$f"); done < "$d/$n.rel"
+  fi
   if [ "$mode" = api ]; then
     exec 7<> "$d/sig.fifo"
     perl "$d/api.pl" "$d/$n.api" < "$d/sig.fifo" 7>&- > "$d/$n.out" 2> "$d/$n.err" & np=$!
@@ -183,6 +187,24 @@ while read -r n off mode; do
       a=${EPOCHREALTIME/[.,]/}
     fi
     [ "$prc" = 0 ] || rc=$prc
+  elif [ "$mode" = prestart ]; then
+    (
+      perl "$d/api.pl" "$d/$n.api" < /dev/null > "$d/$n.out" 2> "$d/$n.err"; rc=$?
+      if [ "$rc" = 3 ] || [ "$rc" = 127 ]; then
+        rc=0; . "$d/$n.sh" > "$d/$n.out" 2>> "$d/$n.err" < /dev/null
+      fi
+      e=${EPOCHREALTIME/[.,]/}; echo "$n $t $e $e $rc" >> "$d/status"
+    ) &
+    bg+=($!)
+    continue
+  elif [ "$mode" = release ]; then
+    fds=()
+    for f in "${fifos[@]}"; do
+      [ -p "$f" ] && exec {fd}<> "$f" && printf 'go\n' >&"$fd" && fds+=("$fd")
+    done
+    a=${EPOCHREALTIME/[.,]/}
+    rm -f "${fifos[@]}" || rc=1
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
   elif [ "$mode" != split ]; then
     bash "$d/$n.sh" > "$d/$n.out" 2> "$d/$n.err" < /dev/null; rc=$?
     a=${EPOCHREALTIME/[.,]/}
@@ -208,8 +230,9 @@ done < "$d/schedule"
 [ -n "$nftp" ] && exec {nft_in}>&-
 [ -n "$tcp" ] && wait "$tcp"
 [ -n "$nftp" ] && wait "$nftp"
+for p in "${bg[@]}"; do finish "$p"; done  # the prestarts' status lines come first
 if [ "$stopping" = 1 ]; then echo stopped >> "$d/status"; else echo end >> "$d/status"; fi
-OARP2P_FILE_be2b5951e3b43446
+OARP2P_FILE_cb66ccd69926627e
 cat > /tmp/oar-p2p-timeline/cli-tier/s0000.sig <<'OARP2P_FILE_2e7148b2ea771cce' || exit 1
 /tmp/oar-p2p-signal/start
 OARP2P_FILE_2e7148b2ea771cce
