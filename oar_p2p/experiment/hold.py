@@ -6,7 +6,7 @@ command (`hold_argv`; the preflight reads them from the image, `parse_image_comm
 Ahead of the step, its scheduler makes the container's FIFO (`hold_fifo`) and docker
 starts it: the command waits on the FIFO; at the step's time the scheduler writes into
 it, and the command goes on at once (docker's own start, 1.7-3.5 s in the testbed's
-guest, is behind it). Without a FIFO (the run's own start), the command goes on at once.
+guest, is behind it by then). Without a FIFO (the run's own start), the command goes on at once.
 """
 
 from __future__ import annotations

@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from oar_p2p.desired.containers import CREATE_OPTIONS, DesiredContainer, Experiment
 from oar_p2p.errors import ClusterError
 from oar_p2p.experiment.hold import (
-    HOLD_DIR,
-    HOLD_SH,
     SIGNAL_DIR,
     ImageCommand,
     hold_argv,
@@ -45,14 +43,10 @@ __all__ = [
     "CREATE_PARALLELISM",
     "SHELL",
     "SIGNAL_DIR",
-    "HOLD_DIR",
-    "HOLD_SH",
-    "ImageCommand",
     "ImageReport",
     "PrepareReport",
     "create_argv",
     "destroy_script",
-    "hold_fifo",
     "image_policies",
     "logs_script",
     "parse_image_report",
@@ -175,7 +169,7 @@ def create_argv(
 ) -> list[str]:
     """The `docker create` argv of one container (not quoted). `held`: its image's
     entrypoint and command, for a container a timeline starts ahead: the entrypoint is
-    `/bin/sh` running `HOLD_SH`, which runs them once released."""
+    `/bin/sh` running `experiment.hold.HOLD_SH`, which runs them once released."""
     argv = ["docker", "create", *CREATE_OPTIONS, "--name", container.name]
     for key, value in experiment.labels(container).items():
         argv += ["--label", f"{key}={value}"]

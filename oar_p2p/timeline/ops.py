@@ -12,7 +12,7 @@ Either writes the step's signal files after the operations.
 
 A held start (a `start` with `ahead`) is two entries of that scheduler: `prestart_ops`
 ahead of the step (the containers' hold FIFOs made, then the containers started: their
-command waits on its FIFO, `experiment.scripts.HOLD_SH`) and, at the step's time, the
+command waits on its FIFO, `experiment.hold`) and, at the step's time, the
 scheduler's mode `release`, which writes into each FIFO: the command goes on at once.
 """
 
@@ -22,7 +22,8 @@ import shlex
 import urllib.parse
 from collections.abc import Sequence
 
-from oar_p2p.experiment.scripts import HOLD_DIR, SIGNAL_DIR, hold_fifo
+from oar_p2p.experiment.hold import HOLD_DIR, hold_fifo
+from oar_p2p.experiment.scripts import SIGNAL_DIR
 from oar_p2p.observe.docker import SOCKET_PL
 
 __all__ = ["API_OPS", "api_ops", "container_ops_script", "prestart_ops"]
@@ -111,7 +112,7 @@ _API_PATHS = {
 
 def prestart_ops(names: Sequence[str]) -> tuple[str, str]:
     """A held start's first part, ahead of its step (`API_OPS` text, CLI script): each
-    container's hold FIFO made (`experiment.scripts.hold_fifo`), then the containers
+    container's hold FIFO made (`experiment.hold.hold_fifo`), then the containers
     started; their command waits on the FIFO until the step's `release`.
 
     >>> print(prestart_ops(["a"])[0], end="")

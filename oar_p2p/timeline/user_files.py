@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from oar_p2p.experiment.scripts import hold_fifo
+from oar_p2p.experiment.hold import hold_fifo
 from oar_p2p.experiment.signals import timeline as signal_groups
 from oar_p2p.spec.models import SignalEntry
 from oar_p2p.timeline import ops as step_ops
