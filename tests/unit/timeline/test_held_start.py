@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,24 +23,7 @@ from oar_p2p.timeline.report import _user_line
 from oar_p2p.timeline.scripts import StatusLine, parse_status, schedule_text, upload_script
 from oar_p2p.timeline.user_files import user_files
 from tests.docker_daemon import docker_daemon
-
-_STARTED: list[subprocess.Popen[bytes]] = []
-
-
-@pytest.fixture(autouse=True)
-def _none_left() -> Iterator[None]:
-    yield
-    while _STARTED:
-        proc = _STARTED.pop()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def _popen(argv: list[str], **kw: object) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(argv, start_new_session=True, **kw)  # type: ignore[call-overload]
-    _STARTED.append(proc)
-    return proc
+from tests.unit.timeline.processes import spawn
 
 
 def _held_command(fifo: Path, out: Path) -> list[str]:
@@ -115,7 +97,7 @@ def test_the_wrapper_runs_at_once_without_a_fifo(tmp_path: Path) -> None:
 def test_the_wrapper_waits_on_its_fifo_until_something_is_written(tmp_path: Path) -> None:
     fifo, out = tmp_path / "fifo", tmp_path / "began"
     os.mkfifo(fifo, 0o666)
-    proc = _popen(_held_command(fifo, out))
+    proc = spawn(_held_command(fifo, out))
     time.sleep(0.5)
     assert not out.exists() and proc.poll() is None  # held
     fd = os.open(fifo, os.O_RDWR)  # what the release does: never blocks
@@ -130,7 +112,7 @@ def test_the_wrapper_waits_on_its_fifo_until_something_is_written(tmp_path: Path
 def test_a_held_wrapper_ends_on_term(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo, 0o666)
-    proc = _popen(_held_command(fifo, tmp_path / "began"))
+    proc = spawn(_held_command(fifo, tmp_path / "began"))
     time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)  # `docker stop` of a container still held
     assert proc.wait(timeout=5) == 143
@@ -204,7 +186,7 @@ def test_the_release_comes_at_its_deadline_while_docker_is_still_starting(
 
     def answer(method: str, path: str) -> tuple[int, str]:
         if path == "/containers/c3/start":
-            _popen(_held_command(hold / "c3", began))
+            spawn(_held_command(hold / "c3", began))
             time.sleep(1.2)
             return 204, ""
         return 404, "{}"
@@ -218,7 +200,7 @@ def test_the_release_comes_at_its_deadline_while_docker_is_still_starting(
     with docker_daemon(tmp_path / "docker.sock", answer):
         env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path / 'docker.sock'}"}
         subprocess.run(["bash", "-c", upload_script(str(d), files, open_go=False)], check=True)
-        proc = _popen(["bash", str(d / "scheduler.sh"), str(d)], env=env)
+        proc = spawn(["bash", str(d / "scheduler.sh"), str(d)], env=env)
         t0 = time.time()
         (d / "go").write_text(f"{int(t0 * 1e6)}\n")
         assert proc.wait(timeout=20) == 0

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,30 +22,14 @@ from oar_p2p.timeline.scripts import (
     upload_script,
 )
 from tests.docker_daemon import docker_daemon
-
-_STARTED: list[subprocess.Popen[bytes]] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_scheduler_left() -> Iterator[None]:
-    """A test that fails half-way leaves no scheduler running into the next test."""
-    yield
-    while _STARTED:
-        proc = _STARTED.pop()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+from tests.unit.timeline.processes import spawn
 
 
 def _start(
     d: Path, files: dict[str, str], env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     subprocess.run(["bash", "-c", upload_script(str(d), files, open_go=False)], check=True)
-    proc = subprocess.Popen(
-        ["bash", str(d / "scheduler.sh"), str(d)], start_new_session=True, env=env
-    )
-    _STARTED.append(proc)
-    return proc
+    return spawn(["bash", str(d / "scheduler.sh"), str(d)], env=env)
 
 
 def _go(d: Path) -> int:
@@ -116,8 +99,7 @@ def test_the_stop_script_pokes_a_scheduler_made_by_root_as_an_ordinary_user() ->
         d = base / "sched"
         files = {"schedule": schedule_text([("00001", 0)]), "00001.sh": "true"}
         subprocess.run(["bash", "-c", upload_script(str(d), files, open_go=True)], check=True)
-        proc = subprocess.Popen(["bash", str(d / "scheduler.sh"), str(d)], start_new_session=True)
-        _STARTED.append(proc)
+        proc = spawn(["bash", str(d / "scheduler.sh"), str(d)])
         nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-s"]
         r = subprocess.run(
             nobody, input=stop_script(str(d), kill=False).encode(), capture_output=True,
