@@ -201,17 +201,21 @@ def test_the_release_comes_at_its_deadline_while_docker_is_still_starting(
         env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path / 'docker.sock'}"}
         subprocess.run(["bash", "-c", upload_script(str(d), files, open_go=False)], check=True)
         proc = spawn(["bash", str(d / "scheduler.sh"), str(d)], env=env)
-        t0 = time.time()
-        (d / "go").write_text(f"{int(t0 * 1e6)}\n")
+        t0_us = int(time.time() * 1e6)
+        (d / "go").write_text(f"{t0_us}\n")
+        t0 = t0_us / 1e6
         assert proc.wait(timeout=20) == 0
     lines, state = parse_status((d / "status").read_text())
     assert state == "end"
     got = {x.name: x for x in lines}
     assert got["00001r"].rc == 0 and got["00001p"].rc == 0
-    assert got["00001r"].started - (t0 + 0.6) < 0.2  # not held behind docker's answer
     assert got["00001p"].ended >= t0 + 1.3  # docker answered then
+    # the release was not held behind docker's answer (bounds loose for a busy CI host)
+    assert 0 <= got["00001r"].started - (t0 + 0.6) < 0.5
+    assert got["00001r"].started < got["00001p"].ended - 0.3
     deadline = time.time() + 5
     while not began.exists() and time.time() < deadline:
         time.sleep(0.02)
-    assert 0 <= float(began.read_text()) - (t0 + 0.6) < 0.5  # went on at the release
+    went_on = float(began.read_text())
+    assert t0 + 0.6 <= went_on < got["00001p"].ended  # at the release, before docker answered
     assert not (hold / "c3").exists()  # removed by the release
