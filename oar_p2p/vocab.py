@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "HOST_SIGNAL_DIR",
     "CAPS_MAP",
     "LOCK_DIR",
     "MAP",
@@ -65,4 +66,5 @@ MAP = "mark_pairs"  # its (source . destination) -> mark map
 CAPS_MAP = "caps"  # its source -> cap class (classid) map, with per-address caps
 RECORD_DIR = "/run/oar-p2p"  # the apply record (tmpfs: a reboot wipes it with the state)
 SIGNAL_DIR = "/oar-p2p"  # inside containers: where signal files appear
+HOST_SIGNAL_DIR = "/tmp/oar-p2p-signal"  # on the machines: mounted at SIGNAL_DIR
 LOCK_DIR = "/tmp/oar-p2p.lock"  # the job lock on the lock machine

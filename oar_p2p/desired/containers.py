@@ -42,6 +42,7 @@ from oar_p2p.spec.templates import (
     check_container_name,
     render,
 )
+from oar_p2p.vocab import HOST_SIGNAL_DIR, SIGNAL_DIR
 
 __all__ = [
     "CREATE_OPTIONS",
@@ -78,7 +79,7 @@ CREATE_OPTIONS: tuple[str, ...] = (
     "--network=host",
     "--restart=no",
     "--volume",
-    "/tmp/oar-p2p-signal:/oar-p2p",
+    f"{HOST_SIGNAL_DIR}:{SIGNAL_DIR}",
 )
 
 

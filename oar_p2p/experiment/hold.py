@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from oar_p2p.desired.containers import DesiredContainer
 from oar_p2p.errors import ClusterError
+from oar_p2p.vocab import HOST_SIGNAL_DIR
 from oar_p2p.vocab import SIGNAL_DIR as CONTAINER_SIGNAL_DIR
 
 __all__ = [
@@ -29,8 +30,7 @@ __all__ = [
     "parse_image_command",
 ]
 
-SIGNAL_DIR = "/tmp/oar-p2p-signal"  # the signal files (host), at `vocab.SIGNAL_DIR` inside
-HOLD_DIR = f"{SIGNAL_DIR}/.hold"  # the FIFOs (`hold_fifo`)
+HOLD_DIR = f"{HOST_SIGNAL_DIR}/.hold"  # the FIFOs (`hold_fifo`)
 # The entrypoint's script (`/bin/sh -c HOLD_SH oar-p2p-hold <FIFO> <entrypoint> <command>`):
 # where its FIFO exists, wait until something is written into it; then exec the image's
 # entrypoint and command, which become PID 1 as usual. A FIFO removed meanwhile (the

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from oar_p2p.desired.containers import CREATE_OPTIONS, DesiredContainer, Experiment
 from oar_p2p.errors import ClusterError
 from oar_p2p.experiment.hold import (
-    SIGNAL_DIR,
     ImageCommand,
     hold_argv,
     hold_fifo,
@@ -37,6 +36,7 @@ from oar_p2p.experiment.hold import (
 )
 from oar_p2p.observe.docker import SOCKET_PL, owner_filter, ps_command
 from oar_p2p.spec.models import PullPolicy
+from oar_p2p.vocab import HOST_SIGNAL_DIR as SIGNAL_DIR
 from oar_p2p.wire import REST, mark, read_lines, sections
 
 __all__ = [
@@ -283,9 +283,7 @@ sub wait_all {
   my @s;
   for my $n (@ARGV) {
     (my $p = $n) =~ s/([^A-Za-z0-9_.-])/sprintf("%%%02X", ord $1)/ge;
-    my $s = IO::Socket::UNIX->new(Peer => $sock) or exit 3;
-    print $s "POST /containers/$p/wait HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n";
-    push @s, $s;
+    push @s, (request("POST /containers/$p/wait") or exit 3);
   }
   my @codes;
   for my $s (@s) {

@@ -51,8 +51,10 @@ def owner_filter(experiment: str | None) -> str:
 # Perl: `$sock`, the path of the socket the docker CLI would use; exit 3 when the CLI would
 # use another endpoint (DOCKER_HOST not a unix socket, a docker context), or when this perl
 # has no IO::Socket::UNIX (loaded at run time: a missing module is an exit 3, not perl's 2).
-# `answer($s)`: the answer read to its end from a socket a request was sent on, as (the
-# HTTP status, or undef when it is no HTTP answer; the body).
+# `request("<method> <path>")`: the request sent on a new connection to `$sock`, which it
+# returns (undef when the socket cannot be opened); `answer($s)`: the answer read to its
+# end from that connection, as (the HTTP status, or undef when it is no HTTP answer; the
+# body).
 SOCKET_PL = r"""use strict; eval { require IO::Socket::UNIX; 1 } or exit 3;
 my $sock = "/var/run/docker.sock";
 if (length($ENV{DOCKER_HOST} // "")) {
@@ -61,6 +63,11 @@ if (length($ENV{DOCKER_HOST} // "")) {
 exit 3 if length($ENV{DOCKER_CONTEXT} // "");
 if (open my $f, "<", ($ENV{DOCKER_CONFIG} // "$ENV{HOME}/.docker") . "/config.json") {
   local $/; my $c = <$f> // ""; exit 3 if $c =~ /"currentContext"\s*:\s*"(?!default")/;
+}
+sub request {
+  my $s = IO::Socket::UNIX->new(Peer => $sock) or return undef;
+  print $s "$_[0] HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n";
+  return $s;
 }
 sub answer {
   my $s = shift; local $/; my $r = <$s> // ""; close $s;
@@ -78,8 +85,7 @@ sub answer {
 _API_INSPECT = (
     SOCKET_PL
     + r"""sub get {
-  my $s = IO::Socket::UNIX->new(Peer => $sock) or exit 3;
-  print $s "GET $_[0] HTTP/1.0\r\nHost: docker\r\n\r\n";
+  my $s = request("GET $_[0]") or exit 3;
   my ($code, $body) = answer($s);
   defined $code or exit 4;
   return ($code, $body);

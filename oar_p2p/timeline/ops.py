@@ -82,9 +82,8 @@ for my $f (@fifos) {  # a held start's FIFO, made before its container starts
 for my $group (@groups) {
   my @sent;
   for my $req (@$group) {
-    my $s = IO::Socket::UNIX->new(Peer => $sock);
+    my $s = request($req);
     if (!$s) { print STDERR "$req: cannot reach $sock: $!\n"; $rc = 1; next }
-    print $s "$req HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n";
     push @sent, [$req, $s];
   }
   for my $one (@sent) {

@@ -321,7 +321,7 @@ def test_show_and_show_json(work: Path) -> None:
     # the spec's run digest is the one the machines' containers carry; no local run yet
     assert out.endswith(
         f"Experiment cli-tier (spec run {RUN[:12]}): completed on the machines "
-        f"(run {RUN[:12]} completed at 2026-12-08T02:39:24.476218554Z).\n"
+        f"(run {RUN[:12]} completed at 2026-12-08T04:24:38.199492244Z).\n"
         "Last run: none in runs.\n"
     ), out
     assert kinds(cluster, FRONTEND) == ["oarstat"]

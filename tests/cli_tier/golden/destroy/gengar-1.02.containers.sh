@@ -10,6 +10,11 @@ exit 3 if length($ENV{DOCKER_CONTEXT} // "");
 if (open my $f, "<", ($ENV{DOCKER_CONFIG} // "$ENV{HOME}/.docker") . "/config.json") {
   local $/; my $c = <$f> // ""; exit 3 if $c =~ /"currentContext"\s*:\s*"(?!default")/;
 }
+sub request {
+  my $s = IO::Socket::UNIX->new(Peer => $sock) or return undef;
+  print $s "$_[0] HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n";
+  return $s;
+}
 sub answer {
   my $s = shift; local $/; my $r = <$s> // ""; close $s;
   my ($head, $body) = split /\r?\n\r?\n/, $r, 2;
@@ -17,8 +22,7 @@ sub answer {
   return ($code, $body // "");
 }
 sub get {
-  my $s = IO::Socket::UNIX->new(Peer => $sock) or exit 3;
-  print $s "GET $_[0] HTTP/1.0\r\nHost: docker\r\n\r\n";
+  my $s = request("GET $_[0]") or exit 3;
   my ($code, $body) = answer($s);
   defined $code or exit 4;
   return ($code, $body);

@@ -10,6 +10,11 @@ exit 3 if length($ENV{DOCKER_CONTEXT} // "");
 if (open my $f, "<", ($ENV{DOCKER_CONFIG} // "$ENV{HOME}/.docker") . "/config.json") {
   local $/; my $c = <$f> // ""; exit 3 if $c =~ /"currentContext"\s*:\s*"(?!default")/;
 }
+sub request {
+  my $s = IO::Socket::UNIX->new(Peer => $sock) or return undef;
+  print $s "$_[0] HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n";
+  return $s;
+}
 sub answer {
   my $s = shift; local $/; my $r = <$s> // ""; close $s;
   my ($head, $body) = split /\r?\n\r?\n/, $r, 2;
@@ -21,9 +26,7 @@ sub wait_all {
   my @s;
   for my $n (@ARGV) {
     (my $p = $n) =~ s/([^A-Za-z0-9_.-])/sprintf("%%%02X", ord $1)/ge;
-    my $s = IO::Socket::UNIX->new(Peer => $sock) or exit 3;
-    print $s "POST /containers/$p/wait HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n";
-    push @s, $s;
+    push @s, (request("POST /containers/$p/wait") or exit 3);
   }
   my @codes;
   for my $s (@s) {
